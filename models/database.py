@@ -1,0 +1,87 @@
+"""The database: one proxy for every model, bound at start-up from a URL.
+
+SQLite is the embedded default; PostgreSQL is for production and for several
+instances sharing one store. Both keep every piece of state, so any instance
+can serve any request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from urllib.parse import unquote, urlparse
+
+import peewee
+from playhouse.pool import PooledPostgresqlDatabase
+
+db = peewee.DatabaseProxy()
+
+# WAL lets readers and one writer work at once; NORMAL is durable in WAL mode
+# except for the last commits on power loss, the usual trade for servers.
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "synchronous": "normal",
+    "foreign_keys": 1,
+    "busy_timeout": 30_000,
+    "cache_size": -16_000,
+}
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+def default_sqlite_path() -> str:
+    return os.path.join(os.environ.get("ROSTER_DATA_DIR", "data"), "roster.sqlite3")
+
+
+def open_database(url: str | None) -> peewee.Database:
+    """Return an unconnected database for ``url`` (``sqlite:///path`` or ``postgresql://…``)."""
+    if not url:
+        url = "sqlite:///" + default_sqlite_path()
+    parsed = urlparse(url)
+    if parsed.scheme in ("postgres", "postgresql"):
+        return PooledPostgresqlDatabase(
+            unquote(parsed.path.lstrip("/")) or "postgres",
+            host=parsed.hostname or "127.0.0.1",
+            port=parsed.port or 5432,
+            user=unquote(parsed.username) if parsed.username else None,
+            password=unquote(parsed.password) if parsed.password else None,
+            max_connections=int(os.environ.get("ROSTER_DB_POOL_SIZE", "20")),
+            stale_timeout=300,
+            timeout=30,
+        )
+    if parsed.scheme == "sqlite":
+        # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy reads them
+        path = url.split("://", 1)[1][1:] or default_sqlite_path()
+        if path != ":memory:":
+            directory = os.path.dirname(os.path.abspath(path))
+            os.makedirs(directory, exist_ok=True)
+        return peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=30)
+    raise ValueError(f"DATABASE_URL must start with sqlite:/// or postgresql://, not {parsed.scheme!r}")
+
+
+def bind(database: peewee.Database) -> None:
+    db.initialize(database)
+
+
+def is_postgres() -> bool:
+    return isinstance(db.obj, peewee.PostgresqlDatabase)
+
+
+@contextlib.contextmanager
+def transaction() -> Iterator[None]:
+    """A write transaction; nested calls become savepoints.
+
+    SQLite starts writers with BEGIN IMMEDIATE so two writers queue on the
+    busy timeout instead of failing when a reader upgrades to a writer.
+    """
+    if db.in_transaction() or is_postgres():
+        with db.atomic():
+            yield
+    else:
+        with db.atomic("IMMEDIATE"):
+            yield

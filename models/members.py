@@ -1,0 +1,289 @@
+"""Memberships and users: add, deactivate, reactivate, remove, role, leave, delete (R1, R6–R9, R11)."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets as _secrets
+from collections.abc import Sequence
+
+import peewee
+
+from . import audit, clock, emails, outbox, passwords, permissions, settings
+from .accounts import lock, require_admin
+from .audit import Actor
+from .database import transaction
+from .errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError, PolicyViolationError
+from .groups import resolve_groups
+from .sessions import end_access
+from .tenancy import Account, GroupMember, Invitation, Membership, User
+
+
+def find_user(email: str) -> User | None:
+    return User.get_or_none(User.email_key == emails.key(email))
+
+
+def get_membership(account: Account, email: str) -> Membership:
+    membership = (
+        Membership.select().join(User).where((Membership.account == account.id) & (User.email_key == emails.key(email)))
+        .first()
+    )
+    if membership is None:
+        raise NotFoundError(f"{email} is not a member of {account.name}.")
+    return membership
+
+
+def list_members(account: Account, status: str | None = None) -> list[tuple[Membership, User]]:
+    query = (Membership.select(Membership, User).join(User).where(Membership.account == account.id)
+             .order_by(User.email_key))
+    if status:
+        query = query.where(Membership.status == status)
+    return [(m, m.user) for m in query]
+
+
+def _ensure_an_admin_remains(account_id: str) -> None:
+    """R1: refuse (and so roll back) a change that leaves the account without an active admin."""
+    remaining = Membership.select().where(
+        (Membership.account == account_id) & (Membership.status == "active") & (Membership.role == "admin")
+    ).count()
+    if remaining == 0:
+        name = Account.get_by_id(account_id).name
+        raise PolicyViolationError(
+            f"{name} must keep at least one active admin: make another member an admin first.",
+            reason="last_admin",
+        )
+
+
+def _was_active_admin(membership: Membership) -> bool:
+    return membership.status == "active" and membership.role == "admin"
+
+
+def _reload_locked(membership: Membership) -> Membership:
+    lock(membership.account_id)
+    fresh = Membership.get_or_none(Membership.id == membership.id)
+    if fresh is None:
+        raise NotFoundError("This membership does not exist any more.")
+    return fresh
+
+
+# ----------------------------------------------------------------- R8
+
+
+@dataclasses.dataclass
+class AddedUser:
+    membership: Membership
+    user: User
+    created_user: bool
+    temporary_password: str | None = None
+
+
+def add_user(
+    account: Account,
+    email: str,
+    *,
+    given_name: str = "",
+    family_name: str = "",
+    role: str = "user",
+    preset: str | None = None,
+    modules: list[str] | None = None,
+    groups: Sequence[str] = (),
+    password: str | None = None,
+    temporary_password: bool = False,
+    by: Actor,
+    via: str = "console",
+) -> AddedUser:
+    """Create a member directly, without an invitation (R8).
+
+    A new person gets ``password``, or a temporary password mailed to them
+    that must be changed (with the terms accepted) at the first sign-in. A
+    person who has a Roster user already gets the membership at once and a
+    notice (R2); their own password is kept.
+    """
+    require_admin(account, by)
+    email = emails.check_invitable(email, account.allowed_email_domains)
+    granted = permissions.resolve(role, preset=preset, modules=modules)
+    group_list = resolve_groups(account, groups)
+    if password is not None:
+        passwords.check_policy(password, email=email)
+    now = clock.now()
+    temporary = None
+    with transaction():
+        user = find_user(email)
+        created = user is None or user.status == "pending"
+        if user is None:
+            try:
+                with transaction():
+                    user = User.create(email=email, email_key=emails.key(email), given_name=given_name.strip(),
+                                       family_name=family_name.strip(), status="pending")
+            except peewee.IntegrityError:
+                user = find_user(email)
+                assert user is not None
+                created = user.status == "pending"
+        if created:
+            if temporary_password or password is None:
+                temporary = _secrets.token_urlsafe(12)
+            User.update(
+                status="active",
+                password_hash=passwords.hash_password(password if temporary is None else temporary),
+                must_change_password=temporary is not None,
+                given_name=given_name.strip() or user.given_name,
+                family_name=family_name.strip() or user.family_name,
+                updated_at=now,
+            ).where(User.id == user.id).execute()
+        try:
+            with transaction():
+                membership = Membership.create(user=user.id, account=account.id, status="active", role=role,
+                                               permissions=granted, created_via=via)
+        except peewee.IntegrityError as exc:
+            raise ConflictError(f"{email} is already a member of {account.name}.", field="email",
+                                reason="already_member") from exc
+        if group_list:
+            GroupMember.insert_many([{"group": g.id, "membership": membership.id} for g in group_list]).execute()
+        product = settings.current.product_name
+        if temporary is not None:
+            outbox.enqueue(outbox.mail(
+                email, f"Your {product} account for {account.name}",
+                f"An account was created for you in {account.name}.\n\nSign in at {settings.current.base_url} "
+                f"with {email} and this temporary password: {temporary}\n\n"
+                "You will choose your own password at the first sign-in.\n",
+                template="temporary_password", account_id=account.id))
+        elif not created:
+            outbox.enqueue(outbox.mail(
+                email, f"You now have access to {account.name} on {product}",
+                f"You have been added to {account.name}. Sign in at {settings.current.base_url} to use it.\n",
+                template="added", account_id=account.id))
+        audit.record(by, "membership.created", account_id=account.id, target_type="membership",
+                     target_id=membership.id, email=email, role=role, via=via, new_user=created,
+                     temporary_password=temporary is not None)
+    return AddedUser(membership, User.get_by_id(user.id), created, temporary)
+
+
+def complete_first_login(user: User, *, new_password: str, accept_terms: bool) -> User:
+    """R8: the terms and a new password before anything else."""
+    if not accept_terms:
+        raise InvalidInputError("Accept the terms of use to continue.", field="accept_terms")
+    passwords.check_policy(new_password, email=user.email)
+    if passwords.verify_password(user.password_hash, new_password):
+        raise InvalidInputError("Choose a password other than the temporary one.", field="new_password")
+    with transaction():
+        now = clock.now()
+        User.update(password_hash=passwords.hash_password(new_password), must_change_password=False,
+                    terms_accepted_at=now, updated_at=now).where(User.id == user.id).execute()
+        audit.record(Actor.for_user(user), "user.first_login_completed", account_id=None, target_type="user",
+                     target_id=user.id)
+    return User.get_by_id(user.id)
+
+
+def change_password(user: User, *, current: str, new: str) -> None:
+    """R9: a person changes their own password (the current one is required)."""
+    if not passwords.verify_password(user.password_hash, current):
+        raise InvalidInputError("The current password is not correct.", field="current_password")
+    passwords.check_policy(new, email=user.email)
+    with transaction():
+        User.update(password_hash=passwords.hash_password(new), must_change_password=False,
+                    updated_at=clock.now()).where(User.id == user.id).execute()
+        audit.record(Actor.for_user(user), "user.password_changed", account_id=None, target_type="user",
+                     target_id=user.id)
+
+
+# ----------------------------------------------------------------- R6, R1, R11
+
+
+def deactivate(membership: Membership, *, by: Actor) -> Membership:
+    """Keep the membership but block all access to the account; ends access there (R6, R11)."""
+    with transaction():
+        require_admin(membership.account_id, by)
+        membership = _reload_locked(membership)
+        if membership.status == "deactivated":
+            return membership
+        Membership.update(status="deactivated", updated_at=clock.now()).where(Membership.id == membership.id).execute()
+        if _was_active_admin(membership):
+            _ensure_an_admin_remains(membership.account_id)
+        end_access(membership.user_id, membership.account_id, "membership_deactivated")
+        audit.record(by, "membership.deactivated", account_id=membership.account_id, target_type="membership",
+                     target_id=membership.id)
+    return Membership.get_by_id(membership.id)
+
+
+def reactivate(membership: Membership, *, by: Actor) -> Membership:
+    with transaction():
+        require_admin(membership.account_id, by)
+        membership = _reload_locked(membership)
+        if membership.status != "deactivated":
+            return membership
+        Membership.update(status="active", updated_at=clock.now()).where(Membership.id == membership.id).execute()
+        audit.record(by, "membership.reactivated", account_id=membership.account_id, target_type="membership",
+                     target_id=membership.id)
+    return Membership.get_by_id(membership.id)
+
+
+def remove(membership: Membership, *, by: Actor) -> None:
+    """Delete the membership; the person keeps their other accounts and can be invited again (R6, R11)."""
+    with transaction():
+        if not (by.user_id and by.user_id == membership.user_id):
+            require_admin(membership.account_id, by)
+        membership = _reload_locked(membership)
+        Membership.delete().where(Membership.id == membership.id).execute()
+        if _was_active_admin(membership):
+            _ensure_an_admin_remains(membership.account_id)
+        Invitation.update(status="revoked").where(
+            (Invitation.membership == membership.id) & (Invitation.status == "pending")).execute()
+        end_access(membership.user_id, membership.account_id, "membership_removed")
+        action = "membership.left" if by.user_id == membership.user_id else "membership.removed"
+        audit.record(by, action, account_id=membership.account_id, target_type="membership",
+                     target_id=membership.id, user_id=membership.user_id)
+
+
+def leave(user: User, account: Account) -> None:
+    """R9: a person leaves an account (R1 still holds)."""
+    membership = Membership.get_or_none((Membership.user == user.id) & (Membership.account == account.id))
+    if membership is None:
+        raise NotFoundError(f"You are not a member of {account.name}.")
+    remove(membership, by=Actor.for_user(user))
+
+
+def set_role(membership: Membership, role: str, *, preset: str | None = None, modules: list[str] | None = None,
+             by: Actor) -> Membership:
+    """Change role and modules; the user role never keeps admin-only modules (R7); R1 holds."""
+    granted = permissions.resolve(role, preset=preset, modules=modules)
+    with transaction():
+        require_admin(membership.account_id, by)
+        membership = _reload_locked(membership)
+        if preset is None and modules is None and role == "user" and membership.role == "user":
+            granted = membership.permissions
+        Membership.update(role=role, permissions=granted, updated_at=clock.now()).where(
+            Membership.id == membership.id).execute()
+        if _was_active_admin(membership) and role != "admin":
+            _ensure_an_admin_remains(membership.account_id)
+        audit.record(by, "membership.role_changed", account_id=membership.account_id, target_type="membership",
+                     target_id=membership.id, role=role, permissions=granted)
+    return Membership.get_by_id(membership.id)
+
+
+def disable_user(user: User, *, by: Actor) -> None:
+    """Block a person everywhere (an operator's act); every session and token ends (R11)."""
+    if by.type not in ("cli", "system"):
+        raise ForbiddenError("Only the operator can disable a user everywhere.")
+    with transaction():
+        User.update(status="disabled", updated_at=clock.now()).where(User.id == user.id).execute()
+        end_access(user.id, None, "user_disabled")
+        audit.record(by, "user.disabled", account_id=None, target_type="user", target_id=user.id, email=user.email)
+
+
+def delete_user(user: User, *, by: Actor) -> None:
+    """R9: delete the whole user and every membership; refused while they are an account's last admin (R1)."""
+    if by.type not in ("cli", "system") and by.user_id != user.id:
+        raise ForbiddenError("Only the person themself (or the operator) can delete a user.")
+    with transaction():
+        memberships = list(Membership.select().where(Membership.user == user.id))
+        for account_id in sorted({m.account_id for m in memberships}):
+            lock(account_id)
+        admin_of = [m.account_id for m in memberships if _was_active_admin(m)]
+        end_access(user.id, None, "user_deleted")
+        Membership.delete().where(Membership.user == user.id).execute()
+        for account_id in admin_of:
+            _ensure_an_admin_remains(account_id)
+        for m in memberships:
+            audit.record(by, "membership.removed", account_id=m.account_id, target_type="membership",
+                         target_id=m.id, user_id=user.id, reason="user_deleted")
+        User.delete().where(User.id == user.id).execute()
+        audit.record(by, "user.deleted", account_id=None, target_type="user", target_id=user.id, email=user.email)

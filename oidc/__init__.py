@@ -1,0 +1,1 @@
+"""OpenID Connect provider, MFA, and every page a person sees."""

@@ -1,0 +1,125 @@
+"""The composition root: configuration, database, blueprints."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import time
+import uuid
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+
+from models import audit, settings
+from models.database import bind, db, open_database
+
+log = logging.getLogger("roster.http")
+
+DEFAULTS: dict[str, Any] = {
+    "DATABASE_URL": None,
+    "SECRET_KEY": None,
+    "BASE_URL": "http://127.0.0.1:8000",
+    "LOG_LEVEL": "INFO",
+    "MAIL_BACKEND": "log",
+    "MAIL_FILE": "data/outbox.mbox",
+    "MAIL_FROM": "Roster <no-reply@localhost>",
+    "SMTP_HOST": "localhost",
+    "SMTP_PORT": 587,
+    "SMTP_USER": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_TLS": "starttls",
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+}
+
+# environment variable → setting; documented in README.md
+ENVIRONMENT = {
+    "DATABASE_URL": "DATABASE_URL",
+    "ROSTER_SECRET_KEY": "SECRET_KEY",
+    "ROSTER_BASE_URL": "BASE_URL",
+    "ROSTER_LOG_LEVEL": "LOG_LEVEL",
+    "ROSTER_MAIL_BACKEND": "MAIL_BACKEND",
+    "ROSTER_MAIL_FILE": "MAIL_FILE",
+    "ROSTER_MAIL_FROM": "MAIL_FROM",
+    "ROSTER_SMTP_HOST": "SMTP_HOST",
+    "ROSTER_SMTP_PORT": "SMTP_PORT",
+    "ROSTER_SMTP_USER": "SMTP_USER",
+    "ROSTER_SMTP_PASSWORD": "SMTP_PASSWORD",
+    "ROSTER_SMTP_TLS": "SMTP_TLS",
+}
+
+
+def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults, then the environment, then ``overrides``."""
+    config = dict(DEFAULTS)
+    for variable, key in ENVIRONMENT.items():
+        if os.environ.get(variable):
+            config[key] = os.environ[variable]
+    config.update(overrides or {})
+    if not config["SECRET_KEY"]:
+        config["SECRET_KEY"] = _development_secret(config)
+    return config
+
+
+def _development_secret(config: dict[str, Any]) -> str:
+    """Without ROSTER_SECRET_KEY, a random key kept beside the SQLite data, made once."""
+    path = os.path.join(os.environ.get("ROSTER_DATA_DIR", "data"), "secret_key")
+    if os.path.exists(path):
+        with open(path) as f:
+            return f.read().strip()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
+
+def configure_domain(config: dict[str, Any]) -> None:
+    """Bind the database and hand the domain its settings (shared by the app and the CLI)."""
+    bind(open_database(config["DATABASE_URL"]))
+    settings.configure(secret_key=config["SECRET_KEY"], base_url=config["BASE_URL"])
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(load_config(config))
+    configure_domain(app.config)
+
+    @app.before_request
+    def _start() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        g.request_token = audit.request_id.set(g.request_id)
+        g.started = time.perf_counter()
+        db.connect(reuse_if_open=True)
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        log.info(
+            "%s %s %s", request.method, request.path, response.status_code,
+            extra={"fields": {"method": request.method, "path": request.path, "status": response.status_code,
+                              "duration_ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2)},
+                   "request_id": g.get("request_id")},
+        )
+        return response
+
+    @app.teardown_request
+    def _close(exc: BaseException | None) -> None:
+        if not db.is_closed():
+            db.close()
+        token = g.pop("request_token", None)
+        if token is not None:
+            audit.request_id.reset(token)
+
+    @app.get("/healthz")
+    def healthz() -> tuple[Response, int]:
+        try:
+            db.execute_sql("SELECT 1")
+        except Exception:  # any driver error means the store is not reachable
+            log.exception("health check failed")
+            return jsonify(status="unavailable", database="unreachable"), 503
+        return jsonify(status="ok", database="ok"), 200
+
+    return app

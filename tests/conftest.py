@@ -1,0 +1,114 @@
+"""Fixtures shared by every test: the database (SQLite and PostgreSQL), a clock, actors, the app."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import peewee
+import pytest
+
+from models import Actor, accounts, clock, members, settings
+from models.database import bind, db, open_database
+from models.schema import upgrade
+from models.tenancy import Account
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+SECRET_KEY = "test-secret-key-for-roster-tests-only"
+
+
+def _postgres_url() -> str:
+    if not TEST_DATABASE_URL:
+        if IN_CI:
+            pytest.fail("CI must test PostgreSQL: set TEST_DATABASE_URL")
+        pytest.skip("PostgreSQL not configured: set TEST_DATABASE_URL=postgresql://… to run these")
+    return TEST_DATABASE_URL
+
+
+_postgres_ready: dict[str, bool] = {}
+
+
+def _reset_postgres(url: str) -> peewee.Database:
+    database = open_database(url)
+    try:
+        database.connect()
+    except peewee.OperationalError as exc:
+        pytest.fail(f"PostgreSQL at {url} is unreachable: {exc}")
+    bind(database)
+    if url not in _postgres_ready:
+        database.execute_sql("DROP SCHEMA public CASCADE")
+        database.execute_sql("CREATE SCHEMA public")
+        upgrade()
+        _postgres_ready[url] = True
+    else:
+        tables = [t for t in database.get_tables() if t != "schema_migration"]
+        database.execute_sql("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+    return database
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request, tmp_path) -> str:
+    """A URL to an empty, migrated database of each kind."""
+    if request.param == "postgres":
+        url = _postgres_url()
+        database = _reset_postgres(url)
+        database.close_all() if hasattr(database, "close_all") else database.close()
+        return url
+    url = f"sqlite:///{tmp_path}/roster.sqlite3"
+    bind(open_database(url))
+    upgrade()
+    db.close()
+    return url
+
+
+@pytest.fixture
+def database(database_url):
+    """The domain bound to a fresh database of each kind (SQLite, PostgreSQL)."""
+    bind(open_database(database_url))
+    settings.configure(secret_key=SECRET_KEY, base_url="http://roster.test")
+    db.connect(reuse_if_open=True)
+    yield db.obj
+    if not db.is_closed():
+        db.close()
+    if hasattr(db.obj, "close_all"):
+        db.obj.close_all()
+
+
+class Clock:
+    """A clock tests move by hand."""
+
+    def __init__(self) -> None:
+        self.current = dt.datetime(2026, 1, 5, 9, 0, 0)
+
+    def __call__(self) -> dt.datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += dt.timedelta(**delta)
+
+
+@pytest.fixture
+def frozen_clock():
+    fake = Clock()
+    clock.set_source(fake)
+    yield fake
+    clock.set_source(None)
+
+
+@pytest.fixture
+def cli_actor() -> Actor:
+    return Actor.cli("tests")
+
+
+@pytest.fixture
+def account(database, cli_actor) -> Account:
+    return accounts.create_account("Acme Vendor", "vendor", by=cli_actor)
+
+
+@pytest.fixture
+def admin(account, cli_actor):
+    """An active admin of ``account`` with a real password; returns (membership, user)."""
+    added = members.add_user(account, "admin@acme.example", given_name="Ada", family_name="Admin", role="admin",
+                             password="correct horse battery staple", by=cli_actor, via="cli")
+    return added.membership, added.user
