@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import peewee
+
 from . import audit, emails
 from .audit import Actor
 from .database import is_postgres, transaction
 from .errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from .tenancy import ACCOUNT_TYPES, Account, Membership
-
-import peewee
 
 
 def get_account(ref: str) -> Account:

@@ -274,7 +274,8 @@ def _invite_chunk(
     for row in invitation_rows:
         key = row["email_key"]
         if row["id"] not in invited:
-            results[key] = InviteResult(row["email"], "already_invited", f"{row['email']} has a pending invitation already.")
+            results[key] = InviteResult(row["email"], "already_invited",
+                                        f"{row['email']} has a pending invitation already.")
             continue
         link = f"{settings.current.base_url.rstrip('/')}/invitations/{_link_token(row['id'], row['token_nonce'])}"
         results[key] = InviteResult(row["email"], "invited", membership_id=row["membership"],
@@ -284,7 +285,7 @@ def _invite_chunk(
                                   target_id=row["id"], email=row["email"], role=role, via=via))
     for key, result in results.items():
         if result.outcome == "added":
-            mails.append(_mail_added(account, result.email))
+            mails.append(_mail_added(account, users[key].email))
             events.append(audit.event(by, "membership.created", account_id=account.id, target_type="membership",
                                       target_id=result.membership_id or "", email=result.email, role=role, via=via))
     outbox.enqueue(*mails)

@@ -121,9 +121,10 @@ def add_user(
         if created:
             if temporary_password or password is None:
                 temporary = _secrets.token_urlsafe(12)
+                password = temporary
             User.update(
                 status="active",
-                password_hash=passwords.hash_password(password if temporary is None else temporary),
+                password_hash=passwords.hash_password(password),
                 must_change_password=temporary is not None,
                 given_name=given_name.strip() or user.given_name,
                 family_name=family_name.strip() or user.family_name,

@@ -55,11 +55,18 @@ def claim(limit: int = 50, worker: str | None = None) -> list[OutboxMessage]:
         OutboxMessage.update(claimed_by=claim_name, lease_until=now + LEASE).where(
             OutboxMessage.id.in_(ids) & due
         ).execute()
-    return list(OutboxMessage.select().where(OutboxMessage.claimed_by == claim_name).order_by(OutboxMessage.id))
+    # by id first: claimed_by has no index, and sent rows accumulate
+    return list(
+        OutboxMessage.select()
+        .where(OutboxMessage.id.in_(ids) & (OutboxMessage.claimed_by == claim_name))
+        .order_by(OutboxMessage.id)
+    )
 
 
 def mark_sent(message: OutboxMessage) -> None:
-    OutboxMessage.update(status="sent", sent_at=clock.now(), lease_until=None, attempts=OutboxMessage.attempts + 1).where(
+    OutboxMessage.update(
+        status="sent", sent_at=clock.now(), lease_until=None, attempts=OutboxMessage.attempts + 1
+    ).where(
         (OutboxMessage.id == message.id) & (OutboxMessage.claimed_by == message.claimed_by)
     ).execute()
 

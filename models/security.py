@@ -22,6 +22,8 @@ class TotpCredential(BaseModel):
     # the last accepted time step, so one code cannot be used twice
     last_used_step = pw.BigIntegerField(default=0)
     created_at = pw.DateTimeField(default=clock.now)
+    # the raw foreign-key values peewee exposes, declared for type checkers
+    user_id: str
 
 
 class WebAuthnCredential(BaseModel):
@@ -34,6 +36,8 @@ class WebAuthnCredential(BaseModel):
     nickname = pw.CharField(max_length=100, default="Security key")
     created_at = pw.DateTimeField(default=clock.now)
     last_used_at = pw.DateTimeField(null=True)
+    # the raw foreign-key values peewee exposes, declared for type checkers
+    user_id: str
 
 
 class RecoveryCode(BaseModel):
@@ -42,6 +46,8 @@ class RecoveryCode(BaseModel):
     code_hash = pw.CharField(max_length=64)
     used_at = pw.DateTimeField(null=True)
     created_at = pw.DateTimeField(default=clock.now)
+    # the raw foreign-key values peewee exposes, declared for type checkers
+    user_id: str
 
 
 class Session(BaseModel):
@@ -56,6 +62,9 @@ class Session(BaseModel):
     amr = JSONField(default=list)
     ended_at = pw.DateTimeField(null=True)
     end_reason = pw.CharField(max_length=64, null=True)
+    # the raw foreign-key values peewee exposes, declared for type checkers
+    user_id: str
+    account_id: str | None
 
     class Meta:
         indexes = ((("user", "ended_at"), False),)
@@ -72,6 +81,8 @@ class OAuthClient(BaseModel):
     backchannel_logout_uri = pw.CharField(max_length=2048, null=True)
     post_logout_redirect_uris = JSONField(default=list)
     created_at = pw.DateTimeField(default=clock.now)
+    # the raw foreign-key values peewee exposes, declared for type checkers
+    account_id: str | None
 
 
 class AuthorizationCode(BaseModel):
@@ -90,6 +101,11 @@ class AuthorizationCode(BaseModel):
     acr = pw.CharField(max_length=64, null=True)
     expires_at = pw.DateTimeField()
     used_at = pw.DateTimeField(null=True)
+    # the raw foreign-key values peewee exposes, declared for type checkers
+    client_id: str
+    user_id: str
+    account_id: str | None
+    session_id: str | None
 
 
 class OAuthToken(BaseModel):
@@ -109,6 +125,11 @@ class OAuthToken(BaseModel):
     refresh_expires_at = pw.DateTimeField(null=True)
     rotated_at = pw.DateTimeField(null=True)
     revoked_at = pw.DateTimeField(null=True)
+    # the raw foreign-key values peewee exposes, declared for type checkers
+    client_id: str
+    user_id: str
+    account_id: str | None
+    session_id: str | None
 
 
 class SigningKey(BaseModel):
@@ -137,6 +158,8 @@ class PasswordResetToken(BaseModel):
     expires_at = pw.DateTimeField()
     used_at = pw.DateTimeField(null=True)
     created_at = pw.DateTimeField(default=clock.now)
+    # the raw foreign-key values peewee exposes, declared for type checkers
+    user_id: str
 
 
 TABLES = [

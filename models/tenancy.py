@@ -25,6 +25,8 @@ class Account(BaseModel):
     invitation_ttl_days = pw.IntegerField(default=7)
     allowed_email_domains = JSONField(null=True)
     created_at = pw.DateTimeField(default=clock.now)
+    # the raw foreign-key values peewee exposes, declared for type checkers
+    parent_id: str | None
 
 
 class User(BaseModel):
@@ -67,6 +69,9 @@ class Membership(BaseModel):
     created_via = pw.CharField(max_length=20, default="console")
     created_at = pw.DateTimeField(default=clock.now)
     updated_at = pw.DateTimeField(default=clock.now)
+    # the raw foreign-key values peewee exposes, declared for type checkers
+    user_id: str
+    account_id: str
 
     class Meta:
         indexes = (
@@ -85,6 +90,8 @@ class Group(BaseModel):
     version = pw.IntegerField(default=1)
     created_at = pw.DateTimeField(default=clock.now)
     updated_at = pw.DateTimeField(default=clock.now)
+    # the raw foreign-key values peewee exposes, declared for type checkers
+    account_id: str
 
     class Meta:
         indexes = ((("account", "display_name_key"), True),)
@@ -93,6 +100,9 @@ class Group(BaseModel):
 class GroupMember(BaseModel):
     group = pw.ForeignKeyField(Group, backref="member_links", on_delete="CASCADE")
     membership = pw.ForeignKeyField(Membership, backref="group_links", on_delete="CASCADE")
+    # the raw foreign-key values peewee exposes, declared for type checkers
+    group_id: str
+    membership_id: str
 
     class Meta:
         primary_key = pw.CompositeKey("group", "membership")
@@ -119,6 +129,10 @@ class Invitation(BaseModel):
     last_sent_at = pw.DateTimeField(default=clock.now)
     accepted_at = pw.DateTimeField(null=True)
     created_at = pw.DateTimeField(default=clock.now)
+    # the raw foreign-key values peewee exposes, declared for type checkers
+    account_id: str
+    membership_id: str | None
+    invited_by_id: str | None
 
 
 # One pending invitation per (account, email), enforced by the database.
@@ -145,6 +159,9 @@ class DirectoryRecord(BaseModel):
     version = pw.IntegerField(default=1)
     created_at = pw.DateTimeField(default=clock.now)
     updated_at = pw.DateTimeField(default=clock.now)
+    # the raw foreign-key values peewee exposes, declared for type checkers
+    account_id: str
+    membership_id: str | None
 
     class Meta:
         indexes = ((("account", "user_name_key"), True), (("account", "external_id"), False))
@@ -161,6 +178,8 @@ class ScimToken(BaseModel):
     created_by = pw.CharField(max_length=200, default="")
     last_used_at = pw.DateTimeField(null=True)
     revoked_at = pw.DateTimeField(null=True)
+    # the raw foreign-key values peewee exposes, declared for type checkers
+    account_id: str
 
 
 TABLES = [Account, User, Membership, Group, GroupMember, Invitation, DirectoryRecord, ScimToken]

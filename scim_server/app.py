@@ -92,7 +92,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
         g.request_token = audit.request_id.set(g.request_id)
         g.started = time.perf_counter()
-        db.connect(reuse_if_open=True)
 
     @app.after_request
     def _finish(response: Response) -> Response:

@@ -29,6 +29,14 @@ def _postgres_url() -> str:
 _postgres_ready: dict[str, bool] = {}
 
 
+def dispose(database: peewee.Database) -> None:
+    """Close every connection, pooled ones included (an unclosed one is a ResourceWarning)."""
+    if not database.is_closed():
+        database.close()
+    if hasattr(database, "close_all"):
+        database.close_all()
+
+
 def _reset_postgres(url: str) -> peewee.Database:
     database = open_database(url)
     try:
@@ -52,8 +60,7 @@ def database_url(request, tmp_path) -> str:
     """A URL to an empty, migrated database of each kind."""
     if request.param == "postgres":
         url = _postgres_url()
-        database = _reset_postgres(url)
-        database.close_all() if hasattr(database, "close_all") else database.close()
+        dispose(_reset_postgres(url))
         return url
     url = f"sqlite:///{tmp_path}/roster.sqlite3"
     bind(open_database(url))
@@ -69,10 +76,7 @@ def database(database_url):
     settings.configure(secret_key=SECRET_KEY, base_url="http://roster.test")
     db.connect(reuse_if_open=True)
     yield db.obj
-    if not db.is_closed():
-        db.close()
-    if hasattr(db.obj, "close_all"):
-        db.obj.close_all()
+    dispose(db.obj)
 
 
 class Clock:
@@ -112,3 +116,19 @@ def admin(account, cli_actor):
     added = members.add_user(account, "admin@acme.example", given_name="Ada", family_name="Admin", role="admin",
                              password="correct horse battery staple", by=cli_actor, via="cli")
     return added.membership, added.user
+
+
+@pytest.fixture
+def app(database_url):
+    """The real Flask app on a fresh database of each kind."""
+    from scim_server.app import create_app
+
+    application = create_app({"DATABASE_URL": database_url, "SECRET_KEY": SECRET_KEY, "TESTING": True,
+                              "BASE_URL": "http://roster.test"})
+    yield application
+    dispose(db.obj)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

@@ -1,0 +1,55 @@
+# The two commands of README.md: `make serve` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: serve test install install-test system-packages lint typecheck pytest clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+install-test: $(BIN)/python system-packages
+	$(BIN)/pip install --quiet -e '.[test]'
+
+# Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium;
+# it never downloads a browser of its own). Needs root; skipped when present.
+system-packages:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else \
+	    echo "Chromium is missing: run 'sudo apt-get install chromium chromium-driver' for the browser tests" >&2; \
+	  fi; \
+	fi
+
+serve: install
+	$(BIN)/roster init
+	@echo
+	@echo "Roster is starting on http://$(HOST):$(PORT) — open the admin link above to set your password."
+	@echo "Point Okta or Entra ID at the SCIM base URL above with the token printed once above."
+	$(BIN)/roster serve --host $(HOST) --port $(PORT)
+
+lint: install-test
+	$(BIN)/ruff check models scim_server oidc tests conformance
+
+typecheck: install-test
+	$(BIN)/mypy
+
+# PostgreSQL runs the same tests as SQLite when TEST_DATABASE_URL is set (CI
+# always sets it); locally the server on 127.0.0.1:5432 is used when it answers.
+pytest: install-test
+	@if [ -z "$$TEST_DATABASE_URL" ] && command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432; then \
+	  export TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test; \
+	fi; \
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

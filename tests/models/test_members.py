@@ -1,0 +1,293 @@
+"""R1, R6–R9 (and the R11 hook): memberships and users."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from models import (
+    Actor,
+    AuditEvent,
+    ConflictError,
+    ForbiddenError,
+    InvalidInputError,
+    Membership,
+    NotFoundError,
+    OAuthClient,
+    OAuthToken,
+    OutboxMessage,
+    PolicyViolationError,
+    Session,
+    User,
+    accounts,
+    clock,
+    groups,
+    invitations,
+    members,
+    passwords,
+)
+from models.secrets import token_hash  # noqa: E402
+
+PASSWORD = "a long and unusual passphrase"
+
+
+@pytest.fixture
+def by(admin) -> Actor:
+    return Actor.for_user(admin[1])
+
+
+@pytest.fixture
+def member(account, cli_actor):
+    return members.add_user(account, "member@acme.example", password=PASSWORD, by=cli_actor)
+
+
+def fresh(membership: Membership) -> Membership | None:
+    return Membership.get_or_none(Membership.id == membership.id)
+
+
+# ----------------------------------------------------------------- R1
+
+
+@pytest.mark.parametrize("change", ["deactivate", "remove", "demote", "leave", "delete_user"])
+def test_r1_last_admin_cannot_be_taken_away(account, admin, change, cli_actor):
+    membership, user = admin
+    events_before = AuditEvent.select().count()
+    act = {
+        "deactivate": lambda: members.deactivate(membership, by=cli_actor),
+        "remove": lambda: members.remove(membership, by=cli_actor),
+        "demote": lambda: members.set_role(membership, "user", by=cli_actor),
+        "leave": lambda: members.leave(user, account),
+        "delete_user": lambda: members.delete_user(user, by=Actor.for_user(user)),
+    }[change]
+
+    with pytest.raises(PolicyViolationError, match="at least one active admin") as refusal:
+        act()
+
+    assert refusal.value.reason == "last_admin"
+    kept = fresh(membership)
+    assert kept is not None and (kept.status, kept.role) == ("active", "admin")
+    assert User.get_or_none(User.id == user.id) is not None
+    assert AuditEvent.select().count() == events_before
+
+
+def test_r1_an_admin_can_go_once_another_admin_exists(account, admin, member, by):
+    members.set_role(member.membership, "admin", by=by)
+    members.deactivate(admin[0], by=by)
+    assert fresh(admin[0]).status == "deactivated"
+    # the remaining admin is now the last one
+    with pytest.raises(PolicyViolationError):
+        members.remove(member.membership, by=Actor.cli())
+
+
+def test_r1_a_deactivated_admin_does_not_count(account, admin, member, by, cli_actor):
+    members.set_role(member.membership, "admin", by=by)
+    members.deactivate(member.membership, by=by)
+    with pytest.raises(PolicyViolationError):
+        members.set_role(admin[0], "user", by=cli_actor)
+
+
+def test_r1_removing_a_non_admin_or_an_inactive_admin_is_fine(account, admin, member, by, cli_actor):
+    members.remove(member.membership, by=by)
+    assert fresh(member.membership) is None
+
+
+# ----------------------------------------------------------------- R6
+
+
+def test_r6_deactivate_keeps_the_membership_and_reactivate_restores_it(account, member, by):
+    members.deactivate(member.membership, by=by)
+    assert fresh(member.membership).status == "deactivated"
+    members.reactivate(member.membership, by=by)
+    assert fresh(member.membership).status == "active"
+    actions = [e.action for e in AuditEvent.select().where(AuditEvent.target_id == member.membership.id)]
+    assert actions[-2:] == ["membership.deactivated", "membership.reactivated"]
+
+
+def test_r6_remove_deletes_the_membership_only(account, member, by, cli_actor):
+    other = accounts.create_account("Partner Distributor", "distributor", by=cli_actor)
+    elsewhere = members.add_user(other, "member@acme.example", by=cli_actor).membership
+    team = groups.create_group(account, "Team", by=by)
+    groups.add_members(team, [member.membership.id], by=by)
+
+    members.remove(member.membership, by=by)
+
+    assert fresh(member.membership) is None
+    assert fresh(elsewhere).status == "active"
+    assert User.get_by_id(member.user.id).status == "active"
+    assert groups.group_member_emails(team) == []
+
+
+def test_r6_deactivate_does_not_touch_other_accounts(account, member, by, cli_actor):
+    other = accounts.create_account("Second Vendor", "vendor", by=cli_actor)
+    elsewhere = members.add_user(other, "member@acme.example", by=cli_actor).membership
+    members.deactivate(member.membership, by=by)
+    assert fresh(elsewhere).status == "active"
+
+
+# ----------------------------------------------------------------- R7
+
+
+def test_r7_only_admins_manage_people(account, member):
+    as_user = Actor.for_user(member.user)
+    with pytest.raises(ForbiddenError, match="Only an admin"):
+        invitations.invite(account, "x@acme.example", by=as_user)
+    with pytest.raises(ForbiddenError):
+        members.deactivate(member.membership, by=as_user)
+    with pytest.raises(ForbiddenError):
+        groups.create_group(account, "Mine", by=as_user)
+    with pytest.raises(ForbiddenError):
+        accounts.set_policy(account, mfa_required=True, by=as_user)
+
+
+def test_r7_admin_of_another_account_has_no_power_here(account, member, cli_actor):
+    other = accounts.create_account("Rival", "vendor", by=cli_actor)
+    rival_admin = members.add_user(other, "boss@rival.example", role="admin", password=PASSWORD, by=cli_actor)
+    with pytest.raises(ForbiddenError):
+        members.remove(member.membership, by=Actor.for_user(rival_admin.user))
+    assert fresh(member.membership) is not None
+
+
+def test_r7_a_deactivated_admin_loses_admin_powers(account, admin, member, by, cli_actor):
+    members.set_role(member.membership, "admin", by=by)
+    members.deactivate(admin[0], by=cli_actor)
+    with pytest.raises(ForbiddenError):
+        invitations.invite(account, "x@acme.example", by=by)
+
+
+def test_r7_user_role_never_gets_admin_only_modules(account, by):
+    result = invitations.invite(account, "p@acme.example", preset="all", by=by)
+    granted = Membership.get_by_id(result.membership_id).permissions
+    assert not {"pricing", "payment", "user_management"} & set(granted)
+    with pytest.raises(InvalidInputError, match="for admins only"):
+        invitations.invite(account, "q@acme.example", modules=["pricing"], by=by)
+
+
+def test_r7_admin_role_gets_every_module_and_presets_differ(account, by, member):
+    admin_membership = members.set_role(member.membership, "admin", by=by)
+    assert {"pricing", "payment", "user_management"} <= set(admin_membership.permissions)
+    demoted = members.set_role(member.membership, "user", preset="purchasing", by=by)
+    assert demoted.permissions == ["products", "orders", "subscriptions", "billing", "dashboard"] or set(
+        demoted.permissions) == {"dashboard", "products", "orders", "subscriptions", "billing"}
+    assert "user_management" not in demoted.permissions
+
+
+def test_r7_permissions_limited_to_chosen_sub_accounts(account, by, cli_actor):
+    child = accounts.create_account("Acme EU", "vendor", parent=account.id, by=cli_actor)
+    stranger = accounts.create_account("Not a child", "vendor", by=cli_actor)
+    result = invitations.invite(account, "scoped@acme.example", sub_account_scope=[child.id], by=by)
+    assert Membership.get_by_id(result.membership_id).sub_account_scope == [child.id]
+    with pytest.raises(InvalidInputError, match="Not sub-accounts"):
+        invitations.invite(account, "wide@acme.example", sub_account_scope=[stranger.id], by=by)
+
+
+# ----------------------------------------------------------------- R8
+
+
+def test_r8_temporary_password_is_mailed_and_must_be_changed(account, by):
+    added = members.add_user(account, "temp@acme.example", temporary_password=True, by=by)
+
+    assert added.created_user and added.temporary_password
+    user = User.get_by_id(added.user.id)
+    assert user.must_change_password and user.terms_accepted_at is None
+    assert passwords.verify_password(user.password_hash, added.temporary_password)
+    mail = OutboxMessage.get(OutboxMessage.recipient == "temp@acme.example")
+    assert added.temporary_password in mail.body
+
+    with pytest.raises(InvalidInputError, match="terms"):
+        members.complete_first_login(user, new_password=PASSWORD, accept_terms=False)
+    with pytest.raises(InvalidInputError, match="other than the temporary"):
+        members.complete_first_login(user, new_password=added.temporary_password + "x" * 0, accept_terms=True)
+    done = members.complete_first_login(user, new_password=PASSWORD, accept_terms=True)
+    assert not done.must_change_password and done.terms_accepted_at is not None
+    assert passwords.verify_password(done.password_hash, PASSWORD)
+
+
+def test_r8_existing_person_keeps_their_password(account, by, cli_actor):
+    other = accounts.create_account("Third", "reseller", by=cli_actor)
+    original = members.add_user(other, "keeps@acme.example", password=PASSWORD, by=cli_actor).user
+    added = members.add_user(account, "keeps@acme.example", temporary_password=True, by=by)
+    assert not added.created_user and added.temporary_password is None
+    assert User.get_by_id(original.id).password_hash == original.password_hash
+
+
+def test_r8_duplicate_member_and_bad_password(account, by, member):
+    with pytest.raises(ConflictError, match="already a member"):
+        members.add_user(account, "member@acme.example", temporary_password=True, by=by)
+    with pytest.raises(InvalidInputError, match="must not be your email"):
+        members.add_user(account, "selfish.person@acme.example", password="selfish.person@acme.example", by=by)
+
+
+# ----------------------------------------------------------------- R9
+
+
+def test_r9_a_person_leaves_an_account(account, member):
+    members.leave(member.user, account)
+    assert fresh(member.membership) is None
+    assert AuditEvent.get(AuditEvent.action == "membership.left").actor_id == member.user.id
+    with pytest.raises(NotFoundError):
+        members.leave(member.user, account)
+
+
+def test_r9_change_password_needs_the_current_one(member):
+    with pytest.raises(InvalidInputError, match="current password"):
+        members.change_password(member.user, current="wrong", new="a different long passphrase")
+    members.change_password(member.user, current=PASSWORD, new="a different long passphrase")
+    assert passwords.verify_password(User.get_by_id(member.user.id).password_hash, "a different long passphrase")
+
+
+def test_r9_delete_user_removes_every_membership_and_is_logged(account, member, cli_actor):
+    other = accounts.create_account("Fourth", "vendor", by=cli_actor)
+    members.add_user(other, "member@acme.example", by=cli_actor)
+
+    members.delete_user(member.user, by=Actor.for_user(member.user))
+
+    assert User.get_or_none(User.id == member.user.id) is None
+    assert not Membership.select().where(Membership.user == member.user.id).exists()
+    assert AuditEvent.get(AuditEvent.action == "user.deleted").detail["email"] == "member@acme.example"
+    assert AuditEvent.select().where(AuditEvent.action == "membership.removed").count() == 2
+
+
+def test_r9_nobody_else_deletes_a_person(member, admin):
+    with pytest.raises(ForbiddenError):
+        members.delete_user(member.user, by=Actor.for_user(admin[1]))
+
+
+# ----------------------------------------------------------------- R11 (domain hook)
+
+
+def _signed_in(user, account, client_id="app"):
+    client = OAuthClient.get_or_none(OAuthClient.client_id == client_id) or OAuthClient.create(
+        client_id=client_id, account=account.id, redirect_uris=["https://app.example/cb"],
+        backchannel_logout_uri="https://app.example/logout")
+    session = Session.create(user=user.id, account=account.id, token_hash=token_hash(f"s-{user.id}-{account.id}"))
+    OAuthToken.create(client=client, user=user.id, account=account.id, session=session, family_id="f",
+                      access_token_hash=token_hash(f"a-{user.id}-{account.id}"),
+                      refresh_token_hash=token_hash(f"r-{user.id}-{account.id}"),
+                      access_expires_at=clock.now() + dt.timedelta(hours=1))
+    return session
+
+
+@pytest.mark.parametrize("change", ["deactivate", "remove"])
+def test_r11_deprovisioning_ends_sessions_and_tokens_in_that_account_only(account, member, by, cli_actor, change):
+    other = accounts.create_account("Kept", "vendor", by=cli_actor)
+    members.add_user(other, "member@acme.example", by=cli_actor)
+    here = _signed_in(member.user, account)
+    there = _signed_in(member.user, other, client_id="other-app")
+
+    getattr(members, change)(member.membership, by=by)
+
+    assert Session.get_by_id(here.id).ended_at is not None
+    assert Session.get_by_id(there.id).ended_at is None
+    revoked = {t.account_id: t.revoked_at for t in OAuthToken.select()}
+    assert revoked[account.id] is not None and revoked[other.id] is None
+    logout = OutboxMessage.get(OutboxMessage.kind == "backchannel_logout")
+    assert logout.payload == {"client_id": "app", "sub": member.user.id, "sid": here.id}
+
+
+def test_r11_disable_and_delete_end_every_session(account, member, cli_actor):
+    session = _signed_in(member.user, account)
+    members.disable_user(member.user, by=cli_actor)
+    ended = Session.get_by_id(session.id)
+    assert ended.ended_at is not None and ended.end_reason == "user_disabled"
+    assert User.get_by_id(member.user.id).status == "disabled"

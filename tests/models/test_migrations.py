@@ -1,0 +1,65 @@
+"""Numbered migrations: an existing database upgrades and keeps its data."""
+
+from __future__ import annotations
+
+import peewee
+import pytest
+from playhouse.schema_diff import diff_models
+
+from models import Actor, Session, User, accounts, invitations, members, ops, schema, security, tenancy
+from models.database import bind, db, open_database
+
+from ..conftest import _postgres_url, dispose
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database(request, tmp_path):
+    if request.param == "postgres":
+        url = _postgres_url()
+        database = open_database(url)
+        database.connect()
+        database.execute_sql("DROP SCHEMA public CASCADE")
+        database.execute_sql("CREATE SCHEMA public")
+        dispose(database)
+        # the next test that uses the shared fixture must rebuild the schema
+        from .. import conftest
+
+        conftest._postgres_ready.clear()
+    else:
+        url = f"sqlite:///{tmp_path}/old.sqlite3"
+    bind(open_database(url))
+    db.connect()
+    yield db.obj
+    dispose(db.obj)
+
+
+def test_upgrade_from_the_first_version_keeps_the_data(empty_database):
+    assert schema.upgrade("0001_initial") == ["0001_initial"]
+    assert not empty_database.table_exists("session")
+    account = accounts.create_account("Old Account", "vendor", by=Actor.cli())
+    invited = invitations.invite(account, "old@example.com", by=Actor.cli())
+    members.add_user(account, "boss@example.com", role="admin", password="a long and unusual passphrase",
+                     by=Actor.cli())
+
+    applied = schema.upgrade()
+
+    assert applied == ["0002_security"]
+    assert schema.is_current()
+    assert accounts.get_account("Old Account").id == account.id
+    assert invitations.lookup(invited.link.rsplit("/", 1)[1]).status == "pending"
+    boss = User.get(User.email_key == "boss@example.com")
+    Session.create(user=boss.id, token_hash="0" * 64)
+    assert Session.select().count() == 1
+    assert schema.upgrade() == []
+
+
+def test_migrations_build_exactly_the_schema_the_models_describe(empty_database):
+    schema.upgrade()
+    diff = diff_models(empty_database, tenancy.TABLES + security.TABLES + ops.TABLES)
+    assert not diff, str(diff)
+
+
+def test_upgrade_refuses_an_unknown_target(empty_database):
+    with pytest.raises(Exception, match="unknown migration"):
+        schema.upgrade("9999_nothing")
+    assert not isinstance(empty_database, peewee.Proxy)
