@@ -42,3 +42,6 @@ def configure(level: str = "INFO", stream=None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # peewee's DEBUG lines carry every SQL parameter: mail bodies with links,
+    # temporary passwords, hashes. They never reach the log, whatever the level.
+    logging.getLogger("peewee").setLevel(logging.INFO)

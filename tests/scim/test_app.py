@@ -81,3 +81,17 @@ def test_secrets_never_reach_the_logs(text):
     redacted = logs.redact(text)
     for secret in ("abcdefSECRET", "hunter2-hunter2", "verysecret", "abc.def.ghi"):
         assert secret not in redacted
+
+
+
+def test_sql_parameters_never_reach_the_logs_even_at_debug(account, cli_actor):
+    from models import invitations
+
+    stream = io.StringIO()
+    logs.configure("DEBUG", stream)
+    try:
+        invited = invitations.invite(account, "new@example.com", by=cli_actor)
+    finally:
+        logging.getLogger().handlers.clear()
+    token = invited.link.rsplit("/", 1)[1]
+    assert token not in stream.getvalue()

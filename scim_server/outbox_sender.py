@@ -1,0 +1,356 @@
+"""The outbox sender: delivers what the domain queued, by kind, with retries.
+
+``models.outbox`` writes each message in the transaction of the change that
+causes it; this module claims due messages (a lease, so several senders on
+several instances never hold the same one), hands each to the transport
+registered for its kind and marks it sent, or failed with a backoff. A sender
+that dies mid-batch leaves leases that expire: delivery is at least once, and
+a mail keeps one Message-ID across retries so a receiver can drop a repeat.
+
+Mail goes to SMTP, to an mbox file, or (the development default) to one log
+line per mail that never contains the body: bodies carry invitation links and
+temporary passwords.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import fcntl
+import io
+import logging
+import os
+import signal
+import smtplib
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from email.generator import BytesGenerator
+from email.message import EmailMessage
+from typing import Any
+
+import peewee
+
+from models import clock, outbox
+from models.database import db
+from models.ops import OutboxMessage
+
+log = logging.getLogger("roster.outbox")
+mail_log = logging.getLogger("roster.mail")
+
+Transport = Callable[[OutboxMessage, dict[str, Any]], None]
+
+DEFAULT_FROM = "Roster <no-reply@localhost>"
+MAIL_BACKENDS = ("log", "file", "smtp")
+SMTP_TLS_MODES = ("starttls", "ssl", "none")
+SMTP_TIMEOUT = 30.0
+# A message is only sent while its lease has this much left, so a slow batch
+# never sends a message another sender may already have re-claimed.
+LEASE_MARGIN = dt.timedelta(seconds=30)
+MAX_DB_BACKOFF = 60.0
+
+
+# ----------------------------------------------------------------- mail
+
+
+def message_id(message: OutboxMessage, config: dict[str, Any]) -> str:
+    """A Message-ID fixed per outbox row, so a retried mail is recognisably the same mail (RFC 5322 §3.6.4)."""
+    domain = email.utils.parseaddr(config.get("MAIL_FROM") or DEFAULT_FROM)[1].rpartition("@")[2] or "localhost"
+    return f"<roster.{message.id}.{message.created_at:%Y%m%d%H%M%S%f}@{domain}>"
+
+
+def build_mail(message: OutboxMessage, config: dict[str, Any]) -> EmailMessage:
+    """The RFC 5322 message for an outbox row of kind ``mail``."""
+    mail = EmailMessage()
+    mail["From"] = config.get("MAIL_FROM") or DEFAULT_FROM
+    mail["To"] = message.recipient
+    mail["Subject"] = message.subject
+    # the time the change was made, not the attempt: retries stay identical
+    mail["Date"] = email.utils.format_datetime(message.created_at.replace(tzinfo=dt.UTC))
+    mail["Message-ID"] = message_id(message, config)
+    # RFC 3834: keeps out-of-office replies away from a no-reply sender
+    mail["Auto-Submitted"] = "auto-generated"
+    mail.set_content(message.body)
+    return mail
+
+
+def _send_log(mail: EmailMessage, message: OutboxMessage, config: dict[str, Any]) -> None:
+    mail_log.info(
+        "mail to %s: %s", message.recipient, message.subject,
+        extra={"fields": {"outbox_id": message.id, "to": message.recipient, "subject": message.subject,
+                          "message_id": mail["Message-ID"], "template": (message.payload or {}).get("template")}},
+    )
+
+
+def _send_file(mail: EmailMessage, message: OutboxMessage, config: dict[str, Any]) -> None:
+    path = config.get("MAIL_FILE") or "data/outbox.mbox"
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    sender = email.utils.parseaddr(str(mail["From"]))[1] or "MAILER-DAEMON"
+    entry = io.BytesIO()
+    entry.write(f"From {sender} {time.asctime(message.created_at.timetuple())}\n".encode())
+    # mangle_from_ quotes body lines starting "From " (mboxo), as mailbox.mbox does
+    BytesGenerator(entry, mangle_from_=True, policy=mail.policy.clone(linesep="\n")).flatten(mail)
+    entry.write(b"\n")
+    with open(path, "ab") as f:
+        # flock, not lockf: it also excludes other threads of this process
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            f.write(entry.getvalue())
+            f.flush()
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+class _SmtpConnection(threading.local):
+    """One connection per sender thread for the length of a batch, instead of one per mail."""
+
+    client: smtplib.SMTP | None = None
+    key: tuple[Any, ...] = ()
+
+
+_smtp = _SmtpConnection()
+
+
+def _smtp_settings(config: dict[str, Any]) -> tuple[str, int, str, str | None, str | None]:
+    mode = str(config.get("SMTP_TLS") or "starttls").lower()
+    if mode not in SMTP_TLS_MODES:
+        raise ValueError(f"SMTP_TLS must be one of {', '.join(SMTP_TLS_MODES)}, not {mode!r}")
+    port = int(config.get("SMTP_PORT") or (465 if mode == "ssl" else 587))
+    return (str(config.get("SMTP_HOST") or "localhost"), port, mode, config.get("SMTP_USER") or None,
+            config.get("SMTP_PASSWORD") or None)
+
+
+def _open_smtp(config: dict[str, Any]) -> smtplib.SMTP:
+    host, port, mode, user, password = _smtp_settings(config)
+    timeout = float(config.get("SMTP_TIMEOUT") or SMTP_TIMEOUT)
+    context = ssl.create_default_context()
+    client: smtplib.SMTP
+    if mode == "ssl":
+        client = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+    else:
+        client = smtplib.SMTP(host, port, timeout=timeout)
+    try:
+        if mode == "starttls":
+            # raises if the server does not offer STARTTLS: never fall back to plaintext
+            client.starttls(context=context)
+        if user:
+            client.login(user, password or "")
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def _send_smtp(mail: EmailMessage, message: OutboxMessage, config: dict[str, Any]) -> None:
+    key = _smtp_settings(config)
+    if _smtp.client is None or _smtp.key != key:
+        close_connections()
+        _smtp.client, _smtp.key = _open_smtp(config), key
+    try:
+        refused = _smtp.client.send_message(mail)
+    except BaseException:
+        # the session may be mid-transaction or dead: the next mail starts afresh
+        close_connections()
+        raise
+    if refused:
+        raise smtplib.SMTPRecipientsRefused(refused)
+
+
+def close_connections() -> None:
+    """Say goodbye to this thread's SMTP server, if a batch left a connection open."""
+    client, _smtp.client = _smtp.client, None
+    if client is None:
+        return
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()
+
+
+_MAIL_SENDERS: dict[str, Callable[[EmailMessage, OutboxMessage, dict[str, Any]], None]] = {
+    "log": _send_log,
+    "file": _send_file,
+    "smtp": _send_smtp,
+}
+
+
+def send_mail(message: OutboxMessage, config: dict[str, Any]) -> None:
+    """The transport of kind ``mail``: to the backend MAIL_BACKEND names (log, file or smtp)."""
+    backend = str(config.get("MAIL_BACKEND") or "log").lower()
+    if backend not in _MAIL_SENDERS:
+        raise ValueError(f"MAIL_BACKEND must be one of {', '.join(MAIL_BACKENDS)}, not {backend!r}")
+    _MAIL_SENDERS[backend](build_mail(message, config), message, config)
+
+
+# ----------------------------------------------------------------- dispatch
+
+TRANSPORTS: dict[str, Transport] = {"mail": send_mail}
+
+
+def register(kind: str, transport: Transport) -> None:
+    """Deliver outbox messages of ``kind`` with ``transport`` (the OIDC package registers back-channel logout)."""
+    TRANSPORTS[kind] = transport
+
+
+def default_worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:100]
+
+
+def _deliver_batch(
+    config: dict[str, Any], limit: int, worker: str | None, stop: Callable[[], bool] | None
+) -> tuple[int, int]:
+    """Claim up to ``limit`` due messages and deliver them; returns (claimed, delivered)."""
+    messages = outbox.claim(limit, worker or default_worker())
+    delivered = 0
+    try:
+        for message in messages:
+            if stop is not None and stop():
+                break  # the rest keep their leases, which expire: another sender takes them
+            lease_until = message.lease_until
+            if lease_until is None or clock.now() >= lease_until - LEASE_MARGIN:
+                break
+            if _deliver(message, config):
+                delivered += 1
+    finally:
+        close_connections()
+    return len(messages), delivered
+
+
+def _deliver(message: OutboxMessage, config: dict[str, Any]) -> bool:
+    transport = TRANSPORTS.get(message.kind)
+    try:
+        if transport is None:
+            # failed, not dropped: a later deploy that registers the kind delivers it on a retry
+            raise LookupError(f"no transport registered for outbox messages of kind {message.kind!r}")
+        transport(message, config)
+    except Exception as exc:  # any transport failure is retried; the sender itself carries on
+        error = f"{type(exc).__name__}: {exc}"
+        outbox.mark_failed(message, error)
+        gave_up = message.attempts + 1 >= outbox.MAX_ATTEMPTS
+        log.log(
+            logging.ERROR if gave_up else logging.WARNING,
+            "outbox message %s (%s) %s: %s", message.id, message.kind,
+            "failed for good" if gave_up else "failed, will retry", error,
+            extra={"fields": {"outbox_id": message.id, "kind": message.kind, "attempts": message.attempts + 1,
+                              "gave_up": gave_up}},
+        )
+        return False
+    outbox.mark_sent(message)
+    return True
+
+
+def deliver_due(
+    config: dict[str, Any], *, limit: int = 50, worker: str | None = None, stop: Callable[[], bool] | None = None
+) -> int:
+    """Claim one batch of due messages, deliver each, and return how many were delivered.
+
+    ``stop`` is asked before each message; once it says yes the batch ends
+    after the message in hand. The caller holds a database connection.
+    """
+    return _deliver_batch(config, limit, worker, stop)[1]
+
+
+# ----------------------------------------------------------------- process
+
+
+class _Stop:
+    """A flag set by SIGTERM/SIGINT. Signal handlers may not take locks (the
+    interrupted code may hold them), so idle waits poll instead of using an Event."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def request(self, signum: int = 0, frame: Any = None) -> None:
+        self.requested = True
+
+    def wait(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self.requested and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, 0.2))
+
+
+def _install_signal_handlers(stop: _Stop) -> Callable[[], None]:
+    """Stop after the current message on SIGTERM/SIGINT; returns what restores the old handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # only the main thread may set handlers; the caller stops us there
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    for signum in previous:
+        signal.signal(signum, stop.request)
+
+    def restore() -> None:
+        for signum, handler in previous.items():
+            if handler is not None:
+                signal.signal(signum, handler)
+
+    return restore
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Refuse a mail configuration that could never deliver, before any message is claimed."""
+    backend = str(config.get("MAIL_BACKEND") or "log").lower()
+    if backend not in MAIL_BACKENDS:
+        raise ValueError(f"MAIL_BACKEND must be one of {', '.join(MAIL_BACKENDS)}, not {backend!r}")
+    if backend == "smtp":
+        _smtp_settings(config)
+
+
+def run(config: dict[str, Any], *, once: bool = False, interval: float = 2.0) -> int:
+    """Deliver the outbox; returns how many messages were delivered.
+
+    With ``once``, deliver what is due now and return. Otherwise loop until
+    SIGTERM or SIGINT, which end the run after the message in hand; sleep
+    ``interval`` seconds whenever nothing is due.
+    """
+    check_config(config)
+    if db.obj is None:
+        from .app import configure_domain
+
+        configure_domain(config)
+    stop = _Stop()
+    restore = _install_signal_handlers(stop)
+    opened = db.is_closed()
+    worker = default_worker()
+    total = 0
+    failures = 0
+    log.info("outbox sender %s started", worker, extra={"fields": {
+        "worker": worker, "once": once, "mail_backend": config.get("MAIL_BACKEND") or "log"}})
+    try:
+        while not stop():
+            try:
+                db.connect(reuse_if_open=True)
+                claimed, delivered = _deliver_batch(config, 50, worker, stop)
+            except peewee.PeeweeException:
+                if once:
+                    raise
+                # the database went away (restart, failover): reconnect after a pause, keep serving
+                failures += 1
+                log.exception("outbox sender lost the database; retrying")
+                _close_quietly()
+                stop.wait(min(MAX_DB_BACKOFF, interval * 2**failures))
+                continue
+            failures = 0
+            total += delivered
+            if claimed == 0:
+                if once:
+                    break
+                stop.wait(interval)
+    finally:
+        restore()
+        if opened:
+            _close_quietly()
+    log.info("outbox sender %s stopped after %d delivered", worker, total,
+             extra={"fields": {"worker": worker, "delivered": total}})
+    return total
+
+
+def _close_quietly() -> None:
+    try:
+        if not db.is_closed():
+            db.close()
+    except Exception:  # a broken connection may fail to close; a new one is opened next time
+        log.debug("closing the database connection failed", exc_info=True)
