@@ -211,7 +211,10 @@ def reactivate(membership: Membership, *, by: Actor) -> Membership:
         membership = _reload_locked(membership)
         if membership.status != "deactivated":
             return membership
-        Membership.update(status="active", updated_at=clock.now()).where(Membership.id == membership.id).execute()
+        # a person who never registered goes back to invited, not active
+        registered = User.get_by_id(membership.user_id).status != "pending"
+        Membership.update(status="active" if registered else "invited", updated_at=clock.now()).where(
+            Membership.id == membership.id).execute()
         audit.record(by, "membership.reactivated", account_id=membership.account_id, target_type="membership",
                      target_id=membership.id)
     return Membership.get_by_id(membership.id)

@@ -96,12 +96,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @app.after_request
     def _finish(response: Response) -> Response:
         response.headers["X-Request-ID"] = g.get("request_id", "")
-        log.info(
-            "%s %s %s", request.method, request.path, response.status_code,
-            extra={"fields": {"method": request.method, "path": request.path, "status": response.status_code,
-                              "duration_ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2)},
-                   "request_id": g.get("request_id")},
-        )
+        elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        fields = {"method": request.method, "path": request.path, "status": response.status_code,
+                  "duration_ms": round(elapsed_ms, 2)}
+        log.info("%s %s %s", request.method, request.path, response.status_code,
+                 extra={"fields": fields, "request_id": g.get("request_id")})
         return response
 
     @app.teardown_request
@@ -120,5 +119,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             log.exception("health check failed")
             return jsonify(status="unavailable", database="unreachable"), 503
         return jsonify(status="ok", database="ok"), 200
+
+    from . import scim
+
+    app.register_blueprint(scim.bp)
 
     return app

@@ -104,6 +104,13 @@ def test_r6_deactivate_keeps_the_membership_and_reactivate_restores_it(account, 
     assert actions[-2:] == ["membership.deactivated", "membership.reactivated"]
 
 
+def test_r6_reactivating_a_never_registered_person_restores_the_invitation_state(account, by):
+    invited = invitations.invite(account, "later@acme.example", by=by)
+    membership = Membership.get_by_id(invited.membership_id)
+    members.deactivate(membership, by=by)
+    assert members.reactivate(membership, by=by).status == "invited"
+
+
 def test_r6_remove_deletes_the_membership_only(account, member, by, cli_actor):
     other = accounts.create_account("Partner Distributor", "distributor", by=cli_actor)
     elsewhere = members.add_user(other, "member@acme.example", by=cli_actor).membership

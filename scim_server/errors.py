@@ -1,0 +1,68 @@
+"""Every refusal as a SCIM Error document (RFC 7644 §3.12), translated in one place."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pydantic
+from flask import Response, g
+from scim2_models import Context, Error, SCIMException
+from werkzeug.exceptions import HTTPException
+
+from models.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    PolicyViolationError,
+    RosterError,
+)
+
+log = logging.getLogger("roster.scim")
+
+MEDIA_TYPE = "application/scim+json"
+
+
+def scim_response(document: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(document, separators=(",", ":")), status=status, mimetype=MEDIA_TYPE,
+                    headers=headers)
+
+
+def error_response(status: int, detail: str, scim_type: str | None = None,
+                   headers: dict[str, str] | None = None) -> Response:
+    error = Error(status=status, scim_type=scim_type, detail=detail)
+    return scim_response(error.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE), status, headers)
+
+
+def _from_domain(exc: RosterError) -> tuple[int, str | None]:
+    if isinstance(exc, NotFoundError):
+        return 404, None
+    if isinstance(exc, ConflictError):
+        return 409, "uniqueness" if exc.reason == "uniqueness" else None
+    if isinstance(exc, PolicyViolationError):
+        return 409, None  # e.g. R1: the change is refused, nothing changed
+    if isinstance(exc, ForbiddenError):
+        return 403, None
+    if isinstance(exc, InvalidInputError):
+        return 400, "invalidValue"
+    return 400, None
+
+
+def to_response(exc: Exception) -> Response:
+    """The SCIM Error for any exception; unexpected ones are logged, never shown."""
+    if isinstance(exc, SCIMException):
+        error = exc.to_error()
+        return scim_response(error.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE), int(error.status or 400))
+    if isinstance(exc, RosterError):
+        status, scim_type = _from_domain(exc)
+        return error_response(status, exc.message, scim_type)
+    if isinstance(exc, pydantic.ValidationError):
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()[:5])
+        return error_response(400, f"The request body is not a valid resource: {problems}", "invalidValue")
+    if isinstance(exc, HTTPException):
+        status = exc.code or 500
+        return error_response(status, exc.description or exc.name)
+    log.exception("unexpected error in a SCIM request", extra={"request_id": g.get("request_id")})
+    return error_response(500, "The server could not complete this request; it has been logged.")

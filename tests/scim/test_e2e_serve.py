@@ -1,0 +1,121 @@
+"""`roster init` then `roster serve` as real processes: gunicorn workers, the outbox child, a clean stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import SECRET_KEY
+
+pytestmark = pytest.mark.e2e
+
+ROSTER = Path(sys.executable).parent / "roster"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(port: int, server: subprocess.Popen, log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"roster serve exited with {server.returncode}:\n{log.read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"roster serve did not listen on {port} within {timeout} s:\n{log.read_text()}")
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        found.update(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except FileNotFoundError:
+        return ""
+
+
+def _wait_until(condition, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the server's children through /proc")
+def test_init_then_serve(database_url, tmp_path):
+    port = _free_port()
+    mbox = tmp_path / "outbox.mbox"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "ROSTER_SECRET_KEY": SECRET_KEY,
+        "ROSTER_BASE_URL": f"http://127.0.0.1:{port}",
+        "ROSTER_DATA_DIR": str(tmp_path),
+        "ROSTER_MAIL_BACKEND": "file",
+        "ROSTER_MAIL_FILE": str(mbox),
+    }
+    init = subprocess.run([str(ROSTER), "init", "--admin-email", "admin@acme.example", "--json"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert init.returncode == 0, init.stderr
+    created = json.loads(init.stdout)
+    assert created["created"] is True and created["scim_token"].startswith("rst_")
+    assert created["scim_base_url"] == f"http://127.0.0.1:{port}/scim/v2"
+
+    log = tmp_path / "serve.log"
+    with log.open("w") as log_file:
+        server = subprocess.Popen([str(ROSTER), "serve", "--port", str(port), "--workers", "2"], env=env,
+                                  stdout=log_file, stderr=subprocess.STDOUT)
+    children: set[int] = set()
+    try:
+        _wait_for_port(port, server, log)
+        response = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
+        assert response.status_code == 200
+        assert response.json()["status"] == "ok"
+        generated = response.headers["X-Request-ID"]
+        assert len(generated) == 32 and int(generated, 16) >= 0
+        echoed = requests.get(f"http://127.0.0.1:{port}/healthz", headers={"X-Request-ID": "e2e-check-1"}, timeout=10)
+        assert echoed.headers["X-Request-ID"] == "e2e-check-1"
+
+        # two gunicorn workers and the outbox sender, all children of `roster serve`
+        assert _wait_until(lambda: len(_children(server.pid)) >= 3), _children(server.pid)
+        children = _children(server.pid)
+        senders = [pid for pid in children if "outbox send" in _command_line(pid)]
+        assert len(senders) == 1, {pid: _command_line(pid) for pid in children}
+        # the sender delivers the admin's invitation that init queued
+        assert _wait_until(lambda: mbox.exists() and "admin@acme.example" in mbox.read_text()), log.read_text()
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+        try:
+            status = server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+            pytest.fail(f"roster serve ignored SIGTERM:\n{log.read_text()}")
+    assert status == 0, log.read_text()
+    assert _wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in children), timeout=10), (
+        "a child of roster serve outlived it")
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    assert all(json.loads(line) for line in lines), "every log line is one JSON object"
