@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+ADMIN_EMAIL ?= admin@example.com
 
 .PHONY: serve test install install-test system-packages lint typecheck pytest clean
 
@@ -29,7 +30,7 @@ system-packages:
 	fi
 
 serve: install
-	$(BIN)/roster init
+	$(BIN)/roster init --admin-email $(ADMIN_EMAIL)
 	@echo
 	@echo "Roster is starting on http://$(HOST):$(PORT) — open the admin link above to set your password."
 	@echo "Point Okta or Entra ID at the SCIM base URL above with the token printed once above."
