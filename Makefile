@@ -37,7 +37,7 @@ serve: install
 	$(BIN)/roster serve --host $(HOST) --port $(PORT)
 
 lint: install-test
-	$(BIN)/ruff check models scim_server oidc tests conformance
+	$(BIN)/ruff check $(wildcard models scim_server oidc tests conformance)
 
 typecheck: install-test
 	$(BIN)/mypy

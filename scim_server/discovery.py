@@ -23,8 +23,8 @@ from scim2_models import (
 )
 
 from .errors import scim_response
+from .listing import MAX_PAGE_SIZE
 from .mapping import RosterUser, UserModel
-from .users import MAX_PAGE_SIZE
 
 bp = Blueprint("discovery", __name__)
 
