@@ -121,7 +121,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return jsonify(status="ok", database="ok"), 200
 
     from . import scim
+    from .routing import CanonicalScimPaths
 
     app.register_blueprint(scim.bp)
+    app.wsgi_app = CanonicalScimPaths(app.wsgi_app)  # type: ignore[method-assign]
 
     return app

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .auth import authenticate
 from .discovery import bp as discovery_bp
@@ -20,3 +21,14 @@ bp.register_blueprint(discovery_bp)
 @bp.errorhandler(Exception)
 def _error(exc: Exception) -> Response:
     return to_response(exc)
+
+
+@bp.app_errorhandler(HTTPException)
+def _routing_error(exc: HTTPException) -> Response | HTTPException:
+    """Unknown paths, wrong methods and oversized bodies under /scim/v2 are SCIM Errors too."""
+    if not request.path.startswith(bp.url_prefix or "/scim/v2"):
+        return exc
+    response = to_response(exc)
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+    return response
