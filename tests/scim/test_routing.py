@@ -8,7 +8,6 @@ import pytest
 
 from models import Actor, scim_tokens
 
-
 SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 
