@@ -8,11 +8,12 @@ login email (R4); ``active`` follows the membership (R6, R11 via members).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import peewee
 
-from . import audit, clock, emails, invitations, members, passwords
+from . import audit, clock, directory_index, emails, invitations, members, passwords
 from .accounts import lock, require_admin
 from .audit import Actor
 from .database import transaction
@@ -139,6 +140,7 @@ def create_record(account: Account, user_name: str, attributes: dict[str, Any], 
         except peewee.IntegrityError as exc:
             raise ConflictError(f"The userName {user_name!r} is taken in this account.", field="userName",
                                 reason="uniqueness") from exc
+        directory_index.reindex(record.id, attributes)
         membership_id, reason = _link(account, record.id, user_name, attributes, by, password)
         DirectoryRecord.update(membership=membership_id, unlinked_reason=reason).where(
             DirectoryRecord.id == record.id).execute()
@@ -148,20 +150,51 @@ def create_record(account: Account, user_name: str, attributes: dict[str, Any], 
     return DirectoryRecord.get_by_id(record.id)
 
 
+Replacement = tuple[str, dict[str, Any], str | None, str | None]
+"""What a directory says of a person: (userName, attributes, externalId, initial password)."""
+
+Check = Callable[[int], None]
+"""Called with the record's current version under the lock; raises to refuse (e.g. an If-Match precondition)."""
+
+Change = Callable[[DirectoryRecord, Membership | None], Replacement | None]
+"""Computes a replacement from the current record and membership; None when nothing changes."""
+
+
 def replace_record(record: DirectoryRecord, user_name: str, attributes: dict[str, Any], external_id: str | None,
-                   *, by: Actor, password: str | None = None) -> DirectoryRecord:
+                   *, by: Actor, password: str | None = None, check: Check | None = None) -> DirectoryRecord:
     """Replace what the directory says (RFC 7644 §3.5.1); ``active`` deactivates or reactivates (R6).
 
     A linked record keeps its person whatever its userName or emails become
-    (R4); an unlinked one tries to link again.
+    (R4); an unlinked one tries to link again. ``check`` runs first, under
+    the lock, with the record's current version.
     """
-    user_name, attributes = _clean(user_name, attributes)
+    return update_record(record, lambda current, membership: (user_name, attributes, external_id, password),
+                         by=by, check=check, action="directory_record.replaced")
+
+
+def update_record(record: DirectoryRecord, change: Change, *, by: Actor, check: Check | None = None,
+                  action: str = "directory_record.updated") -> DirectoryRecord:
+    """Read, change and write a record as one step (RFC 7644 §3.5.2: PATCH is read-modify-write).
+
+    ``change`` sees the record as it is under the account lock, so a
+    concurrent change is never lost. Every write raises the record's version,
+    ``active`` included; a change that returns None writes nothing and keeps
+    the version. A refusal anywhere (R1 for the last admin, a uniqueness
+    conflict, an exception from ``check`` or ``change``) changes nothing.
+    """
     with transaction():
         require_admin(record.account_id, by)
         lock(record.account_id)
         current = DirectoryRecord.get_or_none(DirectoryRecord.id == record.id)
         if current is None:
             raise NotFoundError(f"No user {record.id} in this account.")
+        if check is not None:
+            check(current.version)
+        replacement = change(current, membership_of(current))
+        if replacement is None:
+            return current
+        user_name, attributes, external_id, password = replacement
+        user_name, attributes = _clean(user_name, attributes)
         try:
             with transaction():
                 DirectoryRecord.update(user_name=user_name, user_name_key=user_name_key(user_name),
@@ -171,6 +204,7 @@ def replace_record(record: DirectoryRecord, user_name: str, attributes: dict[str
         except peewee.IntegrityError as exc:
             raise ConflictError(f"The userName {user_name!r} is taken in this account.", field="userName",
                                 reason="uniqueness") from exc
+        directory_index.reindex(current.id, attributes)
         membership_id = current.membership_id
         if membership_id is None:
             account = Account.get_by_id(current.account_id)
@@ -180,18 +214,27 @@ def replace_record(record: DirectoryRecord, user_name: str, attributes: dict[str
         elif password is not None:
             _initial_password(membership_id, password)
         _set_active(membership_id, bool(attributes.get("active", True)), by)
-        audit.record(by, "directory_record.replaced", account_id=current.account_id, target_type="directory_record",
+        audit.record(by, action, account_id=current.account_id, target_type="directory_record",
                      target_id=current.id, user_name=user_name)
     return DirectoryRecord.get_by_id(record.id)
 
 
-def delete_record(record: DirectoryRecord, *, by: Actor) -> None:
-    """Delete the record and remove its membership (R6, R11); refused for the last admin (R1)."""
+def delete_record(record: DirectoryRecord, *, by: Actor, check: Check | None = None) -> None:
+    """Delete the record and remove its membership (R6, R11); refused for the last admin (R1).
+
+    ``check`` runs first, under the lock, with the record's current version.
+    """
     with transaction():
         require_admin(record.account_id, by)
-        membership = membership_of(record)
+        lock(record.account_id)
+        current = DirectoryRecord.get_or_none(DirectoryRecord.id == record.id)
+        if current is None:
+            raise NotFoundError(f"No user {record.id} in this account.")
+        if check is not None:
+            check(current.version)
+        membership = membership_of(current)
         if membership is not None:
             members.remove(membership, by=by)
-        DirectoryRecord.delete().where(DirectoryRecord.id == record.id).execute()
-        audit.record(by, "directory_record.deleted", account_id=record.account_id, target_type="directory_record",
-                     target_id=record.id, user_name=record.user_name)
+        DirectoryRecord.delete().where(DirectoryRecord.id == current.id).execute()
+        audit.record(by, "directory_record.deleted", account_id=current.account_id, target_type="directory_record",
+                     target_id=current.id, user_name=current.user_name)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
+from typing import Any, cast
 
 import peewee
 
@@ -11,7 +13,7 @@ from .accounts import require_admin
 from .audit import Actor
 from .database import transaction
 from .errors import ConflictError, InvalidInputError, NotFoundError
-from .tenancy import Account, Group, GroupMember, Membership
+from .tenancy import Account, DirectoryRecord, Group, GroupMember, Membership
 
 
 def resolve_groups(account: Account, refs: Sequence[str]) -> list[Group]:
@@ -150,3 +152,165 @@ def group_member_emails(group: Group) -> list[str]:
 
     return [u.email for u in User.select(User.email).join(Membership).join(GroupMember).where(
         GroupMember.group == group.id).order_by(User.email_key)]
+
+
+# SCIM speaks of group members as directory records (SCIM User ids); the
+# functions below take record ids and store the records' memberships.
+
+_CHUNK = 500  # ids per statement: well under SQLite's and PostgreSQL's parameter limits
+
+
+@dataclasses.dataclass(frozen=True)
+class MemberChanges:
+    """Changes to a group's members, named by directory record ids (SCIM User ids).
+
+    ``replace``: the directory's members become exactly ``add`` (members the
+    console added without a directory record stay). Otherwise ``remove`` goes
+    and ``add`` comes; the two never overlap.
+    """
+
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+    replace: bool = False
+
+
+KEEP: Any = object()  # "leave this attribute as it is"
+
+
+def find_group(account: Account, group_id: str) -> Group:
+    """The group of ``account`` with this id; another account's group is not found, like an unknown one."""
+    group = Group.get_or_none((Group.id == group_id) & (Group.account == account.id))
+    if group is None:
+        raise NotFoundError(f"No group {group_id} in this account.")
+    return group
+
+
+def _chunks(ids: Sequence[str]) -> Iterable[list[str]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield list(ids[start : start + _CHUNK])
+
+
+def _linked_memberships(account_id: str, record_ids: Iterable[str]) -> list[str]:
+    """The memberships of these records of the account, in order; a record that is unknown or unlinked is refused."""
+    ids = list(dict.fromkeys(record_ids))
+    found: dict[str, tuple[str | None, str | None]] = {}
+    for chunk in _chunks(ids):
+        query = DirectoryRecord.select(DirectoryRecord.id, DirectoryRecord.membership,
+                                       DirectoryRecord.unlinked_reason).where(
+            (DirectoryRecord.account == account_id) & DirectoryRecord.id.in_(chunk))
+        rows = cast(Iterable[tuple[str, Any, Any]], query.tuples())
+        found.update({record_id: (membership_id, reason) for record_id, membership_id, reason in rows})
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise InvalidInputError(f"No user {', '.join(missing[:10])} in this account: group members are users of "
+                                "the group's account.", field="members", reason="invalid_value")
+    unlinked = [i for i in ids if found[i][0] is None]
+    if unlinked:
+        record_id = unlinked[0]
+        raise InvalidInputError(f"User {record_id} is not linked to a person ({found[record_id][1]}), so it cannot "
+                                "be a group member; its unlinkedReason says why.", field="members",
+                                reason="invalid_value")
+    return [str(found[i][0]) for i in ids]
+
+
+def _directory_memberships(account_id: str) -> Any:
+    return DirectoryRecord.select(DirectoryRecord.membership).where(
+        (DirectoryRecord.account == account_id) & DirectoryRecord.membership.is_null(False))
+
+
+def _apply_member_changes(group: Group, changes: MemberChanges) -> tuple[int, int]:
+    """Set operations in SQL: each statement touches the rows named, never the whole group. (added, removed)."""
+    removed = 0
+    memberships = _linked_memberships(group.account_id, changes.add)
+    if changes.replace:
+        others = _directory_memberships(group.account_id).where(DirectoryRecord.id.not_in(list(changes.add)))
+        removed += GroupMember.delete().where(
+            (GroupMember.group == group.id) & GroupMember.membership.in_(others)).execute()
+    for chunk in _chunks(list(dict.fromkeys(changes.remove))):
+        named = _directory_memberships(group.account_id).where(DirectoryRecord.id.in_(chunk))
+        removed += GroupMember.delete().where(
+            (GroupMember.group == group.id) & GroupMember.membership.in_(named)).execute()
+    added = 0
+    for chunk in _chunks(memberships):
+        present = GroupMember.select().where((GroupMember.group == group.id) & GroupMember.membership.in_(chunk))
+        added += len(chunk) - present.count()
+        GroupMember.insert_many([{"group": group.id, "membership": m} for m in chunk]).on_conflict_ignore().execute()
+    return added, int(removed)
+
+
+def create_directory_group(account: Account, name: str, *, external_id: str | None = None,
+                           member_records: Sequence[str] = (), by: Actor) -> Group:
+    """A group created by the account's directory (RFC 7644 §3.3), with members named by record ids.
+
+    The name is unique in the account, compared case-insensitively
+    (ConflictError, reason ``uniqueness``); externalId need not be. A member
+    that is not a linked record of the account is InvalidInputError, and
+    nothing is created.
+    """
+    with transaction():
+        group = create_group(account, name, external_id=external_id, by=by)
+        if member_records:
+            _apply_member_changes(group, MemberChanges(add=tuple(member_records)))
+            audit.record(by, "group.members_added", account_id=account.id, target_type="group",
+                         target_id=group.id, records=list(member_records))
+    return group
+
+
+def update_group(group: Group, *, display_name: str | None = None, external_id: Any = KEEP,
+                 members: MemberChanges | None = None, by: Actor) -> Group:
+    """Change a group in one transaction and give it a new version (RFC 7644 §3.5.1, §3.5.2).
+
+    ``display_name`` None and ``external_id`` KEEP leave those as they are.
+    Members change as set operations in SQL (see :class:`MemberChanges`): a
+    change of 100 members touches 100 rows whatever the group's size.
+    Refused with ConflictError (``uniqueness``) for a name another group of
+    the account has, InvalidInputError for a member that is not a linked
+    record of the account, NotFoundError when the group is gone; nothing
+    changes then.
+    """
+    values: dict[str, Any] = {"version": Group.version + 1, "updated_at": clock.now()}
+    if display_name is not None:
+        name = _clean_name(display_name)
+        values.update(display_name=name, display_name_key=name.lower())
+    if external_id is not KEEP:
+        values["external_id"] = external_id
+    with transaction():
+        require_admin(group.account_id, by)
+        try:
+            with transaction():
+                changed = Group.update(values).where(Group.id == group.id).execute()
+        except peewee.IntegrityError as exc:
+            raise ConflictError(f"A group named {display_name!r} exists already.", field="display_name",
+                                reason="uniqueness") from exc
+        if not changed:
+            raise NotFoundError(f"No group {group.id} in this account.")
+        added = removed = 0
+        if members is not None:
+            added, removed = _apply_member_changes(group, members)
+        detail: dict[str, Any] = {k: v for k, v in (("name", display_name), ("external_id", external_id))
+                                  if v is not None and v is not KEEP}
+        if members is not None:
+            detail.update(members_added=added, members_removed=removed, records_added=list(members.add),
+                          records_removed=list(members.remove), members_replaced=members.replace)
+        audit.record(by, "group.updated", account_id=group.account_id, target_type="group", target_id=group.id,
+                     **detail)
+    return Group.get_by_id(group.id)
+
+
+def directory_members(group_ids: Sequence[str]) -> dict[str, list[tuple[str, str, str]]]:
+    """Members of these groups that have a directory record, as (group id, [(record id, userName, display)]).
+
+    Members the console added without a directory record are not SCIM Users,
+    so they are left out. Display is the record's displayName, else its userName.
+    """
+    result: dict[str, list[tuple[str, str, str]]] = {g: [] for g in group_ids}
+    for chunk in _chunks(list(group_ids)):
+        query = (GroupMember.select(GroupMember.group, DirectoryRecord.id, DirectoryRecord.user_name,
+                                    DirectoryRecord.attributes)
+                 .join(DirectoryRecord, on=(DirectoryRecord.membership == GroupMember.membership))
+                 .where(GroupMember.group.in_(chunk))
+                 .order_by(GroupMember.group, DirectoryRecord.user_name_key, DirectoryRecord.id))
+        for group_id, record_id, user_name, attributes in cast(Iterable[tuple[str, str, str, Any]], query.tuples()):
+            display = (attributes or {}).get("displayName") or user_name
+            result[group_id].append((record_id, user_name, str(display)))
+    return result

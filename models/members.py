@@ -15,7 +15,7 @@ from .database import transaction
 from .errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError, PolicyViolationError
 from .groups import resolve_groups
 from .sessions import end_access
-from .tenancy import Account, GroupMember, Invitation, Membership, User
+from .tenancy import Account, DirectoryRecord, Group, GroupMember, Invitation, Membership, User
 
 
 def find_user(email: str) -> User | None:
@@ -55,6 +55,17 @@ def _ensure_an_admin_remains(account_id: str) -> None:
 
 def _was_active_admin(membership: Membership) -> bool:
     return membership.status == "active" and membership.role == "admin"
+
+
+def _touch_directory_views(membership_id: str, *, groups: bool = False) -> None:
+    """A membership change shows in the SCIM views of it: bump their versions so ETags change."""
+    now = clock.now()
+    DirectoryRecord.update(version=DirectoryRecord.version + 1, updated_at=now).where(
+        DirectoryRecord.membership == membership_id).execute()
+    if groups:
+        Group.update(version=Group.version + 1, updated_at=now).where(
+            Group.id.in_(GroupMember.select(GroupMember.group).where(GroupMember.membership == membership_id))
+        ).execute()
 
 
 def _reload_locked(membership: Membership) -> Membership:
@@ -197,6 +208,7 @@ def deactivate(membership: Membership, *, by: Actor) -> Membership:
         if membership.status == "deactivated":
             return membership
         Membership.update(status="deactivated", updated_at=clock.now()).where(Membership.id == membership.id).execute()
+        _touch_directory_views(membership.id)
         if _was_active_admin(membership):
             _ensure_an_admin_remains(membership.account_id)
         end_access(membership.user_id, membership.account_id, "membership_deactivated")
@@ -215,6 +227,7 @@ def reactivate(membership: Membership, *, by: Actor) -> Membership:
         registered = User.get_by_id(membership.user_id).status != "pending"
         Membership.update(status="active" if registered else "invited", updated_at=clock.now()).where(
             Membership.id == membership.id).execute()
+        _touch_directory_views(membership.id)
         audit.record(by, "membership.reactivated", account_id=membership.account_id, target_type="membership",
                      target_id=membership.id)
     return Membership.get_by_id(membership.id)
@@ -226,11 +239,15 @@ def remove(membership: Membership, *, by: Actor) -> None:
         if not (by.user_id and by.user_id == membership.user_id):
             require_admin(membership.account_id, by)
         membership = _reload_locked(membership)
+        # before the delete: it sets these foreign keys to NULL
+        Invitation.update(status="revoked").where(
+            (Invitation.membership == membership.id) & (Invitation.status == "pending")).execute()
+        _touch_directory_views(membership.id, groups=True)
+        DirectoryRecord.update(unlinked_reason="removed_from_account").where(
+            DirectoryRecord.membership == membership.id).execute()
         Membership.delete().where(Membership.id == membership.id).execute()
         if _was_active_admin(membership):
             _ensure_an_admin_remains(membership.account_id)
-        Invitation.update(status="revoked").where(
-            (Invitation.membership == membership.id) & (Invitation.status == "pending")).execute()
         end_access(membership.user_id, membership.account_id, "membership_removed")
         action = "membership.left" if by.user_id == membership.user_id else "membership.removed"
         audit.record(by, action, account_id=membership.account_id, target_type="membership",
@@ -283,6 +300,12 @@ def delete_user(user: User, *, by: Actor) -> None:
             lock(account_id)
         admin_of = [m.account_id for m in memberships if _was_active_admin(m)]
         end_access(user.id, None, "user_deleted")
+        ids = [m.id for m in memberships]
+        Invitation.update(status="revoked").where(Invitation.membership.in_(ids) & (Invitation.status == "pending")
+                                                  ).execute()
+        for membership_id in ids:
+            _touch_directory_views(membership_id, groups=True)
+        DirectoryRecord.update(unlinked_reason="user_deleted").where(DirectoryRecord.membership.in_(ids)).execute()
         Membership.delete().where(Membership.user == user.id).execute()
         for account_id in admin_of:
             _ensure_an_admin_remains(account_id)

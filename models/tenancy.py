@@ -183,3 +183,33 @@ class ScimToken(BaseModel):
 
 
 TABLES = [Account, User, Membership, Group, GroupMember, Invitation, DirectoryRecord, ScimToken]
+
+
+class DirectoryValue(BaseModel):
+    """One filterable value of a directory record (RFC 7644 §3.4.2.2), kept so filters and sorts run in SQL.
+
+    ``models.directory_index`` writes these rows from the record's SCIM
+    attributes: one per value of a multi-valued attribute (``emails.value``
+    with its ``type`` and ``primary``) and one per single-valued string.
+    ``value`` is as sent, for caseExact attributes; ``value_key`` is its
+    case-folded form. No column is ever NULL.
+    """
+
+    record = pw.ForeignKeyField(DirectoryRecord, backref="values", on_delete="CASCADE")
+    path = pw.CharField(max_length=64)
+    type = pw.CharField(max_length=64, default="")
+    primary = pw.BooleanField(default=False)
+    value = pw.CharField(max_length=512)
+    value_key = pw.CharField(max_length=512)
+    # the raw foreign-key values peewee exposes, declared for type checkers
+    record_id: str
+
+    class Meta:
+        indexes = ((("record", "path"), False), (("path", "value_key"), False))
+
+
+# The default listing order (created_at, then id) read from an index, so a
+# deep keyset page costs what the first one does.
+DirectoryRecord.add_index(DirectoryRecord.account, DirectoryRecord.created_at, DirectoryRecord.id)
+
+TABLES.append(DirectoryValue)

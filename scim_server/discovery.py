@@ -14,6 +14,7 @@ from scim2_models import (
     ETag,
     Filter,
     ListResponse,
+    Pagination,
     Patch,
     ResourceType,
     Schema,
@@ -23,7 +24,7 @@ from scim2_models import (
 )
 
 from .errors import scim_response
-from .listing import MAX_PAGE_SIZE
+from .listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from .mapping import RosterUser, UserModel
 
 bp = Blueprint("discovery", __name__)
@@ -38,6 +39,10 @@ def _config() -> ServiceProviderConfig:
         change_password=ChangePassword(supported=False),
         sort=Sort(supported=True),
         etag=ETag(supported=True),
+        # RFC 9865 §4: cursors (keyset, no timeout) and startIndex both work; index is what a client gets by default
+        pagination=Pagination(cursor=True, index=True,
+                              default_pagination_method=Pagination.DefaultPaginationMethod.index,
+                              default_page_size=DEFAULT_PAGE_SIZE, max_page_size=MAX_PAGE_SIZE),
         authentication_schemes=[AuthenticationScheme(
             type=AuthenticationScheme.Type.oauthbearertoken, name="OAuth Bearer Token", primary=True,
             description="Authentication with a SCIM token created by 'roster token create'.")],

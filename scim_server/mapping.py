@@ -11,6 +11,8 @@ from scim2_models.urn import URN
 from models import directory
 from models.tenancy import DirectoryRecord, Membership
 
+from . import preconditions
+
 ROSTER_USER_SCHEMA = "urn:roster:params:scim:schemas:extension:roster:2.0:User"
 
 
@@ -34,7 +36,16 @@ def from_scim_user(payload: Any, context: Context) -> tuple[str, dict[str, Any],
 
     Raises pydantic's ValidationError or a SCIMException for an invalid body.
     """
-    user = UserModel.model_validate(payload, scim_ctx=context)
+    return from_user_model(UserModel.model_validate(payload, scim_ctx=context), context)
+
+
+def from_user_model(user: Any, context: Context = Context.RESOURCE_REPLACEMENT_REQUEST,
+                    ) -> tuple[str, dict[str, Any], str | None, str | None]:
+    """A validated (e.g. patched) User as (userName, attributes to store, externalId, password).
+
+    Dumped as a request of ``context``, so read-only attributes (id, meta,
+    groups, Roster's extension) are never stored.
+    """
     stored = user.model_dump(scim_ctx=context)
     stored.pop("schemas", None)
     stored.pop(ROSTER_USER_SCHEMA, None)
@@ -49,7 +60,8 @@ def _timestamp(value: dt.datetime) -> str:
 
 
 def etag(record: DirectoryRecord) -> str:
-    return f'W/"{record.version}"'
+    """The record's ETag, also its ``meta.version`` (RFC 7644 §3.14): one format, from preconditions."""
+    return preconditions.etag(record.version)
 
 
 def to_scim_user(record: DirectoryRecord, membership: Membership | None, location: str) -> Any:

@@ -8,12 +8,14 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from .auth import authenticate
 from .discovery import bp as discovery_bp
 from .errors import to_response
+from .groups import bp as groups_bp
 from .listing import bp as listing_bp
 from .users import bp as users_bp
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
 bp.before_request(authenticate)
 bp.register_blueprint(users_bp)
+bp.register_blueprint(groups_bp)
 bp.register_blueprint(listing_bp)
 bp.register_blueprint(discovery_bp)
 

@@ -10,10 +10,13 @@ from scim2_models import Context, InvalidSyntaxException, ResponseParameters
 from models import directory
 from models.tenancy import DirectoryRecord, Membership
 
+from . import patch
 from .errors import scim_response
-from .mapping import UserModel, etag, from_scim_user, to_scim_user
+from .mapping import UserModel, etag, from_scim_user, from_user_model, to_scim_user
+from .preconditions import NotModified, check_read, check_write
 
 bp = Blueprint("users", __name__)
+
 
 def _body() -> Any:
     # Clients send application/scim+json, application/json or nothing at all
@@ -47,6 +50,10 @@ def _render(record: DirectoryRecord, membership: Membership | None, status: int 
 @bp.get("/Users/<record_id>")
 def get_user(record_id: str) -> Response:
     record = directory.get_record(g.account, record_id)
+    try:
+        check_read(record.version)
+    except NotModified:
+        return Response(status=304, headers={"ETag": etag(record)})
     return _render(record, directory.membership_of(record))
 
 
@@ -61,11 +68,27 @@ def create_user() -> Response:
 def replace_user(record_id: str) -> Response:
     record = directory.get_record(g.account, record_id)
     user_name, attributes, external_id, password = from_scim_user(_body(), Context.RESOURCE_REPLACEMENT_REQUEST)
-    record = directory.replace_record(record, user_name, attributes, external_id, by=g.actor, password=password)
+    record = directory.replace_record(record, user_name, attributes, external_id, by=g.actor, password=password,
+                                      check=check_write)
+    return _render(record, directory.membership_of(record))
+
+
+@bp.patch("/Users/<record_id>")
+def patch_user(record_id: str) -> Response:
+    """RFC 7644 §3.5.2: the operations apply to the User as it is under the lock, then replace the record."""
+    record = directory.get_record(g.account, record_id)
+    operations = patch.parse(_body())
+    url = location(record.id)
+
+    def change(current: DirectoryRecord, membership: Membership | None) -> directory.Replacement | None:
+        user = to_scim_user(current, membership, url)
+        return from_user_model(user) if patch.apply(operations, user) else None
+
+    record = directory.update_record(record, change, by=g.actor, check=check_write, action="directory_record.patched")
     return _render(record, directory.membership_of(record))
 
 
 @bp.delete("/Users/<record_id>")
 def delete_user(record_id: str) -> Response:
-    directory.delete_record(directory.get_record(g.account, record_id), by=g.actor)
+    directory.delete_record(directory.get_record(g.account, record_id), by=g.actor, check=check_write)
     return Response(status=204)

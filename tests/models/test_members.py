@@ -125,6 +125,12 @@ def test_r6_remove_deletes_the_membership_only(account, member, by, cli_actor):
     assert groups.group_member_emails(team) == []
 
 
+def test_r6_removing_an_invited_person_revokes_the_invitation(account, by):
+    invited = invitations.invite(account, "gone@acme.example", by=by)
+    members.remove(Membership.get_by_id(invited.membership_id), by=by)
+    assert invitations.lookup(invited.link.rsplit("/", 1)[1]).status == "revoked"
+
+
 def test_r6_deactivate_does_not_touch_other_accounts(account, member, by, cli_actor):
     other = accounts.create_account("Second Vendor", "vendor", by=cli_actor)
     elsewhere = members.add_user(other, "member@acme.example", by=cli_actor).membership

@@ -1,0 +1,52 @@
+"""The body of ``POST …/.search`` (RFC 7644 §3.4.3), read with scim2-models' SearchRequest.
+
+A search answers like the GET of the same parameters (scim_server.listing
+does both); this module only turns the JSON body into those parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+from scim2_models import Context, InvalidSyntaxException, InvalidValueException, SCIMException, SearchRequest
+from scim2_models.exceptions import _SCIM_TYPE_TO_EXCEPTION
+
+
+def _refusal(exc: pydantic.ValidationError) -> SCIMException:
+    """The SCIM error of an invalid SearchRequest: scim2-models names its scimType (invalidFilter, invalidCursor …)."""
+    for error in exc.errors():
+        scim_type = (error.get("ctx") or {}).get("scim_type")
+        if scim_type in _SCIM_TYPE_TO_EXCEPTION:
+            return _SCIM_TYPE_TO_EXCEPTION[scim_type](detail=error["msg"])
+    problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()[:5])
+    return InvalidValueException(detail=f"The SearchRequest is not valid: {problems}")
+
+
+def _names(paths: Any) -> list[str] | None:
+    return [str(path) for path in paths] if paths else None
+
+
+def parse(payload: Any) -> dict[str, Any]:
+    """The SearchRequest ``payload`` as keyword arguments of ``listing.ListQuery.build``.
+
+    Raises a SCIMException: invalidSyntax for a body that is not an object,
+    the scimType scim2-models gives (invalidFilter, invalidCursor, invalidPath)
+    or invalidValue for the rest.
+    """
+    if not isinstance(payload, dict):
+        raise InvalidSyntaxException(detail="The request body must be a SearchRequest JSON object.")
+    try:
+        search: SearchRequest[Any] = SearchRequest.model_validate(payload, scim_ctx=Context.SEARCH_REQUEST)
+    except pydantic.ValidationError as exc:
+        raise _refusal(exc) from None
+    return {
+        "filter": str(search.filter) if search.filter is not None else None,
+        "sort_by": str(search.sort_by) if search.sort_by is not None else None,
+        "sort_order": search.sort_order.value if search.sort_order is not None else None,
+        "start_index": search.start_index,
+        "count": search.count,
+        "cursor": search.cursor,
+        "attributes": _names(search.attributes),
+        "excluded_attributes": _names(search.excluded_attributes),
+    }

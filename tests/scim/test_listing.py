@@ -1,0 +1,190 @@
+"""Listing Users (RFC 7644 §3.4.2): sort, index paging, cursor paging (RFC 9865), all in SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import pytest
+from playhouse.test_utils import count_queries
+
+from models import DirectoryRecord, directory_index
+from models.fields import new_id
+from scim_server.listing import USERS, ListQuery, fetch_page
+
+from .scim_support import tenant
+from .test_filters import reindexed  # noqa: F401 - autouse: index every record write
+
+START = dt.datetime(2026, 1, 5, 9, 0, 0)
+
+
+@pytest.fixture
+def scim(client, database, account, admin):
+    return tenant(client, account)
+
+
+@pytest.fixture
+def many(scim):
+    """250 records straight in the table: created in 25 instants of 10 (ties on created_at), some unnamed."""
+    rows = []
+    for i in range(250):
+        attributes = {"active": True, "title": "Staff"}
+        if i % 5:
+            attributes["name"] = {"familyName": f"Family{i % 40:02d}"}
+        rows.append({"id": new_id(), "account": scim.account.id, "user_name": f"user{i:03d}",
+                     "user_name_key": f"user{i:03d}", "attributes": attributes,
+                     "created_at": START + dt.timedelta(seconds=i // 10), "updated_at": START})
+    DirectoryRecord.insert_many(rows).execute()
+    directory_index.reindex_all(DirectoryRecord.select().where(DirectoryRecord.account == scim.account.id))
+    return scim
+
+
+def ids_in_default_order(scim) -> list[str]:
+    records = DirectoryRecord.select().where(DirectoryRecord.account == scim.account.id)
+    return [r.id for r in sorted(records, key=lambda r: (r.created_at, r.id))]
+
+
+def walk(scim, **query) -> list[list[dict]]:
+    pages, cursor = [], ""
+    while cursor is not None:
+        response = scim.get("/Users", cursor=cursor, **query)
+        assert response.status_code == 200, response.get_json()
+        body = response.get_json()
+        pages.append(body)
+        cursor = body.get("nextCursor")
+    return pages
+
+
+def test_sort_by_user_name_both_ways(scim):
+    for name in ("b", "C", "a"):
+        scim.create(name)
+    up = [r["userName"] for r in scim.get("/Users", sortBy="userName").get_json()["Resources"]]
+    down = [r["userName"] for r in scim.get("/Users", sortBy="userName", sortOrder="descending").get_json()[
+        "Resources"]]
+    assert up == ["a", "admin@acme.example", "b", "C"] or up == ["a", "b", "C"]
+    assert down == list(reversed(up))
+
+
+def test_sort_by_a_nested_attribute_puts_missing_values_last_ascending_first_descending(many):
+    up = many.get("/Users", sortBy="name.familyName", count=200).get_json()["Resources"]
+    families = [r.get("name", {}).get("familyName") for r in up]
+    named = [f for f in families if f]
+    assert named == sorted(named, key=str.lower) and families[0] == "Family01"
+    down = many.get("/Users", sortBy="name.familyName", sortOrder="descending", count=60).get_json()["Resources"]
+    assert all("name" not in r for r in down[:50]) and down[50]["name"]["familyName"] == "Family39"
+
+
+def test_ties_are_broken_by_id(many):
+    resources = many.get("/Users", sortBy="title", count=200).get_json()["Resources"]
+    ids = [r["id"] for r in resources]
+    assert ids == sorted(ids)
+
+
+@pytest.mark.parametrize(("query", "start", "size"), [
+    ({"startIndex": 0, "count": 5}, 1, 5),
+    ({"startIndex": -3, "count": 5}, 1, 5),
+    ({"startIndex": 249, "count": 5}, 249, 2),
+    ({"startIndex": 251, "count": 5}, 251, 0),
+    ({"count": -1}, 1, 0),
+    ({"count": 0}, 1, 0),
+    ({"count": 1000}, 1, 200),
+    ({}, 1, 200),
+])
+def test_index_paging_boundaries(many, query, start, size):
+    body = many.get("/Users", **query).get_json()
+    assert body["totalResults"] == 250
+    assert body["startIndex"] == start and body["itemsPerPage"] == size and len(body["Resources"]) == size
+
+
+def test_index_pages_follow_the_default_order(many):
+    expected = ids_in_default_order(many)
+    seen = []
+    for start in (1, 101, 201):
+        seen += [r["id"] for r in many.get("/Users", startIndex=start, count=100).get_json()["Resources"]]
+    assert seen == expected
+
+
+@pytest.mark.parametrize("value", ["abc", "", "x" * 20])
+def test_not_an_integer_is_invalid_value(scim, value):
+    response = scim.get("/Users", count=value + "!")
+    assert response.status_code == 400 and response.get_json()["scimType"] == "invalidValue"
+
+
+def test_a_cursor_walk_returns_every_record_once_in_order(many):
+    pages = walk(many, count=100)
+    assert [len(p["Resources"]) for p in pages] == [100, 100, 50]
+    assert [r["id"] for p in pages for r in p["Resources"]] == ids_in_default_order(many)
+    assert all(p["totalResults"] == 250 for p in pages)
+    assert "previousCursor" not in pages[0] and "nextCursor" not in pages[-1]
+    back = many.get("/Users", cursor=pages[-1]["previousCursor"], count=100).get_json()
+    assert [r["id"] for r in back["Resources"]] == [r["id"] for r in pages[1]["Resources"]]
+    first = many.get("/Users", cursor=back["previousCursor"], count=100).get_json()
+    assert [r["id"] for r in first["Resources"]] == [r["id"] for r in pages[0]["Resources"]]
+    assert "previousCursor" not in first and first["nextCursor"]
+
+
+def test_a_cursor_walk_with_a_sort_and_a_filter(many):
+    query = {"count": 30, "sortBy": "name.familyName", "sortOrder": "descending", "filter": 'title eq "staff"'}
+    pages = walk(many, **query)
+    walked = [r["id"] for p in pages for r in p["Resources"]]
+    listed = [r["id"] for r in many.get("/Users", sortBy="name.familyName", sortOrder="descending", count=200,
+                                         filter='title eq "staff"').get_json()["Resources"]]
+    listed += [r["id"] for r in many.get("/Users", sortBy="name.familyName", sortOrder="descending", count=200,
+                                          startIndex=201, filter='title eq "staff"').get_json()["Resources"]]
+    assert len(walked) == len(set(walked)) == 250
+    assert walked == listed
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "eyJxIjoiYSJ9.AAAA", "a.b.c", "~~~"])
+def test_an_invalid_cursor_is_400_invalid_cursor(many, cursor):
+    response = many.get("/Users", cursor=cursor)
+    assert response.status_code == 400
+    assert response.get_json()["scimType"] == "invalidCursor"
+
+
+def test_a_tampered_cursor_or_one_of_another_query_is_refused(many):
+    cursor = many.get("/Users", cursor="", count=10).get_json()["nextCursor"]
+    payload, signature = cursor.split(".")
+    tampered = payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB") + "." + signature
+    assert many.get("/Users", cursor=tampered).get_json()["scimType"] == "invalidCursor"
+    other = many.get("/Users", cursor=cursor, filter='title eq "x"')
+    assert other.status_code == 400 and other.get_json()["scimType"] == "invalidCursor"
+
+
+def test_cursor_pages_use_a_keyset_and_no_offset(many, caplog):
+    cursor = many.get("/Users", cursor="", count=100).get_json()["nextCursor"]
+    caplog.set_level(logging.DEBUG, logger="peewee")
+    assert many.get("/Users", cursor=cursor, count=100).status_code == 200
+    pages = [r.getMessage() for r in caplog.records if "directory_record" in r.getMessage()
+             and "COUNT(" not in r.getMessage()]
+    assert len(pages) == 1, pages
+    assert "OFFSET" not in pages[0]
+    assert '("t1"."created_at", "t1"."id") >' in pages[0]
+
+
+def test_a_listing_is_one_count_and_one_limited_select(many, caplog):
+    caplog.set_level(logging.DEBUG, logger="peewee")
+    response = many.get("/Users", filter='emails pr or name.familyName sw "family1"', sortBy="name.familyName",
+                        count=7)
+    assert response.status_code == 200 and len(response.get_json()["Resources"]) == 7
+    listing = [r.getMessage() for r in caplog.records if "directory_record" in r.getMessage()
+               and "directory_value" in r.getMessage()]
+    assert len(listing) == 2
+    assert "COUNT(" in listing[0] and "LIMIT" in listing[1]
+
+
+def test_fetching_a_page_runs_two_queries_whatever_the_filter(many):
+    query = ListQuery.build(filter='emails[type eq "work"] or name.familyName ew "9" or title pr',
+                            sort_by="name.familyName", count=50, cursor="")
+    with count_queries() as counter:
+        page = fetch_page(USERS, many.account, query)
+    assert counter.count == 2
+    assert page.total == 250 and len(page.rows) == 50 and page.next_cursor
+
+
+def test_another_tenant_sees_none_of_the_records(many, client):
+    from .scim_support import other_tenant
+
+    other = other_tenant(client)
+    body = other.get("/Users", cursor="").get_json()
+    assert body["totalResults"] == 0 and body["Resources"] == []

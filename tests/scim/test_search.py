@@ -1,0 +1,99 @@
+"""POST /Users/.search and POST /.search (RFC 7644 §3.4.3): a SearchRequest answers like GET."""
+
+from __future__ import annotations
+
+import pytest
+
+from .scim_support import other_tenant, tenant
+from .test_filters import reindexed  # noqa: F401 - autouse: index every record write
+
+SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+
+
+def search_request(**fields):
+    return {"schemas": [SEARCH], **fields}
+
+
+@pytest.fixture
+def scim(client, database, account, admin):
+    scim = tenant(client, account)
+    scim.create("alice", emails=[{"value": "alice@work.example", "type": "work"}], title="Engineer")
+    scim.create("bob", emails=[{"value": "bob@home.example", "type": "home"}], title="Manager")
+    scim.create("carol", title="Engineer")
+    return scim
+
+
+def names(body) -> list[str]:
+    return [r["userName"] for r in body["Resources"]]
+
+
+@pytest.mark.parametrize("path", ["/Users/.search", "/.search", "/users/.search", "/Users/.search/"])
+def test_search_answers_like_get(scim, path):
+    body = search_request(filter='title eq "engineer"', sortBy="userName", sortOrder="descending",
+                          attributes=["userName"], count=10)
+    response = scim.post(path, body)
+    assert response.status_code == 200, response.get_json()
+    assert response.headers["Content-Type"].startswith("application/scim+json")
+    got = response.get_json()
+    listed = scim.get("/Users", filter='title eq "engineer"', sortBy="userName", sortOrder="descending",
+                      attributes="userName", count=10).get_json()
+    assert got == listed
+    assert names(got) == ["carol", "alice"]
+    assert set(got["Resources"][0]) == {"schemas", "id", "userName"}
+
+
+def test_value_paths_excluded_attributes_and_paging(scim):
+    body = search_request(filter='emails[type eq "work" and value co "@work"] or emails co "@home"',
+                          sortBy="emails", excludedAttributes=["emails"], startIndex=2, count=1)
+    got = scim.post("/Users/.search", body).get_json()
+    assert got["totalResults"] == 2 and got["startIndex"] == 2 and names(got) == ["bob"]
+    assert "emails" not in got["Resources"][0]
+
+
+def test_cursor_paging_by_search(scim):
+    first = scim.post("/Users/.search", search_request(cursor="", count=2, sortBy="userName")).get_json()
+    assert len(first["Resources"]) == 2 and "startIndex" not in first
+    second = scim.post("/Users/.search", search_request(cursor=first["nextCursor"], count=2,
+                                                        sortBy="userName")).get_json()
+    seen = names(first) + names(second)
+    assert seen == ["alice", "bob", "carol"]
+    assert "nextCursor" not in second and second["previousCursor"]
+
+
+def test_a_search_miss_is_an_empty_list(scim):
+    got = scim.post("/.search", search_request(filter='userName eq "nobody"')).get_json()
+    assert got["totalResults"] == 0 and got["Resources"] == []
+
+
+def test_negative_count_and_start_index_are_clamped(scim):
+    got = scim.post("/Users/.search", search_request(startIndex=-5, count=-1)).get_json()
+    assert got["startIndex"] == 1 and got["itemsPerPage"] == 0 and got["totalResults"] == 3
+
+
+@pytest.mark.parametrize(("body", "scim_type"), [
+    (search_request(filter="userName eq"), "invalidFilter"),
+    (search_request(filter='nothing eq "x"'), "invalidFilter"),
+    (search_request(cursor="not a cursor"), "invalidCursor"),
+    (search_request(cursor="forged.cursor"), "invalidCursor"),
+    (search_request(sortOrder="sideways"), "invalidValue"),
+    (search_request(count="many"), "invalidValue"),
+    ({"schemas": ["urn:example:not-a-search"]}, "invalidValue"),
+    ([1, 2], "invalidSyntax"),
+])
+def test_invalid_search_requests_are_400(scim, body, scim_type):
+    response = scim.post("/Users/.search", body)
+    assert response.status_code == 400
+    assert response.get_json()["scimType"] == scim_type
+
+
+def test_unknown_resource_type_is_404(scim):
+    assert scim.post("/Widgets/.search", search_request()).status_code == 404
+
+
+def test_search_stays_inside_the_tenant(scim, client):
+    other = other_tenant(client)
+    assert other.post("/.search", search_request(filter='userName eq "alice"')).get_json()["totalResults"] == 0
+
+
+def test_search_needs_a_token(scim, client):
+    assert client.post("/scim/v2/.search", json=search_request()).status_code == 401
