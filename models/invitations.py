@@ -467,7 +467,7 @@ def lookup(token: str) -> InvitationView:
                           Account.get_by_id(invitation.account_id))
 
 
-_REFUSALS = {
+REFUSALS = {
     "invalid": "This invitation link is not valid. Ask the account's admin for a new one.",
     "expired": "This invitation has expired. Ask the account's admin to resend it.",
     "revoked": "This invitation was revoked by the account's admin.",
@@ -482,11 +482,11 @@ def accept(token: str, *, given_name: str = "", family_name: str = "", password:
     with transaction():
         view = lookup(token)
         if view.status != "pending" or view.invitation is None:
-            raise PolicyViolationError(_REFUSALS[view.status], reason=f"invitation_{view.status}")
+            raise PolicyViolationError(REFUSALS[view.status], reason=f"invitation_{view.status}")
         invitation = view.invitation
         membership = Membership.get_or_none(Membership.id == invitation.membership_id)
         if membership is None:
-            raise PolicyViolationError(_REFUSALS["revoked"], reason="invitation_revoked")
+            raise PolicyViolationError(REFUSALS["revoked"], reason="invitation_revoked")
         user = User.get_by_id(membership.user_id)
         now = clock.now()
         if user.status == "pending":

@@ -84,6 +84,13 @@ def configure_domain(config: dict[str, Any]) -> None:
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(load_config(config))
+    app.config.update(
+        SECRET_KEY=app.config["SECRET_KEY"],
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # Secure everywhere but a plain-http development address
+        SESSION_COOKIE_SECURE=str(app.config["BASE_URL"]).startswith("https://"),
+    )
     configure_domain(app.config)
 
     @app.before_request
@@ -120,10 +127,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             return jsonify(status="unavailable", database="unreachable"), 503
         return jsonify(status="ok", database="ok"), 200
 
+    from flask_wtf.csrf import CSRFProtect
+
+    from oidc import pages
+
     from . import scim
     from .routing import CanonicalScimPaths
 
+    # CSRF is checked where cookies authenticate (the pages blueprint opts in);
+    # bearer-token APIs like SCIM carry no cookie, so there is nothing to forge
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    CSRFProtect(app)
     app.register_blueprint(scim.bp)
+    app.register_blueprint(pages.bp)
     app.wsgi_app = CanonicalScimPaths(app.wsgi_app)  # type: ignore[method-assign]
 
     return app

@@ -1,0 +1,76 @@
+"""The pages a person sees. So far: accepting an invitation (R2, R3)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, render_template, request
+
+from models import invitations
+from models.errors import InvalidInputError, PolicyViolationError
+
+from .forms import JoinForm, RegistrationForm
+
+bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/static/pages")
+
+# R3: a link that cannot be used says which way it failed
+REFUSED = {
+    "invalid": ("This invitation link is not valid", 404),
+    "expired": ("This invitation has expired", 410),
+    "revoked": ("This invitation was revoked", 410),
+    "accepted": ("This invitation has been used already", 410),
+}
+
+
+@bp.before_request
+def _csrf() -> None:
+    """Every state-changing request to a page carries the form's CSRF token."""
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        current_app.extensions["csrf"].protect()
+
+
+@bp.after_request
+def _page_headers(response: Response) -> Response:
+    # pages refuse framing (clickjacking) and are never cached with a token in the URL
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _refusal(status: str) -> tuple[str, int]:
+    title, code = REFUSED[status]
+    message = invitations.REFUSALS[status]
+    return render_template("message.html", title=title, message=message, kind="error"), code
+
+
+@bp.route("/invitations/<token>", methods=["GET", "POST"])
+def accept_invitation(token: str) -> tuple[str, int] | str:
+    view = invitations.lookup(token)
+    if view.status != "pending" or view.invitation is None or view.account is None:
+        return _refusal(view.status)
+    form = RegistrationForm() if view.needs_registration else JoinForm()
+    if isinstance(form, RegistrationForm) and not form.is_submitted():
+        form.given_name.data = form.given_name.data or view.invitation.given_name
+        form.family_name.data = form.family_name.data or view.invitation.family_name
+    if form.validate_on_submit():
+        try:
+            if isinstance(form, RegistrationForm):
+                invitations.accept(token, given_name=form.given_name.data or "",
+                                   family_name=form.family_name.data or "", password=form.password.data,
+                                   accept_terms=bool(form.accept_terms.data))
+            else:
+                invitations.accept(token)
+        except InvalidInputError as exc:
+            target = getattr(form, exc.field or "", None)
+            (target.errors if target is not None else form.form_errors).append(exc.message)  # type: ignore[union-attr]
+        except PolicyViolationError:
+            return _refusal(invitations.lookup(token).status)
+        else:
+            return render_template("message.html", title=f"Welcome to {view.account.name}",
+                                   message=f"You are now a member of {view.account.name}. You can sign in.",
+                                   kind="success")
+    status = 400 if form.is_submitted() else 200
+    return render_template("invitation.html", form=form, account=view.account, invitation=view.invitation,
+                           registering=view.needs_registration), status
