@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 ADMIN_EMAIL ?= admin@example.com
 
-.PHONY: serve test install install-test system-packages lint typecheck pytest clean
+.PHONY: serve test install install-test system-packages node-packages lint typecheck pytest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 
-install-test: $(BIN)/python system-packages
+install-test: $(BIN)/python system-packages node-packages
 	$(BIN)/pip install --quiet -e '.[test]'
 
 # Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium;
@@ -28,6 +28,11 @@ system-packages:
 	    echo "Chromium is missing: run 'sudo apt-get install chromium chromium-driver' for the browser tests" >&2; \
 	  fi; \
 	fi
+
+# newman and chai for the conformance suites, pinned by conformance/package-lock.json; never global
+node-packages:
+	@if command -v npm >/dev/null; then npm ci --prefix conformance --no-audit --no-fund --silent; \
+	else echo "npm is missing: the newman and Okta conformance tests cannot run (they fail under CI)" >&2; fi
 
 serve: install
 	$(BIN)/roster init --admin-email $(ADMIN_EMAIL)
@@ -53,4 +58,4 @@ pytest: install-test
 test: lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info conformance/node_modules

@@ -13,7 +13,7 @@ from typing import Any
 
 import peewee
 
-from . import audit, clock, directory_index, emails, invitations, members, passwords
+from . import audit, clock, directory_index, emails, groups, invitations, members, passwords
 from .accounts import lock, require_admin
 from .audit import Actor
 from .database import transaction
@@ -144,6 +144,8 @@ def create_record(account: Account, user_name: str, attributes: dict[str, Any], 
         membership_id, reason = _link(account, record.id, user_name, attributes, by, password)
         DirectoryRecord.update(membership=membership_id, unlinked_reason=reason).where(
             DirectoryRecord.id == record.id).execute()
+        if membership_id is not None:
+            groups.record_linked(record.id, membership_id)
         _set_active(membership_id, bool(attributes.get("active", True)), by)
         audit.record(by, "directory_record.created", account_id=account.id, target_type="directory_record",
                      target_id=record.id, user_name=user_name, membership_id=membership_id, unlinked_reason=reason)
@@ -195,6 +197,10 @@ def update_record(record: DirectoryRecord, change: Change, *, by: Actor, check: 
             return current
         user_name, attributes, external_id, password = replacement
         user_name, attributes = _clean(user_name, attributes)
+        if "active" not in attributes:
+            # a replacement that leaves out "active" keeps the status: it is the
+            # membership's, and reactivating someone by omission would be a hole
+            attributes["active"] = is_active(current, membership_of(current))
         try:
             with transaction():
                 DirectoryRecord.update(user_name=user_name, user_name_key=user_name_key(user_name),
@@ -211,6 +217,8 @@ def update_record(record: DirectoryRecord, change: Change, *, by: Actor, check: 
             membership_id, reason = _link(account, current.id, user_name, attributes, by, password)
             DirectoryRecord.update(membership=membership_id, unlinked_reason=reason).where(
                 DirectoryRecord.id == current.id).execute()
+            if membership_id is not None:
+                groups.record_linked(current.id, membership_id)  # its groups' permissions follow
         elif password is not None:
             _initial_password(membership_id, password)
         _set_active(membership_id, bool(attributes.get("active", True)), by)
@@ -235,6 +243,7 @@ def delete_record(record: DirectoryRecord, *, by: Actor, check: Check | None = N
         membership = membership_of(current)
         if membership is not None:
             members.remove(membership, by=by)
+        groups.record_leaving(current.id)
         DirectoryRecord.delete().where(DirectoryRecord.id == current.id).execute()
         audit.record(by, "directory_record.deleted", account_id=current.account_id, target_type="directory_record",
                      target_id=current.id, user_name=current.user_name)

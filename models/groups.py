@@ -13,7 +13,7 @@ from .accounts import require_admin
 from .audit import Actor
 from .database import transaction
 from .errors import ConflictError, InvalidInputError, NotFoundError
-from .tenancy import Account, DirectoryRecord, Group, GroupMember, Membership
+from .tenancy import Account, DirectoryRecord, Group, GroupMember, GroupRecord, Membership
 
 
 def resolve_groups(account: Account, refs: Sequence[str]) -> list[Group]:
@@ -116,10 +116,17 @@ def remove_members(group: Group, membership_ids: Iterable[str], *, by: Actor) ->
         ids = list(dict.fromkeys(membership_ids))
         removed = GroupMember.delete().where(
             (GroupMember.group == group.id) & GroupMember.membership.in_(ids)).execute()
+        _forget_records_of(ids, [group.id])
         Group.update(version=Group.version + 1, updated_at=clock.now()).where(Group.id == group.id).execute()
         audit.record(by, "group.members_removed", account_id=group.account_id, target_type="group",
                      target_id=group.id, members=ids)
     return int(removed)
+
+
+def _forget_records_of(membership_ids: list[str], group_ids: list[str]) -> None:
+    """A person taken out of groups by hand leaves them in the directory's view too (their records go)."""
+    records = DirectoryRecord.select(DirectoryRecord.id).where(DirectoryRecord.membership.in_(membership_ids))
+    GroupRecord.delete().where(GroupRecord.group.in_(group_ids) & GroupRecord.record.in_(records)).execute()
 
 
 def set_groups(membership: Membership, group_refs: Sequence[str], *, by: Actor) -> list[Group]:
@@ -133,6 +140,7 @@ def set_groups(membership: Membership, group_refs: Sequence[str], *, by: Actor) 
         if current - wanted:
             GroupMember.delete().where((GroupMember.membership == membership.id)
                                        & GroupMember.group.in_(list(current - wanted))).execute()
+            _forget_records_of([membership.id], list(current - wanted))
         if wanted - current:
             GroupMember.insert_many([{"group": g, "membership": membership.id} for g in wanted - current]).execute()
         changed = list(current ^ wanted)
@@ -154,8 +162,22 @@ def group_member_emails(group: Group) -> list[str]:
         GroupMember.group == group.id).order_by(User.email_key)]
 
 
-# SCIM speaks of group members as directory records (SCIM User ids); the
-# functions below take record ids and store the records' memberships.
+# SCIM speaks of group members as directory records (SCIM User ids), linked to
+# a person or not (DESIGN.md §3). The model:
+#
+# - GroupRecord (group, record) holds every member the directory named;
+# - GroupMember (group, membership) holds the people in the group, which is
+#   what grants the group's permissions. The directory's writes keep it in
+#   step: a linked record added or removed adds or removes its membership
+#   too, and a record linked later gets the memberships of its groups
+#   (record_linked);
+# - a group's SCIM members are the union: its GroupRecord records, and the
+#   records linked to its GroupMember memberships (members the console added
+#   to a group show in the directory when they have a record). Memberships
+#   with no record are not SCIM Users: listed nowhere, never replaced.
+#
+# Every change is a set operation in SQL on the rows named, never a loaded
+# member list.
 
 _CHUNK = 500  # ids per statement: well under SQLite's and PostgreSQL's parameter limits
 
@@ -190,52 +212,90 @@ def _chunks(ids: Sequence[str]) -> Iterable[list[str]]:
         yield list(ids[start : start + _CHUNK])
 
 
-def _linked_memberships(account_id: str, record_ids: Iterable[str]) -> list[str]:
-    """The memberships of these records of the account, in order; a record that is unknown or unlinked is refused."""
+def _records_in(account_id: str, record_ids: Iterable[str]) -> dict[str, str | None]:
+    """Record id → its membership id (None when unlinked), in order; an id no record of the account has is refused."""
     ids = list(dict.fromkeys(record_ids))
-    found: dict[str, tuple[str | None, str | None]] = {}
+    found: dict[str, str | None] = {}
     for chunk in _chunks(ids):
-        query = DirectoryRecord.select(DirectoryRecord.id, DirectoryRecord.membership,
-                                       DirectoryRecord.unlinked_reason).where(
+        query = DirectoryRecord.select(DirectoryRecord.id, DirectoryRecord.membership).where(
             (DirectoryRecord.account == account_id) & DirectoryRecord.id.in_(chunk))
-        rows = cast(Iterable[tuple[str, Any, Any]], query.tuples())
-        found.update({record_id: (membership_id, reason) for record_id, membership_id, reason in rows})
+        found.update(cast(Iterable[tuple[str, str | None]], query.tuples()))
     missing = [i for i in ids if i not in found]
     if missing:
         raise InvalidInputError(f"No user {', '.join(missing[:10])} in this account: group members are users of "
                                 "the group's account.", field="members", reason="invalid_value")
-    unlinked = [i for i in ids if found[i][0] is None]
-    if unlinked:
-        record_id = unlinked[0]
-        raise InvalidInputError(f"User {record_id} is not linked to a person ({found[record_id][1]}), so it cannot "
-                                "be a group member; its unlinkedReason says why.", field="members",
-                                reason="invalid_value")
-    return [str(found[i][0]) for i in ids]
+    return {i: found[i] for i in ids}
 
 
-def _directory_memberships(account_id: str) -> Any:
-    return DirectoryRecord.select(DirectoryRecord.membership).where(
-        (DirectoryRecord.account == account_id) & DirectoryRecord.membership.is_null(False))
+def member_links(group_ids: Any) -> Any:
+    """SELECT (group_id, record_id) of the SCIM members of these groups (a list or a subquery): the union above."""
+    by_record = GroupRecord.select(GroupRecord.group.alias("group_id"), GroupRecord.record.alias("record_id")).where(
+        GroupRecord.group.in_(group_ids))
+    by_membership = (GroupMember.select(GroupMember.group.alias("group_id"), DirectoryRecord.id.alias("record_id"))
+                     .join(DirectoryRecord, on=(DirectoryRecord.membership == GroupMember.membership))
+                     .where(GroupMember.group.in_(group_ids)))
+    return by_record | by_membership
 
 
-def _apply_member_changes(group: Group, changes: MemberChanges) -> tuple[int, int]:
-    """Set operations in SQL: each statement touches the rows named, never the whole group. (added, removed)."""
-    removed = 0
-    memberships = _linked_memberships(group.account_id, changes.add)
+def groups_with_member(condition: Any = None) -> Any:
+    """SELECT of the ids of groups with a SCIM member whose DirectoryRecord meets ``condition`` (any member if None).
+
+    For filters on ``members`` (RFC 7644 §3.4.2.2): used as ``Group.id IN (…)``,
+    so the condition is true or false, never NULL.
+    """
+    by_record = GroupRecord.select(GroupRecord.group).join(
+        DirectoryRecord, on=(GroupRecord.record == DirectoryRecord.id))
+    by_membership = GroupMember.select(GroupMember.group).join(
+        DirectoryRecord, on=(DirectoryRecord.membership == GroupMember.membership))
+    if condition is not None:
+        by_record, by_membership = by_record.where(condition), by_membership.where(condition)
+    return by_record | by_membership
+
+
+def _in_group(group_id: str) -> Any:
+    """The records that are SCIM members of the group, as a condition on DirectoryRecord."""
+    return (DirectoryRecord.id.in_(GroupRecord.select(GroupRecord.record).where(GroupRecord.group == group_id))
+            | DirectoryRecord.membership.in_(
+                GroupMember.select(GroupMember.membership).where(GroupMember.group == group_id)))
+
+
+def _apply_member_changes(group: Group, changes: MemberChanges) -> dict[str, int]:
+    """Set operations in SQL: each statement touches the rows named, never the whole group.
+
+    Returns what changed, for the audit: members newly in the group, and the
+    rows removed from each member table (a removal reads nothing first).
+    """
+    account_id = group.account_id
+    added_records = _records_in(account_id, changes.add)
+    records_removed = memberships_removed = 0
     if changes.replace:
-        others = _directory_memberships(group.account_id).where(DirectoryRecord.id.not_in(list(changes.add)))
-        removed += GroupMember.delete().where(
+        keep = list(added_records)
+        records_removed += GroupRecord.delete().where(
+            (GroupRecord.group == group.id) & GroupRecord.record.not_in(keep)).execute()
+        others = DirectoryRecord.select(DirectoryRecord.membership).where(
+            (DirectoryRecord.account == account_id) & DirectoryRecord.membership.is_null(False)
+            & DirectoryRecord.id.not_in(keep))
+        memberships_removed += GroupMember.delete().where(
             (GroupMember.group == group.id) & GroupMember.membership.in_(others)).execute()
     for chunk in _chunks(list(dict.fromkeys(changes.remove))):
-        named = _directory_memberships(group.account_id).where(DirectoryRecord.id.in_(chunk))
-        removed += GroupMember.delete().where(
+        named = DirectoryRecord.select(DirectoryRecord.membership).where(
+            (DirectoryRecord.account == account_id) & DirectoryRecord.membership.is_null(False)
+            & DirectoryRecord.id.in_(chunk))
+        records_removed += GroupRecord.delete().where(
+            (GroupRecord.group == group.id) & GroupRecord.record.in_(chunk)).execute()
+        memberships_removed += GroupMember.delete().where(
             (GroupMember.group == group.id) & GroupMember.membership.in_(named)).execute()
     added = 0
-    for chunk in _chunks(memberships):
-        present = GroupMember.select().where((GroupMember.group == group.id) & GroupMember.membership.in_(chunk))
+    for chunk in _chunks(list(added_records)):
+        present = DirectoryRecord.select().where(DirectoryRecord.id.in_(chunk) & _in_group(group.id))
         added += len(chunk) - present.count()
-        GroupMember.insert_many([{"group": group.id, "membership": m} for m in chunk]).on_conflict_ignore().execute()
-    return added, int(removed)
+        GroupRecord.insert_many([{"group": group.id, "record": r} for r in chunk]).on_conflict_ignore().execute()
+        linked = [m for m in (added_records[r] for r in chunk) if m is not None]
+        if linked:
+            GroupMember.insert_many([{"group": group.id, "membership": m} for m in linked]
+                                    ).on_conflict_ignore().execute()
+    return {"members_added": added, "record_links_removed": int(records_removed),
+            "membership_links_removed": int(memberships_removed)}
 
 
 def create_directory_group(account: Account, name: str, *, external_id: str | None = None,
@@ -244,8 +304,8 @@ def create_directory_group(account: Account, name: str, *, external_id: str | No
 
     The name is unique in the account, compared case-insensitively
     (ConflictError, reason ``uniqueness``); externalId need not be. A member
-    that is not a linked record of the account is InvalidInputError, and
-    nothing is created.
+    that is not a record of the account is InvalidInputError, and nothing is
+    created. Records need not be linked to a person.
     """
     with transaction():
         group = create_group(account, name, external_id=external_id, by=by)
@@ -262,11 +322,11 @@ def update_group(group: Group, *, display_name: str | None = None, external_id: 
 
     ``display_name`` None and ``external_id`` KEEP leave those as they are.
     Members change as set operations in SQL (see :class:`MemberChanges`): a
-    change of 100 members touches 100 rows whatever the group's size.
-    Refused with ConflictError (``uniqueness``) for a name another group of
-    the account has, InvalidInputError for a member that is not a linked
-    record of the account, NotFoundError when the group is gone; nothing
-    changes then.
+    change of 100 members touches 100 rows of each member table whatever the
+    group's size. Refused with ConflictError (``uniqueness``) for a name
+    another group of the account has, InvalidInputError for a member that is
+    not a record of the account, NotFoundError when the group is gone;
+    nothing changes then.
     """
     values: dict[str, Any] = {"version": Group.version + 1, "updated_at": clock.now()}
     if display_name is not None:
@@ -284,13 +344,10 @@ def update_group(group: Group, *, display_name: str | None = None, external_id: 
                                 reason="uniqueness") from exc
         if not changed:
             raise NotFoundError(f"No group {group.id} in this account.")
-        added = removed = 0
-        if members is not None:
-            added, removed = _apply_member_changes(group, members)
         detail: dict[str, Any] = {k: v for k, v in (("name", display_name), ("external_id", external_id))
                                   if v is not None and v is not KEEP}
         if members is not None:
-            detail.update(members_added=added, members_removed=removed, records_added=list(members.add),
+            detail.update(_apply_member_changes(group, members), records_added=list(members.add),
                           records_removed=list(members.remove), members_replaced=members.replace)
         audit.record(by, "group.updated", account_id=group.account_id, target_type="group", target_id=group.id,
                      **detail)
@@ -298,19 +355,38 @@ def update_group(group: Group, *, display_name: str | None = None, external_id: 
 
 
 def directory_members(group_ids: Sequence[str]) -> dict[str, list[tuple[str, str, str]]]:
-    """Members of these groups that have a directory record, as (group id, [(record id, userName, display)]).
+    """The SCIM members of these groups: group id → [(record id, userName, display)], by userName then id.
 
     Members the console added without a directory record are not SCIM Users,
     so they are left out. Display is the record's displayName, else its userName.
     """
     result: dict[str, list[tuple[str, str, str]]] = {g: [] for g in group_ids}
     for chunk in _chunks(list(group_ids)):
-        query = (GroupMember.select(GroupMember.group, DirectoryRecord.id, DirectoryRecord.user_name,
-                                    DirectoryRecord.attributes)
-                 .join(DirectoryRecord, on=(DirectoryRecord.membership == GroupMember.membership))
-                 .where(GroupMember.group.in_(chunk))
-                 .order_by(GroupMember.group, DirectoryRecord.user_name_key, DirectoryRecord.id))
+        links = member_links(chunk).alias("links")
+        query = (DirectoryRecord.select(links.c.group_id, DirectoryRecord.id, DirectoryRecord.user_name,
+                                        DirectoryRecord.attributes)
+                 .join(links, on=(links.c.record_id == DirectoryRecord.id))
+                 .order_by(links.c.group_id, DirectoryRecord.user_name_key, DirectoryRecord.id))
         for group_id, record_id, user_name, attributes in cast(Iterable[tuple[str, str, str, Any]], query.tuples()):
             display = (attributes or {}).get("displayName") or user_name
             result[group_id].append((record_id, user_name, str(display)))
     return result
+
+
+def record_linked(record_id: str, membership_id: str) -> None:
+    """A directory record now links to this membership: the person joins the record's groups (permissions flow).
+
+    The groups the membership was in already now show the record as a member
+    too, so their versions change.
+    """
+    GroupMember.insert_from(
+        GroupRecord.select(GroupRecord.group, peewee.Value(membership_id)).where(GroupRecord.record == record_id),
+        [GroupMember.group, GroupMember.membership]).on_conflict_ignore().execute()
+    shown = GroupMember.select(GroupMember.group).where(GroupMember.membership == membership_id)
+    Group.update(version=Group.version + 1, updated_at=clock.now()).where(Group.id.in_(shown)).execute()
+
+
+def record_leaving(record_id: str) -> None:
+    """Before a directory record is deleted: the groups it is in change (its rows there go by ON DELETE CASCADE)."""
+    named = GroupRecord.select(GroupRecord.group).where(GroupRecord.record == record_id)
+    Group.update(version=Group.version + 1, updated_at=clock.now()).where(Group.id.in_(named)).execute()

@@ -213,3 +213,26 @@ class DirectoryValue(BaseModel):
 DirectoryRecord.add_index(DirectoryRecord.account, DirectoryRecord.created_at, DirectoryRecord.id)
 
 TABLES.append(DirectoryValue)
+
+
+class GroupRecord(BaseModel):
+    """A directory record in a group: the account's directory said so (DESIGN.md §3, RFC 7643 §4.2).
+
+    SCIM Group members are directory records, linked to a person or not.
+    ``models.groups`` keeps GroupMember in step for the records that are
+    linked, so a group's permissions still flow through memberships; a record
+    linked later gets the memberships of its groups then.
+    """
+
+    group = pw.ForeignKeyField(Group, backref="record_links", on_delete="CASCADE")
+    record = pw.ForeignKeyField(DirectoryRecord, backref="group_links", on_delete="CASCADE")
+    # the raw foreign-key values peewee exposes, declared for type checkers
+    group_id: str
+    record_id: str
+
+    class Meta:
+        primary_key = pw.CompositeKey("group", "record")
+        indexes = ((("record",), False),)
+
+
+TABLES.append(GroupRecord)

@@ -59,8 +59,10 @@ def to_response(exc: Exception) -> Response:
         status, scim_type = _from_domain(exc)
         return error_response(status, exc.message, scim_type)
     if isinstance(exc, pydantic.ValidationError):
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()[:5])
-        return error_response(400, f"The request body is not a valid resource: {problems}", "invalidValue")
+        # scim2-models names the scimType (mutability, invalidPath, invalidSyntax, invalidValue) and the attribute
+        error = Error.from_validation_errors(exc)[0]
+        return error_response(int(error.status or 400), error.detail or "The request body is not valid.",
+                              error.scim_type)
     if isinstance(exc, HTTPException):
         status = exc.code or 500
         return error_response(status, exc.description or exc.name)

@@ -14,9 +14,10 @@ from scim2_models import Group as GroupModel
 from scim2_models import InvalidFilterException, ScimFilter
 from scim2_models.path import AttrPath, Comparison, Present, ValuePath
 
-from models.tenancy import DirectoryRecord, Group, GroupMember
+from models.groups import groups_with_member
+from models.tenancy import DirectoryRecord, Group
 
-from .filters import Column, Expression, UserFilterCompiler
+from .filters import Column, Expression, SortKey, UserFilterCompiler
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:group:"
 MEMBER_VALUE = CORE + "members.value"
@@ -35,11 +36,8 @@ SORTABLE = {k: v for k, v in GROUP_COLUMNS.items() if k != MEMBER_VALUE}
 
 
 def _with_member(condition: Expression | None) -> Expression:
-    groups = GroupMember.select(GroupMember.group).join(
-        DirectoryRecord, on=(DirectoryRecord.membership == GroupMember.membership))
-    if condition is not None:
-        groups = groups.where(condition)
-    return Group.id.in_(groups)
+    # a member is a directory record named by the group or linked to one of its memberships (models.groups)
+    return Group.id.in_(groups_with_member(condition))
 
 
 class GroupFilterCompiler(UserFilterCompiler):
@@ -99,8 +97,8 @@ def compile_group_filter(text: str) -> Expression:
     return GroupFilterCompiler(scim_filter).visit(scim_filter.ast)
 
 
-def group_sort_column(sort_by: str) -> Expression:
-    """The column of a sortBy attribute (RFC 7644 §3.4.2.3); an unsortable one is invalidFilter."""
+def group_sort_key(sort_by: str) -> SortKey:
+    """The sort key of a sortBy attribute (RFC 7644 §3.4.2.3); an unsortable one is invalidFilter."""
     try:
         scim_filter = ScimFilter[GroupModel](f"{sort_by} pr")
     except (ValueError, TypeError) as exc:
@@ -110,4 +108,4 @@ def group_sort_column(sort_by: str) -> Expression:
     column = SORTABLE.get(binding.urn.lower()) if binding is not None else None
     if column is None:
         raise InvalidFilterException(detail=f"Sorting by {sort_by} is not supported.")
-    return column.expression()
+    return SortKey(column.expression(), nullable=column.nullable)

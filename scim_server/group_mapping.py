@@ -131,6 +131,13 @@ def member_documents(members: Sequence[Member], users_url: str, selection: Membe
     return documents
 
 
+def member_models(members: Sequence[Member], users_url: str) -> list[MemberModel]:
+    """``members`` for a listed Group, which scim2-models dumps with the list's attribute selection."""
+    # built without validation: the values come from the database, and pages may hold many members
+    return [MemberModel.model_construct(value=record_id, ref=users_url + record_id, type="User", display=display)
+            for record_id, _user_name, display in members]
+
+
 class _MemberPlan:
     """The member operations of one PATCH, composed in order into one set change."""
 

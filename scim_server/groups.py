@@ -1,7 +1,9 @@
 """/Groups (RFC 7644 §3.3–§3.6): parse → one call into models.groups → serialise.
 
-Members are SCIM User ids (directory records). ``excludedAttributes=members``
-never loads them; member changes are set operations in SQL (models.groups).
+Members are SCIM User ids (directory records, linked to a person or not).
+``excludedAttributes=members`` never loads them; member changes are set
+operations in SQL (models.groups). Lists and searches go through
+:mod:`.listing`, registered here like Users.
 """
 
 from __future__ import annotations
@@ -9,23 +11,25 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, g, request, url_for
-from scim2_models import Context, InvalidSyntaxException, InvalidValueException, ListResponse, ResponseParameters
+from scim2_models import Context, InvalidSyntaxException, ResponseParameters
 from scim2_models import Group as GroupModel
 
 from models import groups
-from models.tenancy import Group
+from models.tenancy import Account, Group
 
 from .errors import scim_response
-from .group_filters import compile_group_filter, group_sort_column
+from .filters import SortKey
+from .group_filters import compile_group_filter, group_sort_key
 from .group_mapping import (
     Member,
     from_scim_group,
     member_documents,
+    member_models,
     member_selection,
     patch_group,
     to_scim_group,
 )
-from .listing import MAX_PAGE_SIZE
+from .listing import ListQuery, ResourceListing, list_resources, register
 from .preconditions import NotModified, check_read, check_write, etag
 
 bp = Blueprint("groups", __name__)
@@ -73,42 +77,36 @@ def _render(group: Group, status: int = 200) -> Response:
     return scim_response(_document(group, members, parameters, context), status, headers)
 
 
-def _integer(name: str, default: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidValueException(detail=f"{name} must be an integer.") from None
+def _group_rows(account: Account) -> Any:
+    return Group.select().where(Group.account == account.id)
+
+
+def _group_resources(rows: list[Group], query: ListQuery) -> list[GroupModel]:
+    """A page of groups; their members are read in one query, and not at all when the query leaves them out."""
+    parameters = None
+    if query.attributes or query.excluded_attributes:
+        parameters = ResponseParameters[GroupModel].model_validate(
+            {"attributes": query.attributes, "excludedAttributes": query.excluded_attributes})
+    members = groups.directory_members([r.id for r in rows]) if rows and member_selection(parameters).included \
+        else {}
+    resources = [to_scim_group(r, location(r.id)) for r in rows]
+    if members:
+        users_url = _users_url()
+        for resource in resources:
+            resource.members = member_models(members[str(resource.id)], users_url) or None
+    return resources
+
+
+GROUPS = register(ResourceListing(
+    name="Group", endpoint="Groups", model=GroupModel, query=_group_rows, compile_filter=compile_group_filter,
+    sort_key=group_sort_key, default_sort=lambda: SortKey(Group.display_name_key), id_column=lambda: Group.id,
+    serialise=_group_resources))
 
 
 @bp.get("/Groups")
 def list_groups() -> Response:
-    """Filter, sort and page in SQL (RFC 7644 §3.4.2): ORDER BY the sort key (displayName) then id."""
-    where = Group.account == g.account.id
-    if request.args.get("filter"):
-        where &= compile_group_filter(request.args["filter"])
-    start = max(_integer("startIndex", 1), 1)
-    count = min(max(_integer("count", MAX_PAGE_SIZE), 0), MAX_PAGE_SIZE)
-    query = Group.select().where(where)
-    key = group_sort_column(request.args["sortBy"]) if request.args.get("sortBy") else Group.display_name_key
-    # groups with no value sort last either way, the same on SQLite and PostgreSQL
-    descending = request.args.get("sortOrder", "ascending").lower() == "descending"
-    order = key.desc(nulls="LAST") if descending else key.asc(nulls="LAST")
-    page = list(query.order_by(order, Group.id).offset(start - 1).limit(count)) if count else []
-    parameters = _parameters()
-    members = groups.directory_members([p.id for p in page]) if page and member_selection(parameters).included \
-        else {}
-    listing = ListResponse[GroupModel](total_results=query.count(), start_index=start, items_per_page=len(page),
-                                       resources=[to_scim_group(p, location(p.id)) for p in page])
-    document = listing.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=parameters)
-    resources = document.setdefault("Resources", [])
-    selection = member_selection(parameters)
-    for resource in resources:
-        if members.get(resource["id"]):
-            resource["members"] = member_documents(members[resource["id"]], _users_url(), selection)
-    return scim_response(document)
+    """Filter, sort and page the account's Groups in SQL (RFC 7644 §3.4.2; cursors RFC 9865), like Users."""
+    return list_resources([GROUPS.name], g.account, ListQuery.from_args(request.args))
 
 
 @bp.get("/Groups/<group_id>")

@@ -59,7 +59,10 @@ class ResourceListing:
     ``query(account)`` is the base SELECT of the account's resources (joins
     included, no WHERE beyond the tenant); ``compile_filter(text)`` and
     ``sort_key(sortBy)`` raise InvalidFilterException for what they cannot
-    do; ``serialise(rows)`` turns a page of rows into scim2-models resources.
+    do; ``serialise(rows, query)`` turns a page of rows into scim2-models
+    resources, told the query so that what ``attributes`` and
+    ``excludedAttributes`` leave out need not even be loaded (Groups never
+    read members under ``excludedAttributes=members``).
     """
 
     name: str
@@ -70,7 +73,7 @@ class ResourceListing:
     sort_key: Callable[[str], SortKey]
     default_sort: Callable[[], SortKey]
     id_column: Callable[[], Expression]
-    serialise: Callable[[list[Any]], list[Any]]
+    serialise: Callable[[list[Any], ListQuery], list[Any]]
 
 
 RESOURCE_TYPES: dict[str, ResourceListing] = {}
@@ -276,7 +279,7 @@ def list_resources(names: list[str], account: Account, query: ListQuery) -> Resp
     listings = [RESOURCE_TYPES[name] for name in names]
     if len(listings) == 1:
         page = fetch_page(listings[0], account, query)
-        return _respond(listings[0].model, page, listings[0].serialise(page.rows), query)
+        return _respond(listings[0].model, page, listings[0].serialise(page.rows, query), query)
     if query.cursor is not None:
         raise InvalidCursorException(detail="Cursor pagination needs one resource type: search /<Type>/.search.")
     return _list_several(listings, account, query)
@@ -301,7 +304,7 @@ def _list_several(listings: list[ResourceListing], account: Account, query: List
             skip -= counted.total
             continue
         part = fetch_page(listing, account, dataclasses.replace(query, start_index=skip + 1, count=room))
-        resources += listing.serialise(part.rows)
+        resources += listing.serialise(part.rows, query)
         skip, room = 0, room - len(part.rows)
     model = functools.reduce(operator.or_, [listing.model for listing, _ in pages])
     return _respond(model, Page(total, [], start_index=query.start_index), resources, query)
@@ -313,7 +316,7 @@ def _users(account: Account) -> Any:
             .where(DirectoryRecord.account == account.id))
 
 
-def _user_resources(rows: list[Any]) -> list[Any]:
+def _user_resources(rows: list[Any], query: ListQuery) -> list[Any]:
     return [to_scim_user(r, r.membership if r.membership_id else None, location(r.id)) for r in rows]
 
 

@@ -5,7 +5,23 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from scim2_models import Context, EnterpriseUser, Extension, Mutability, User
+import pydantic
+from pydantic import Field
+from scim2_models import (
+    Context,
+    Email,
+    EnterpriseUser,
+    Error,
+    Extension,
+    Mutability,
+    Reference,
+    Required,
+    SCIMException,
+    ScimPolicy,
+    User,
+)
+from scim2_models.resources.enterprise_user import Manager
+from scim2_models.resources.resource import AnyExtension
 from scim2_models.urn import URN
 
 from models import directory
@@ -14,6 +30,15 @@ from models.tenancy import DirectoryRecord, Membership
 from . import preconditions
 
 ROSTER_USER_SCHEMA = "urn:roster:params:scim:schemas:extension:roster:2.0:User"
+
+
+ROSTER_USER_DESCRIPTION = (
+    "Why a directory record links to no Roster user: unlinkedReason is no_valid_email, "
+    "already_member_through_other_record or email_rejected, and absent when the record is linked.")
+
+TOLERANT = ScimPolicy(remove_value_as_filter=ScimPolicy.RemoveValue.apply, unknown=ScimPolicy.Unknown.ignore,
+                      unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create)
+"""What Okta and Entra ID send (DESIGN.md §3): active while every User payload is validated and applied."""
 
 
 class RosterUser(Extension):
@@ -28,15 +53,55 @@ class RosterUser(Extension):
     unlinked_reason: Annotated[str | None, Mutability.read_only] = None
 
 
-UserModel = User[EnterpriseUser | RosterUser]  # type: ignore[valid-type]
+class DirectoryEmail(Email):
+    """An email as a directory says it: any string (DESIGN.md §3).
+
+    A record whose email is not an address is still created, unlinked with
+    ``no_valid_email``; the domain, not the payload check, decides.
+    """
+
+    value: str | None = None
+
+
+class DirectoryManager(Manager):
+    """The enterprise ``manager`` (RFC 7643 §4.3): Entra ID sends its ``value`` without ``$ref``."""
+
+    ref: Annotated[Reference["User"] | None, Required.false] = Field(  # type: ignore[type-arg]  # noqa: UP037
+        None, serialization_alias="$ref", validation_alias="$ref")
+
+
+class DirectoryEnterpriseUser(EnterpriseUser):
+    """The Enterprise User extension (RFC 7643 §4.3) with a manager that needs no ``$ref``."""
+
+    manager: DirectoryManager | None = None
+
+
+class DirectoryUser(User[AnyExtension]):
+    """The core User (RFC 7643 §4.1) with emails that are any string."""
+
+    emails: list[DirectoryEmail] | None = None  # type: ignore[assignment]
+
+
+UserModel = DirectoryUser[DirectoryEnterpriseUser | RosterUser]  # type: ignore[valid-type]
+
+
+def validation_error(exc: pydantic.ValidationError) -> SCIMException:
+    """The SCIMException of an invalid payload, with the scimType scim2-models chose (mutability, invalidPath …)."""
+    return SCIMException.from_error(Error.from_validation_errors(exc)[0])
 
 
 def from_scim_user(payload: Any, context: Context) -> tuple[str, dict[str, Any], str | None, str | None]:
-    """Validate a request body; returns (userName, attributes to store, externalId, password).
+    """Validate a request body under :data:`TOLERANT`; returns (userName, attributes to store, externalId, password).
 
-    Raises pydantic's ValidationError or a SCIMException for an invalid body.
+    Unknown and misspelled attributes are ignored (DESIGN.md §3). Raises a
+    SCIMException for an invalid body.
     """
-    return from_user_model(UserModel.model_validate(payload, scim_ctx=context), context)
+    try:
+        with TOLERANT:
+            user = UserModel.model_validate(payload, scim_ctx=context)
+    except pydantic.ValidationError as exc:
+        raise validation_error(exc) from None
+    return from_user_model(user, context)
 
 
 def from_user_model(user: Any, context: Context = Context.RESOURCE_REPLACEMENT_REQUEST,
@@ -50,8 +115,6 @@ def from_user_model(user: Any, context: Context = Context.RESOURCE_REPLACEMENT_R
     stored.pop("schemas", None)
     stored.pop(ROSTER_USER_SCHEMA, None)
     password = stored.pop("password", None)
-    if "active" not in stored:
-        stored["active"] = True
     return str(user.user_name or ""), stored, user.external_id, password
 
 

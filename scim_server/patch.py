@@ -13,13 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 import pydantic
-from scim2_models import Context, Error, Mutability, PatchOp, SCIMException, ScimPolicy
+from scim2_models import Context, Mutability, PatchOp, SCIMException
 from scim2_models.path import Path
 
-from .mapping import UserModel
-
-TOLERANT = ScimPolicy(remove_value_as_filter=ScimPolicy.RemoveValue.apply, unknown=ScimPolicy.Unknown.ignore,
-                      unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create)
+from .mapping import TOLERANT, UserModel, validation_error
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 MANAGER = ENTERPRISE + ":manager"
@@ -111,8 +108,7 @@ def parse(payload: Any) -> Any:
         with TOLERANT:
             return UserPatch.model_validate(normalize(payload), scim_ctx=Context.RESOURCE_PATCH_REQUEST)
     except pydantic.ValidationError as exc:
-        # keep the scimType scim2-models chose (mutability, invalidPath, …)
-        raise SCIMException.from_error(Error.from_validation_errors(exc)[0]) from None
+        raise validation_error(exc) from None
 
 
 def apply(patch: Any, user: Any) -> bool:

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .auth import authenticate
+from .bulk import bp as bulk_bp
 from .discovery import bp as discovery_bp
 from .errors import to_response
 from .groups import bp as groups_bp
@@ -18,6 +19,7 @@ bp.register_blueprint(users_bp)
 bp.register_blueprint(groups_bp)
 bp.register_blueprint(listing_bp)
 bp.register_blueprint(discovery_bp)
+bp.register_blueprint(bulk_bp)
 
 
 @bp.errorhandler(Exception)

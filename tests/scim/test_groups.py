@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from models import AuditEvent, GroupMember, groups
+from models import AuditEvent, DirectoryRecord, GroupMember, groups, members
+from models.tenancy import GroupRecord
 
-from .scim_support import other_tenant, tenant
+from .scim_support import ROSTER_SCHEMA, other_tenant, tenant
 
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -80,17 +81,37 @@ def test_invalid_bodies_are_400(scim):
     assert response.status_code == 400 and response.get_json()["scimType"] == "invalidSyntax"
 
 
-def test_members_must_be_linked_users_of_the_account(scim, client, people):
-    unlinked = scim.create("emp3")
+def test_members_are_any_users_of_the_account_linked_or_not(scim, client, people):
+    unlinked = scim.create("emp3")  # no email: links to nobody
     response = scim.post("/Groups", group("Team", members=[{"value": people[0]["id"]}, {"value": unlinked["id"]}]))
-    assert response.status_code == 400
-    body = response.get_json()
-    assert body["scimType"] == "invalidValue"
-    assert unlinked["id"] in body["detail"] and "unlinkedReason" in body["detail"]
+    assert response.status_code == 201, response.get_json()
+    listed = {m["value"]: m["display"] for m in response.get_json()["members"]}
+    assert listed == {people[0]["id"]: "p0@example.com", unlinked["id"]: "emp3"}
+    team = response.get_json()["id"]
+    # the person is in the group (its permissions flow through the membership); the unlinked record is a member too
+    assert GroupMember.select().where(GroupMember.group == team).count() == 1
+    assert GroupRecord.select().where(GroupRecord.group == team).count() == 2
+    assert names(scim, filter=f'members.value eq "{unlinked["id"]}"') == ["Team"]
     stranger = other_tenant(client).create("stranger@example.com")
-    response = scim.post("/Groups", group("Team", members=[{"value": stranger["id"]}]))
-    assert response.status_code == 400 and stranger["id"] in response.get_json()["detail"]
-    assert scim.get("/Groups").get_json()["totalResults"] == 0  # nothing created
+    for named in ([{"value": stranger["id"]}], [{"value": people[1]["id"]}, {"value": "no-such-user"}]):
+        response = scim.post("/Groups", group("Strangers", members=named))
+        assert response.status_code == 400 and response.get_json()["scimType"] == "invalidValue"
+        assert named[-1]["value"] in response.get_json()["detail"]
+    assert names(scim) == ["Team"]  # nothing else created
+
+
+def test_microsoft_two_users_sharing_an_email_both_join_a_group(scim):
+    """Microsoft's conformance collection: the second user of an email links to nobody, and is a member all the same."""
+    first = scim.create("ms-first", emails=[{"value": "shared@contoso.example", "primary": True}])
+    second = scim.create("ms-second", emails=[{"value": "shared@contoso.example", "primary": True}])
+    assert second[ROSTER_SCHEMA] == {"unlinkedReason": "already_member_through_other_record"}
+    body = created(scim, "Contoso")
+    response = scim.put(f"/Groups/{body['id']}", group("Contoso", members=[{"value": first["id"]},
+                                                                          {"value": second["id"]}]))
+    assert response.status_code == 200, response.get_json()
+    assert {m["value"] for m in response.get_json()["members"]} == {first["id"], second["id"]}
+    patched = patch(scim, f"/Groups/{body['id']}", {"op": "remove", "path": f'members[value eq "{second["id"]}"]'})
+    assert [m["value"] for m in patched.get_json()["members"]] == [first["id"]]
 
 
 def test_put_replaces_name_external_id_and_members(scim, people):
@@ -105,8 +126,6 @@ def test_put_replaces_name_external_id_and_members(scim, people):
 
 
 def test_replace_keeps_members_the_console_added_without_a_record(scim, account, cli_actor, people):
-    from models import members
-
     console_only = members.add_user(account, "console@example.com", by=cli_actor).membership
     body = created(scim, "Team", members=[{"value": people[0]["id"]}])
     team = groups.find_group(account, body["id"])
@@ -206,7 +225,8 @@ def test_paging_and_sorting(scim, catalogue):
     page = scim.get("/Groups", startIndex=2, count=1).get_json()
     assert page["totalResults"] == 3 and page["startIndex"] == 2 and page["itemsPerPage"] == 1
     assert [r["displayName"] for r in page["Resources"]] == ["beta"]
-    assert names(scim, sortBy="externalId", sortOrder="descending") == ["beta", "Alpha", "Gamma"]
+    # no value sorts last ascending and first descending (RFC 7644 §3.4.2.3), as for Users
+    assert names(scim, sortBy="externalId", sortOrder="descending") == ["Gamma", "beta", "Alpha"]
     assert names(scim, sortBy="externalId") == ["Alpha", "beta", "Gamma"]
     assert scim.get("/Groups", count=0).get_json()["Resources"] == []
     miss = scim.get("/Groups", filter='displayName eq "nobody"').get_json()
@@ -244,3 +264,69 @@ def test_lower_case_and_trailing_slash_paths(scim, catalogue):
     response = scim.client.get(f"/scim/v2/groups/{catalogue['Alpha']['id']}/", headers=scim.headers)
     assert response.status_code == 200
     assert scim.client.get("/scim/v2/groups", headers=scim.headers).get_json()["totalResults"] == 3
+
+
+def test_deleting_a_user_drops_it_from_its_groups_and_changes_their_etags(scim, people):
+    unlinked = scim.create("emp5")
+    both = created(scim, "Both", members=[{"value": people[0]["id"]}, {"value": unlinked["id"]}])
+    linked_only = created(scim, "Linked", members=[{"value": people[0]["id"]}, {"value": people[1]["id"]}])
+    untouched = created(scim, "Untouched", members=[{"value": people[2]["id"]}])
+    for record, holding in ((unlinked, [both]), (people[0], [both, linked_only])):
+        etags = {g["id"]: scim.get(f"/Groups/{g['id']}").headers["ETag"] for g in (both, linked_only, untouched)}
+        assert scim.delete(f"/Users/{record['id']}").status_code == 204
+        for g in holding:
+            response = scim.get(f"/Groups/{g['id']}")
+            assert response.headers["ETag"] != etags[g["id"]]
+            assert record["id"] not in {m["value"] for m in response.get_json().get("members", [])}
+        assert scim.get(f"/Groups/{untouched['id']}").headers["ETag"] == etags[untouched["id"]]
+    assert [m["value"] for m in scim.get(f"/Groups/{linked_only['id']}").get_json()["members"]] == [people[1]["id"]]
+    assert "members" not in scim.get(f"/Groups/{both['id']}").get_json()
+    assert not GroupRecord.select().where(GroupRecord.record.in_([unlinked["id"], people[0]["id"]])).exists()
+
+
+def test_a_record_linked_later_keeps_its_groups_and_the_person_joins_them(scim, account):
+    loose = scim.create("emp11")
+    team = created(scim, "Team", members=[{"value": loose["id"]}])
+    assert not GroupMember.select().where(GroupMember.group == team["id"]).exists()
+    response = scim.client.patch(f"/scim/v2/Users/{loose['id']}", headers=scim.headers, json={
+        "schemas": [PATCH_SCHEMA], "Operations": [
+            {"op": "add", "path": "emails", "value": [{"value": "emp11@example.com", "primary": True}]}]})
+    assert response.status_code == 200, response.get_json()
+    membership = members.get_membership(account, "emp11@example.com")
+    assert DirectoryRecord.get_by_id(loose["id"]).membership_id == membership.id
+    assert [m["value"] for m in scim.get(f"/Groups/{team['id']}").get_json()["members"]] == [loose["id"]]
+    # the group's permissions reach the person through the membership
+    assert GroupMember.select().where((GroupMember.group == team["id"])
+                                      & (GroupMember.membership == membership.id)).exists()
+
+
+def test_a_member_the_console_takes_out_leaves_the_directory_view_too(scim, account, cli_actor, people):
+    body = created(scim, "Team", members=[{"value": people[0]["id"]}, {"value": people[1]["id"]}])
+    team = groups.find_group(account, body["id"])
+    membership = members.get_membership(account, "p0@example.com")
+    groups.remove_members(team, [membership.id], by=cli_actor)
+    assert [m["value"] for m in scim.get(f"/Groups/{body['id']}").get_json()["members"]] == [people[1]["id"]]
+    groups.add_members(team, [membership.id], by=cli_actor)  # and one it adds shows there
+    assert {m["value"] for m in scim.get(f"/Groups/{body['id']}").get_json()["members"]} == {
+        people[0]["id"], people[1]["id"]}
+
+
+def test_search_and_cursor_pages_answer_like_get(scim, catalogue, people):
+    request = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+               "filter": f'members[value eq "{people[0]["id"]}"]', "excludedAttributes": ["members"]}
+    searched = scim.post("/Groups/.search", request)
+    assert searched.status_code == 200, searched.get_json()
+    got = scim.get("/Groups", filter=request["filter"], excludedAttributes="members").get_json()
+    assert searched.get_json() == got
+    assert [r["displayName"] for r in got["Resources"]] == ["Alpha", "beta"]
+    everything = scim.post("/.search", {"schemas": request["schemas"], "count": 10}).get_json()
+    assert everything["totalResults"] == 3 + 3  # the Users first, then the Groups
+    assert [r["displayName"] for r in everything["Resources"][3:]] == ["Alpha", "beta", "Gamma"]
+    seen, cursor = [], ""
+    while cursor is not None:
+        page = scim.get("/Groups", cursor=cursor, count=2, sortBy="displayName", sortOrder="descending").get_json()
+        assert page["totalResults"] == 3
+        seen += [r["displayName"] for r in page["Resources"]]
+        cursor = page.get("nextCursor")
+    assert seen == ["Gamma", "beta", "Alpha"]
+    assert scim.get("/Groups", cursor="forged.cursor").get_json()["scimType"] == "invalidCursor"

@@ -8,6 +8,7 @@ import pytest
 from playhouse.test_utils import count_queries
 
 from models import Group, GroupMember
+from models.tenancy import GroupRecord
 
 from .scim_support import other_tenant, tenant
 
@@ -134,9 +135,8 @@ def test_replace_then_add_in_one_request(scim, team, ids):
 
 def test_nothing_is_half_applied_when_one_operation_fails(scim, client, team, ids):
     stranger = other_tenant(client).create("stranger@example.com")["id"]
-    unlinked = scim.create("emp3")["id"]
     before = scim.get(f"/Groups/{team}").get_json()
-    for bad, fragment in ((stranger, stranger), (unlinked, "not linked to a person"), ("nope", "nope")):
+    for bad, fragment in ((stranger, stranger), ("nope", "nope")):
         response = patch(scim, f"/Groups/{team}", {"op": "replace", "path": "displayName", "value": "Half"},
                          {"op": "add", "path": "members", "value": [{"value": ids[2]}, {"value": bad}]},
                          {"op": "remove", "path": f'members[value eq "{ids[0]}"]'})
@@ -171,7 +171,8 @@ def test_operations_body_is_required(scim, team):
 
 
 def _group_member_statements(queries: Any) -> list[str]:
-    return [q.msg[0] for q in queries if "group_member" in q.msg[0]]
+    """Statements on either member table: group_member (memberships) and group_record (directory records)."""
+    return [q.msg[0] for q in queries if "group_member" in q.msg[0] or "group_record" in q.msg[0]]
 
 
 def test_excluded_members_are_never_loaded(scim, team, ids):
@@ -196,3 +197,16 @@ def test_member_patch_answers_without_members_and_never_selects_them(scim, team,
     # the insert, and the count of which named members were there already: never the whole list
     assert statements and all(s.startswith(("INSERT", "SELECT COUNT")) for s in statements), statements
     assert GroupMember.select().where(GroupMember.group == team).count() == 3
+    assert GroupRecord.select().where(GroupRecord.group == team).count() == 3
+
+
+def test_unlinked_users_are_added_and_removed_like_any_other(scim, team, ids):
+    unlinked = [scim.create(f"emp{i}")["id"] for i in range(2)]
+    body = ok(patch(scim, f"/Groups/{team}", {"op": "add", "path": "members",
+                                              "value": [{"value": unlinked[0]}, {"value": unlinked[1]}]}))
+    assert {m["value"] for m in body["members"]} == {ids[0], ids[1], *unlinked}
+    ok(patch(scim, f"/Groups/{team}", {"op": "remove", "path": f'members[value eq "{unlinked[0]}"]'}))
+    assert members(scim, team) == {ids[0], ids[1], unlinked[1]}
+    ok(patch(scim, f"/Groups/{team}", {"op": "replace", "path": "members", "value": [{"value": unlinked[0]}]}))
+    assert members(scim, team) == {unlinked[0]}
+    assert not GroupMember.select().where(GroupMember.group == team).exists()

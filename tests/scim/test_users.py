@@ -124,6 +124,16 @@ def test_put_active_false_deactivates_and_true_reactivates_r6(scim, cli_actor, d
     assert members.get_membership(scim.account, "d@example.com").status == "active"
 
 
+def test_a_replacement_without_active_keeps_a_deactivated_person_out_r6(scim, cli_actor, database):
+    members.add_user(scim.account, "out@example.com", password="correct horse battery staple", by=cli_actor)
+    created = scim.create("out@example.com")
+    scim.put(f"/Users/{created['id']}", user("out@example.com", active=False))
+    body = user("out@example.com", title="Renamed")
+    body.pop("active", None)
+    assert scim.put(f"/Users/{created['id']}", body).get_json()["active"] is False
+    assert members.get_membership(scim.account, "out@example.com").status == "deactivated"
+
+
 def test_delete_removes_the_membership_r6(scim):
     created = scim.create("gone@example.com")
     assert scim.delete(f"/Users/{created['id']}").status_code == 204
@@ -163,6 +173,6 @@ def test_discovery_endpoints(scim):
     config = scim.get("/ServiceProviderConfig").get_json()
     assert config["filter"] == {"supported": True, "maxResults": 200}
     types = scim.get("/ResourceTypes").get_json()["Resources"]
-    assert [t["endpoint"] for t in types] == ["/Users"]
+    assert [t["endpoint"] for t in types] == ["/Users", "/Groups"]
     schemas = {s["id"] for s in scim.get("/Schemas").get_json()["Resources"]}
     assert USER_SCHEMA in schemas and ROSTER_SCHEMA in schemas

@@ -1,0 +1,1 @@
+"""External SCIM conformance suites run against the real Roster app; never shipped."""

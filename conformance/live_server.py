@@ -1,0 +1,126 @@
+"""A throwaway `roster init` + `roster serve` on a free port, for the suites that need a live server.
+
+    python -m conformance.live_server [--database-url URL]
+
+prints the SCIM base URL and a token of a fresh account, then serves until Ctrl-C.
+Without --database-url (or DATABASE_URL) the server runs on a temporary SQLite file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROSTER = Path(sys.executable).parent / "roster"
+
+
+class ServerError(RuntimeError):
+    """`roster init` or `roster serve` did not come up; the message holds their output."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LiveServer:
+    base_url: str  # the SCIM base URL, …/scim/v2
+    token: str  # a SCIM token of the fresh account
+    account_id: str
+    log: Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_until_healthy(port: int, server: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise ServerError(f"roster serve exited with {server.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise ServerError(f"roster serve was not healthy on port {port} within {timeout} s:\n{log.read_text()}")
+
+
+@contextlib.contextmanager
+def serve(database_url: str | None = None, workdir: Path | None = None, workers: int = 2,
+          timeout: float = 60) -> Iterator[LiveServer]:
+    """Run `roster init --json` for a new account, then `roster serve`; stop it on exit.
+
+    The account gets a unique name, so its directory is empty even on a database
+    that holds other accounts. ``database_url`` defaults to a SQLite file in ``workdir``.
+    """
+    with contextlib.ExitStack() as stack:
+        if workdir is None:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="roster-conformance-")))
+        port = free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url or f"sqlite:///{workdir}/roster.sqlite3",
+            "ROSTER_SECRET_KEY": os.environ.get("ROSTER_SECRET_KEY") or secrets.token_urlsafe(48),
+            "ROSTER_BASE_URL": f"http://127.0.0.1:{port}",
+            "ROSTER_DATA_DIR": str(workdir),
+            "ROSTER_MAIL_BACKEND": "file",
+            "ROSTER_MAIL_FILE": str(workdir / "outbox.mbox"),
+        }
+        account = f"Conformance {secrets.token_hex(4)}"
+        init = subprocess.run([str(ROSTER), "init", "--account", account, "--admin-email", "admin@conformance.example",
+                               "--json"], env=env, capture_output=True, text=True, timeout=120)
+        if init.returncode != 0:
+            raise ServerError(f"roster init failed ({init.returncode}):\n{init.stdout}\n{init.stderr}")
+        created = json.loads(init.stdout)
+        if not created.get("scim_token"):
+            raise ServerError(f"roster init made no token:\n{init.stdout}")
+        log = workdir / "serve.log"
+        with log.open("wb") as log_file:
+            server = subprocess.Popen([str(ROSTER), "serve", "--port", str(port), "--workers", str(workers)], env=env,
+                                      stdout=log_file, stderr=subprocess.STDOUT)
+        try:
+            _wait_until_healthy(port, server, log, timeout)
+            yield LiveServer(created["scim_base_url"], created["scim_token"], created["account"]["id"], log)
+        finally:
+            _stop(server)
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    args = parser.parse_args(argv)
+    with serve(args.database_url) as server:
+        print(f"SCIM base URL: {server.base_url}\nToken:         {server.token}\nLog:           {server.log}",
+              flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(3600)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
