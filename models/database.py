@@ -72,6 +72,32 @@ def is_postgres() -> bool:
     return isinstance(db.obj, peewee.PostgresqlDatabase)
 
 
+def end_request(error: BaseException | None = None) -> None:
+    """After each request: no transaction stays open, and the connection is kept or handed back.
+
+    SQLite keeps the thread's connection for its next request (opening one
+    costs a connect and its pragmas; in WAL mode an idle connection holds no
+    lock and sees every commit). A transaction left open is rolled back, and
+    a database error closes the connection so the next request opens a fresh
+    one. PostgreSQL's pooled connection goes back to the pool.
+    """
+    if db.obj is None or db.is_closed():
+        return
+    if db.in_transaction():
+        # an atomic block that never ended (a bug): forget it, roll back, start afresh
+        while db.in_transaction():
+            db.pop_transaction()
+        db.rollback()
+        db.close()
+        return
+    if not isinstance(db.obj, peewee.SqliteDatabase) or isinstance(error, peewee.DatabaseError):
+        db.close()
+        return
+    connection = db.connection()
+    if connection.in_transaction:
+        connection.rollback()
+
+
 @contextlib.contextmanager
 def transaction() -> Iterator[None]:
     """A write transaction; nested calls become savepoints.

@@ -8,16 +8,18 @@ login email (R4); ``active`` follows the membership (R6, R11 via members).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import peewee
 
 from . import audit, clock, directory_index, emails, groups, invitations, members, passwords
 from .accounts import lock, require_admin
 from .audit import Actor
-from .database import transaction
+from .database import is_postgres, transaction
 from .errors import ConflictError, InvalidInputError, NotFoundError
+from .fields import new_id
 from .tenancy import Account, DirectoryRecord, Membership, User
 
 NO_VALID_EMAIL = "no_valid_email"
@@ -63,9 +65,31 @@ def get_record(account: Account, record_id: str) -> DirectoryRecord:
 
 
 def membership_of(record: DirectoryRecord) -> Membership | None:
+    """The record's membership; read with the record by :func:`load_record`, else read now."""
+    loaded = record.__dict__.get("_membership", _UNREAD)
+    if loaded is not _UNREAD and (loaded is None or loaded.id == record.membership_id):
+        return cast(Membership | None, loaded)
     if record.membership_id is None:
         return None
     return Membership.get_or_none(Membership.id == record.membership_id)
+
+
+_UNREAD: Any = object()
+
+
+def load_record(record_id: str, *, for_update: bool = False) -> DirectoryRecord | None:
+    """A record and its membership in one statement (:func:`membership_of` then reads nothing)."""
+    query = (DirectoryRecord.select(DirectoryRecord, Membership)
+             .join(Membership, peewee.JOIN.LEFT_OUTER, on=(DirectoryRecord.membership == Membership.id),
+                   attr="_joined_membership")
+             .where(DirectoryRecord.id == record_id))
+    if for_update and is_postgres():
+        query = query.for_update(of=DirectoryRecord)
+    record = query.get_or_none()
+    if record is not None:
+        joined = record.__dict__.pop("_joined_membership", None)
+        record.__dict__["_membership"] = joined if joined is not None and joined.id is not None else None
+    return cast(DirectoryRecord | None, record)
 
 
 def _clean(user_name: str, attributes: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -76,29 +100,54 @@ def _clean(user_name: str, attributes: dict[str, Any]) -> tuple[str, dict[str, A
     return user_name.strip(), kept
 
 
+@dataclasses.dataclass(frozen=True)
+class _Link:
+    """What R2 did for a record: the membership it links to (with its status), or why it links to nobody."""
+
+    membership_id: str | None = None
+    status: str | None = None
+    reason: str | None = None
+    new_membership: bool = False  # created for this record: in no group, no other record's
+
+
 def _link(account: Account, record_id: str, user_name: str, attributes: dict[str, Any], by: Actor,
-          password: str | None) -> tuple[str | None, str | None]:
-    """R2 for a record: (membership id, None) when linked, (None, reason) otherwise."""
+          password: str | None) -> _Link:
+    """R2 for a record: the membership it links to, or the reason it links to nobody."""
     email = login_email(user_name, attributes)
     if email is None:
-        return None, NO_VALID_EMAIL
+        return _Link(reason=NO_VALID_EMAIL)
     user = members.find_user(email)
     if user is not None:
-        existing = Membership.get_or_none((Membership.user == user.id) & (Membership.account == account.id))
-        if existing is not None:
-            if DirectoryRecord.select().where((DirectoryRecord.membership == existing.id)
-                                              & (DirectoryRecord.id != record_id)).exists():
-                return None, ALREADY_MEMBER
-            return existing.id, None  # a member added by hand is now also in the directory
+        linked = _link_existing(account, record_id, user.id)
+        if linked is not None:
+            return linked
     name = attributes.get("name") or {}
     invitee = invitations.Invitee(email, str(name.get("givenName") or "")[:200],
                                   str(name.get("familyName") or "")[:200])
-    [result] = invitations.bulk_invite(account, [invitee], by=by, via="scim")
+    result = invitations.invite_from_directory(account, invitee, user=user, by=by)
+    if result.outcome == "already_member" and result.membership_id is None:
+        # another request made this person a member in the meantime (the unique index said so)
+        raced = members.find_user(email)
+        linked = _link_existing(account, record_id, raced.id) if raced is not None else None
+        if linked is not None:
+            return linked
     if result.outcome == "rejected" or result.membership_id is None:
-        return None, EMAIL_REJECTED
+        return _Link(reason=EMAIL_REJECTED)
     if password is not None:
         _initial_password(result.membership_id, password)
-    return result.membership_id, None
+    return _Link(result.membership_id, "active" if result.outcome == "added" else "invited", new_membership=True)
+
+
+def _link_existing(account: Account, record_id: str, user_id: str) -> _Link | None:
+    """The person's membership of ``account``, if any, under the account's lock (one record per person)."""
+    lock(account)
+    existing = Membership.get_or_none((Membership.user == user_id) & (Membership.account == account.id))
+    if existing is None:
+        return None
+    if DirectoryRecord.select().where((DirectoryRecord.membership == existing.id)
+                                      & (DirectoryRecord.id != record_id)).exists():
+        return _Link(reason=ALREADY_MEMBER)
+    return _Link(existing.id, existing.status)  # a member added by hand is now also in the directory
 
 
 def _initial_password(membership_id: str, password: str) -> None:
@@ -110,14 +159,18 @@ def _initial_password(membership_id: str, password: str) -> None:
             User.id == user.id).execute()
 
 
-def _set_active(membership_id: str | None, active: bool, by: Actor) -> None:
-    membership = Membership.get_or_none(Membership.id == membership_id) if membership_id else None
-    if membership is None:
-        return
-    if not active and membership.status != "deactivated":
-        members.deactivate(membership, by=by)
-    elif active and membership.status == "deactivated":
-        members.reactivate(membership, by=by)
+def _set_active(link: _Link, active: bool, by: Actor, membership: Membership | None = None) -> bool:
+    """``active`` from the directory applied to the linked membership (R6); True when its status changed.
+
+    The caller holds the account's lock (R1) or created the membership itself (invited: never an admin).
+    """
+    if link.membership_id is None or active == (link.status != "deactivated"):
+        return False
+    if membership is None or membership.id != link.membership_id:
+        membership = Membership.get_or_none(Membership.id == link.membership_id)
+        if membership is None:
+            return False
+    return members.set_status_locked(membership, active, by=by)
 
 
 def create_record(account: Account, user_name: str, attributes: dict[str, Any], external_id: str | None, *,
@@ -129,27 +182,30 @@ def create_record(account: Account, user_name: str, attributes: dict[str, Any], 
     still created, with the reason in ``unlinked_reason``.
     """
     user_name, attributes = _clean(user_name, attributes)
+    record_id = new_id()
     with transaction():
         require_admin(account, by)
-        lock(account)
+        link = _link(account, record_id, user_name, attributes, by, password)
         try:
-            with transaction():
-                record = DirectoryRecord.create(account=account.id, user_name=user_name,
-                                                user_name_key=user_name_key(user_name), external_id=external_id,
-                                                attributes=attributes)
+            # no savepoint: a refusal rolls the whole creation back, invitation included
+            DirectoryRecord.insert(id=record_id, account=account.id, user_name=user_name,
+                                   user_name_key=user_name_key(user_name), external_id=external_id,
+                                   attributes=attributes, membership=link.membership_id,
+                                   unlinked_reason=link.reason).execute()
         except peewee.IntegrityError as exc:
             raise ConflictError(f"The userName {user_name!r} is taken in this account.", field="userName",
                                 reason="uniqueness") from exc
-        directory_index.reindex(record.id, attributes)
-        membership_id, reason = _link(account, record.id, user_name, attributes, by, password)
-        DirectoryRecord.update(membership=membership_id, unlinked_reason=reason).where(
-            DirectoryRecord.id == record.id).execute()
-        if membership_id is not None:
-            groups.record_linked(record.id, membership_id)
-        _set_active(membership_id, bool(attributes.get("active", True)), by)
+        directory_index.reindex(record_id, attributes, new=True)
+        if link.membership_id is not None and not link.new_membership:
+            groups.record_linked(record_id, link.membership_id, new_record=True)
+        _set_active(link, bool(attributes.get("active", True)), by)
         audit.record(by, "directory_record.created", account_id=account.id, target_type="directory_record",
-                     target_id=record.id, user_name=user_name, membership_id=membership_id, unlinked_reason=reason)
-    return DirectoryRecord.get_by_id(record.id)
+                     target_id=record_id, user_name=user_name, membership_id=link.membership_id,
+                     unlinked_reason=link.reason)
+    record = load_record(record_id)
+    if record is None:  # deleted by another request since
+        raise NotFoundError(f"No user {record_id} in this account.")
+    return record
 
 
 Replacement = tuple[str, dict[str, Any], str | None, str | None]
@@ -186,13 +242,14 @@ def update_record(record: DirectoryRecord, change: Change, *, by: Actor, check: 
     """
     with transaction():
         require_admin(record.account_id, by)
-        lock(record.account_id)
-        current = DirectoryRecord.get_or_none(DirectoryRecord.id == record.id)
+        lock(record.account_id)  # R1 and linking; before the record's row, as every writer takes them
+        current = load_record(record.id)
         if current is None:
             raise NotFoundError(f"No user {record.id} in this account.")
         if check is not None:
             check(current.version)
-        replacement = change(current, membership_of(current))
+        membership = membership_of(current)
+        replacement = change(current, membership)
         if replacement is None:
             return current
         user_name, attributes, external_id, password = replacement
@@ -200,31 +257,42 @@ def update_record(record: DirectoryRecord, change: Change, *, by: Actor, check: 
         if "active" not in attributes:
             # a replacement that leaves out "active" keeps the status: it is the
             # membership's, and reactivating someone by omission would be a hole
-            attributes["active"] = is_active(current, membership_of(current))
+            attributes["active"] = is_active(current, membership)
         try:
-            with transaction():
-                DirectoryRecord.update(user_name=user_name, user_name_key=user_name_key(user_name),
-                                       external_id=external_id, attributes=attributes,
-                                       version=DirectoryRecord.version + 1, updated_at=clock.now()).where(
-                    DirectoryRecord.id == current.id).execute()
+            # no savepoint: a refusal rolls the whole change back
+            DirectoryRecord.update(user_name=user_name, user_name_key=user_name_key(user_name),
+                                   external_id=external_id, attributes=attributes,
+                                   version=DirectoryRecord.version + 1, updated_at=clock.now()).where(
+                DirectoryRecord.id == current.id).execute()
         except peewee.IntegrityError as exc:
             raise ConflictError(f"The userName {user_name!r} is taken in this account.", field="userName",
                                 reason="uniqueness") from exc
-        directory_index.reindex(current.id, attributes)
-        membership_id = current.membership_id
-        if membership_id is None:
+        if list(directory_index.values_of(attributes)) != list(directory_index.values_of(current.attributes)):
+            directory_index.reindex(current.id, attributes)
+        if user_name != current.user_name or _display(attributes) != _display(current.attributes):
+            groups.record_renamed(current.id)  # the groups show the member's userName and displayName
+        if current.membership_id is None:
             account = Account.get_by_id(current.account_id)
-            membership_id, reason = _link(account, current.id, user_name, attributes, by, password)
-            DirectoryRecord.update(membership=membership_id, unlinked_reason=reason).where(
+            link = _link(account, current.id, user_name, attributes, by, password)
+            DirectoryRecord.update(membership=link.membership_id, unlinked_reason=link.reason).where(
                 DirectoryRecord.id == current.id).execute()
-            if membership_id is not None:
-                groups.record_linked(current.id, membership_id)  # its groups' permissions follow
-        elif password is not None:
-            _initial_password(membership_id, password)
-        _set_active(membership_id, bool(attributes.get("active", True)), by)
+            if link.membership_id is not None:
+                groups.record_linked(current.id, link.membership_id)  # its groups' permissions follow
+        else:
+            link = _Link(current.membership_id, membership.status if membership is not None else None)
+            if password is not None:
+                _initial_password(current.membership_id, password)
+        _set_active(link, bool(attributes.get("active", True)), by, membership)
         audit.record(by, action, account_id=current.account_id, target_type="directory_record",
                      target_id=current.id, user_name=user_name)
-    return DirectoryRecord.get_by_id(record.id)
+    updated = load_record(record.id)
+    if updated is None:  # deleted by another request since
+        raise NotFoundError(f"No user {record.id} in this account.")
+    return updated
+
+
+def _display(attributes: dict[str, Any]) -> Any:
+    return attributes.get("displayName")
 
 
 def delete_record(record: DirectoryRecord, *, by: Actor, check: Check | None = None) -> None:
@@ -235,7 +303,7 @@ def delete_record(record: DirectoryRecord, *, by: Actor, check: Check | None = N
     with transaction():
         require_admin(record.account_id, by)
         lock(record.account_id)
-        current = DirectoryRecord.get_or_none(DirectoryRecord.id == record.id)
+        current = load_record(record.id)
         if current is None:
             raise NotFoundError(f"No user {record.id} in this account.")
         if check is not None:

@@ -9,11 +9,12 @@ every write of ``DirectoryRecord.attributes``.
 
 from __future__ import annotations
 
+import contextlib
 import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .database import transaction
+from .database import db, transaction
 from .tenancy import DirectoryRecord, DirectoryValue
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -80,11 +81,16 @@ def values_of(attributes: dict[str, Any]) -> Iterator[dict[str, Any]]:
             yield _row(path, text)
 
 
-def reindex(record_id: str, attributes: dict[str, Any]) -> None:
-    """Replace the rows of one record by those of ``attributes``: one DELETE and one INSERT."""
+def reindex(record_id: str, attributes: dict[str, Any], *, new: bool = False) -> None:
+    """Replace the rows of one record by those of ``attributes``: one DELETE and one INSERT.
+
+    ``new``: the record was created in this transaction and has no rows yet (the INSERT alone).
+    Inside a transaction the caller's, which rolls back on any error, is enough: no savepoint.
+    """
     rows = [dict(row, record=record_id) for row in values_of(attributes)]
-    with transaction():
-        DirectoryValue.delete().where(DirectoryValue.record == record_id).execute()
+    with contextlib.nullcontext() if db.in_transaction() else transaction():
+        if not new:
+            DirectoryValue.delete().where(DirectoryValue.record == record_id).execute()
         if rows:
             DirectoryValue.insert_many(rows).execute()
 

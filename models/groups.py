@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
@@ -11,7 +12,7 @@ import peewee
 from . import audit, clock
 from .accounts import require_admin
 from .audit import Actor
-from .database import transaction
+from .database import db, is_postgres, transaction
 from .errors import ConflictError, InvalidInputError, NotFoundError
 from .tenancy import Account, DirectoryRecord, Group, GroupMember, GroupRecord, Membership
 
@@ -252,13 +253,6 @@ def groups_with_member(condition: Any = None) -> Any:
     return by_record | by_membership
 
 
-def _in_group(group_id: str) -> Any:
-    """The records that are SCIM members of the group, as a condition on DirectoryRecord."""
-    return (DirectoryRecord.id.in_(GroupRecord.select(GroupRecord.record).where(GroupRecord.group == group_id))
-            | DirectoryRecord.membership.in_(
-                GroupMember.select(GroupMember.membership).where(GroupMember.group == group_id)))
-
-
 def _apply_member_changes(group: Group, changes: MemberChanges) -> dict[str, int]:
     """Set operations in SQL: each statement touches the rows named, never the whole group.
 
@@ -287,15 +281,37 @@ def _apply_member_changes(group: Group, changes: MemberChanges) -> dict[str, int
             (GroupMember.group == group.id) & GroupMember.membership.in_(named)).execute()
     added = 0
     for chunk in _chunks(list(added_records)):
-        present = DirectoryRecord.select().where(DirectoryRecord.id.in_(chunk) & _in_group(group.id))
-        added += len(chunk) - present.count()
-        GroupRecord.insert_many([{"group": group.id, "record": r} for r in chunk]).on_conflict_ignore().execute()
-        linked = [m for m in (added_records[r] for r in chunk) if m is not None]
-        if linked:
-            GroupMember.insert_many([{"group": group.id, "membership": m} for m in linked]
-                                    ).on_conflict_ignore().execute()
+        added += _add_chunk(group.id, {r: added_records[r] for r in chunk})
     return {"members_added": added, "record_links_removed": int(records_removed),
             "membership_links_removed": int(memberships_removed)}
+
+
+def _add_chunk(group_id: str, records: dict[str, str | None]) -> int:
+    """Add records (id → membership id) to a group; returns how many were not members before.
+
+    A record was a member when its group_record row or its membership's
+    group_member row was there: RETURNING names the rows that went in, else
+    both tables are probed by primary key, never the whole group.
+    """
+    linked = [m for m in records.values() if m is not None]
+    record_rows = GroupRecord.insert_many([{"group": group_id, "record": r} for r in records]).on_conflict_ignore()
+    member_rows = GroupMember.insert_many([{"group": group_id, "membership": m} for m in linked]
+                                          ).on_conflict_ignore()
+    if _returning():
+        new_records = {row[0] for row in record_rows.returning(GroupRecord.record).tuples().execute()}
+        new_memberships = {row[0] for row in member_rows.returning(GroupMember.membership).tuples().execute()} \
+            if linked else set()
+        return sum(1 for r, m in records.items() if r in new_records and (m is None or m in new_memberships))
+    present = set(cast(Iterable[str], GroupRecord.select(GroupRecord.record).where(
+        (GroupRecord.group == group_id) & GroupRecord.record.in_(list(records))).scalars()))
+    if linked:
+        present_memberships = set(cast(Iterable[str], GroupMember.select(GroupMember.membership).where(
+            (GroupMember.group == group_id) & GroupMember.membership.in_(linked)).scalars()))
+        present.update(r for r, m in records.items() if m in present_memberships)
+    record_rows.execute()
+    if linked:
+        member_rows.execute()
+    return len(records) - len(present)
 
 
 def create_directory_group(account: Account, name: str, *, external_id: str | None = None,
@@ -337,8 +353,13 @@ def update_group(group: Group, *, display_name: str | None = None, external_id: 
     with transaction():
         require_admin(group.account_id, by)
         try:
-            with transaction():
-                changed = Group.update(values).where(Group.id == group.id).execute()
+            # no savepoint: a refusal rolls the whole change back
+            query = Group.update(values).where(Group.id == group.id)
+            if _returning():
+                updated = list(query.returning(Group).execute())
+                changed = len(updated)
+            else:
+                updated, changed = [], query.execute()
         except peewee.IntegrityError as exc:
             raise ConflictError(f"A group named {display_name!r} exists already.", field="display_name",
                                 reason="uniqueness") from exc
@@ -351,7 +372,12 @@ def update_group(group: Group, *, display_name: str | None = None, external_id: 
                           records_removed=list(members.remove), members_replaced=members.replace)
         audit.record(by, "group.updated", account_id=group.account_id, target_type="group", target_id=group.id,
                      **detail)
-    return Group.get_by_id(group.id)
+    return updated[0] if updated else Group.get_by_id(group.id)
+
+
+def _returning() -> bool:
+    """UPDATE … RETURNING: PostgreSQL, and SQLite from 3.35."""
+    return is_postgres() or sqlite3.sqlite_version_info >= (3, 35, 0)
 
 
 def directory_members(group_ids: Sequence[str]) -> dict[str, list[tuple[str, str, str]]]:
@@ -364,24 +390,34 @@ def directory_members(group_ids: Sequence[str]) -> dict[str, list[tuple[str, str
     for chunk in _chunks(list(group_ids)):
         links = member_links(chunk).alias("links")
         query = (DirectoryRecord.select(links.c.group_id, DirectoryRecord.id, DirectoryRecord.user_name,
-                                        DirectoryRecord.attributes)
+                                        _display_name())
                  .join(links, on=(links.c.record_id == DirectoryRecord.id))
                  .order_by(links.c.group_id, DirectoryRecord.user_name_key, DirectoryRecord.id))
-        for group_id, record_id, user_name, attributes in cast(Iterable[tuple[str, str, str, Any]], query.tuples()):
-            display = (attributes or {}).get("displayName") or user_name
-            result[group_id].append((record_id, user_name, str(display)))
+        # the driver's rows as they are: every column is text, no per-row conversion
+        for group_id, record_id, user_name, display in db.execute(query):
+            result[group_id].append((record_id, user_name, str(display or user_name)))
     return result
 
 
-def record_linked(record_id: str, membership_id: str) -> None:
+def _display_name() -> Any:
+    """The record's displayName, read in SQL from its attributes (no JSON document is loaded)."""
+    if is_postgres():
+        return peewee.fn.jsonb_extract_path_text(DirectoryRecord.attributes.cast("jsonb"), "displayName")
+    return peewee.fn.json_extract(DirectoryRecord.attributes, "$.displayName")
+
+
+def record_linked(record_id: str, membership_id: str, *, new_record: bool = False) -> None:
     """A directory record now links to this membership: the person joins the record's groups (permissions flow).
 
     The groups the membership was in already now show the record as a member
-    too, so their versions change.
+    too, so their versions change. ``new_record``: created in this
+    transaction, the record is in no group itself.
     """
-    GroupMember.insert_from(
-        GroupRecord.select(GroupRecord.group, peewee.Value(membership_id)).where(GroupRecord.record == record_id),
-        [GroupMember.group, GroupMember.membership]).on_conflict_ignore().execute()
+    if not new_record:
+        GroupMember.insert_from(
+            GroupRecord.select(GroupRecord.group, peewee.Value(membership_id)).where(
+                GroupRecord.record == record_id),
+            [GroupMember.group, GroupMember.membership]).on_conflict_ignore().execute()
     shown = GroupMember.select(GroupMember.group).where(GroupMember.membership == membership_id)
     Group.update(version=Group.version + 1, updated_at=clock.now()).where(Group.id.in_(shown)).execute()
 
@@ -390,3 +426,13 @@ def record_leaving(record_id: str) -> None:
     """Before a directory record is deleted: the groups it is in change (its rows there go by ON DELETE CASCADE)."""
     named = GroupRecord.select(GroupRecord.group).where(GroupRecord.record == record_id)
     Group.update(version=Group.version + 1, updated_at=clock.now()).where(Group.id.in_(named)).execute()
+
+
+def record_renamed(record_id: str) -> None:
+    """The record's userName or displayName changed: its groups show them, so their versions change."""
+    by_record = GroupRecord.select(GroupRecord.group).where(GroupRecord.record == record_id)
+    by_membership = (GroupMember.select(GroupMember.group)
+                     .join(DirectoryRecord, on=(DirectoryRecord.membership == GroupMember.membership))
+                     .where(DirectoryRecord.id == record_id))
+    Group.update(version=Group.version + 1, updated_at=clock.now()).where(
+        Group.id.in_(by_record) | Group.id.in_(by_membership)).execute()

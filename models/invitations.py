@@ -13,13 +13,14 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets as _secrets
+import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from . import audit, clock, emails, outbox, passwords, permissions, settings
 from .accounts import require_admin
 from .audit import Actor
-from .database import transaction
+from .database import is_postgres, transaction
 from .errors import ConflictError, InvalidInputError, NotFoundError, PolicyViolationError
 from .fields import new_id
 from .groups import resolve_groups
@@ -158,6 +159,36 @@ def bulk_invite(
     group_ids = [g.id for g in resolve_groups(account, groups)]
     scope = _check_scope(account, sub_account_scope)
     people = [i if isinstance(i, Invitee) else Invitee(i) for i in invitees]
+    results, accepted = _screen(account, people)
+    keys = list(accepted)
+    for start in range(0, len(keys), CHUNK):
+        chunk = {k: people[accepted[k]] for k in keys[start : start + CHUNK]}
+        with transaction():
+            for key, result in _invite_chunk(account, chunk, role, granted, group_ids, scope, by, via).items():
+                results[accepted[key]] = result
+    return results
+
+
+def invite_from_directory(account: Account, invitee: Invitee, *, user: User | None, by: Actor) -> InviteResult:
+    """One email of a directory record (models.directory): what :func:`bulk_invite` does for one email.
+
+    The same rules (R2, R5) on the same path, without its per-call costs: the
+    caller holds the transaction and has checked ``by``, and ``user`` is the
+    Roster user of the email it has just looked up (None: there is none).
+    """
+    [result], accepted = _screen(account, [invitee])
+    if accepted:
+        key = next(iter(accepted))
+        result = _invite_chunk(account, {key: invitee}, "user", permissions.resolve("user"), [], None, by, "scim",
+                               known={key: user})[key]
+    return result
+
+
+def _screen(account: Account, people: list[Invitee]) -> tuple[list[InviteResult], dict[str, int]]:
+    """R5 before any write: each email checked (refused ones get their reason) and listed once.
+
+    Returns a result per person (``rejected`` until invited) and the index of each accepted email key.
+    """
     results: list[InviteResult] = [InviteResult(p.email, "rejected") for p in people]
     accepted: dict[str, int] = {}
     for index, person in enumerate(people):
@@ -171,13 +202,7 @@ def bulk_invite(
             results[index].reason = f"{person.email} is listed more than once."
             continue
         accepted[key] = index
-    keys = list(accepted)
-    for start in range(0, len(keys), CHUNK):
-        chunk = {k: people[accepted[k]] for k in keys[start : start + CHUNK]}
-        with transaction():
-            for key, result in _invite_chunk(account, chunk, role, granted, group_ids, scope, by, via).items():
-                results[accepted[key]] = result
-    return results
+    return results, accepted
 
 
 def _check_scope(account: Account, scope: list[str] | None) -> list[str] | None:
@@ -199,17 +224,18 @@ def _invite_chunk(
     scope: list[str] | None,
     by: Actor,
     via: str,
+    known: dict[str, User | None] | None = None,
 ) -> dict[str, InviteResult]:
     now = clock.now()
     expires_at = now + dt.timedelta(days=account.invitation_ttl_days)
     keys = list(chunk)
-    users = _users_for(chunk, now)
+    users, created_users = _users_for(chunk, now, known)
+    # a user created just now is in no account yet
+    older = [u.id for k, u in users.items() if k not in created_users]
     memberships = {
         m.user_id: m
-        for m in Membership.select().where(
-            (Membership.account == account.id) & Membership.user.in_([u.id for u in users.values()])
-        )
-    }
+        for m in Membership.select().where((Membership.account == account.id) & Membership.user.in_(older))
+    } if older else {}
     pending = list(
         Invitation.select().where(
             (Invitation.account == account.id) & Invitation.email_key.in_(keys) & (Invitation.status == "pending")
@@ -293,30 +319,67 @@ def _invite_chunk(
     return results
 
 
-def _users_for(chunk: dict[str, Invitee], now: dt.datetime) -> dict[str, User]:
-    """The Roster user of each email, creating pending ones for new emails (R2)."""
+def _users_for(chunk: dict[str, Invitee], now: dt.datetime,
+               known: dict[str, User | None] | None = None) -> tuple[dict[str, User], set[str]]:
+    """The Roster user of each email, creating pending ones for new emails (R2).
+
+    Returns the users and the keys whose user this call created (no
+    membership can name those yet). ``known`` holds users the caller has
+    just looked up (None: none with that email), so they are not read twice.
+    """
     keys = list(chunk)
-    users = {u.email_key: u for u in User.select().where(User.email_key.in_(keys))}
+    known = known or {}
+    users = {k: u for k, u in known.items() if u is not None and k in chunk}
+    unknown = [k for k in keys if k not in known]
+    if unknown:
+        users.update({u.email_key: u for u in User.select().where(User.email_key.in_(unknown))})
     missing = [k for k in keys if k not in users]
+    created: set[str] = set()
     if missing:
-        _insert_ignoring_conflicts(
-            User,
-            [{"id": new_id(), "email": chunk[k].email, "email_key": k, "given_name": chunk[k].given_name,
-              "family_name": chunk[k].family_name, "status": "pending", "email_notifications": {},
-              "created_at": now, "updated_at": now} for k in missing],
-        )
-        users.update({u.email_key: u for u in User.select().where(User.email_key.in_(missing))})
-    return users
+        rows: dict[str, dict[str, Any]] = {
+            k: {"id": new_id(), "email": chunk[k].email, "email_key": k, "given_name": chunk[k].given_name,
+                "family_name": chunk[k].family_name, "status": "pending", "email_notifications": {},
+                "created_at": now, "updated_at": now} for k in missing}
+        inserted = _insert_ignoring_conflicts(User, list(rows.values()))
+        for k, row in rows.items():
+            if row["id"] in inserted:
+                users[k] = User(**row)
+                created.add(k)
+        raced = [k for k in missing if k not in users]  # another request created them in the meantime
+        if raced:
+            users.update({u.email_key: u for u in User.select().where(User.email_key.in_(raced))})
+    return users, created
+
+
+def _returning() -> bool:
+    """INSERT … RETURNING: PostgreSQL, and SQLite from 3.35."""
+    return is_postgres() or sqlite3.sqlite_version_info >= (3, 35, 0)
 
 
 def _insert_ignoring_conflicts(model: Any, rows: list[dict[str, Any]]) -> set[str]:
-    """Insert rows whose ids we drew; return the ids that went in (the rest hit a unique index)."""
+    """Insert rows whose ids we drew; return the ids that went in (the rest hit a unique index).
+
+    One statement per chunk: RETURNING names the rows that went in, or else
+    the row count does when it is all or nothing; only an older SQLite with a
+    partial conflict reads the ids back.
+    """
     if not rows:
         return set()
+    inserted: set[str] = set()
+    returning = _returning()
     for start in range(0, len(rows), CHUNK):
-        model.insert_many(rows[start : start + CHUNK]).on_conflict_ignore().execute()
-    ids = [r["id"] for r in rows]
-    return {r.id for r in model.select(model.id).where(model.id.in_(ids))}
+        part = rows[start : start + CHUNK]
+        query = model.insert_many(part).on_conflict_ignore()
+        if returning:
+            inserted.update(r[0] for r in query.returning(model.id).tuples().execute())
+            continue
+        count = query.as_rowcount().execute()
+        ids = [r["id"] for r in part]
+        if count == len(part):
+            inserted.update(ids)
+        elif count:
+            inserted.update(r.id for r in model.select(model.id).where(model.id.in_(ids)))
+    return inserted
 
 
 # ----------------------------------------------------------------- manage
@@ -425,8 +488,8 @@ def _move_invited_membership(account: Account, invitation: Invitation, email: st
     if Invitation.select().where((Invitation.account == account.id) & (Invitation.email_key == key)
                                  & (Invitation.status == "pending") & (Invitation.expires_at > clock.now())).exists():
         raise ConflictError(f"{email} has a pending invitation already.", field="email", reason="already_invited")
-    users = _users_for({key: Invitee(email, changes.get("given_name", ""), changes.get("family_name", ""))},
-                       clock.now())
+    users, _ = _users_for({key: Invitee(email, changes.get("given_name", ""), changes.get("family_name", ""))},
+                          clock.now())
     new_user = users[key]
     if Membership.select().where((Membership.account == account.id) & (Membership.user == new_user.id)).exists():
         raise ConflictError(f"{email} is already a member.", field="email", reason="already_member")

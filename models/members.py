@@ -205,32 +205,45 @@ def deactivate(membership: Membership, *, by: Actor) -> Membership:
     with transaction():
         require_admin(membership.account_id, by)
         membership = _reload_locked(membership)
-        if membership.status == "deactivated":
-            return membership
-        Membership.update(status="deactivated", updated_at=clock.now()).where(Membership.id == membership.id).execute()
-        _touch_directory_views(membership.id)
-        if _was_active_admin(membership):
-            _ensure_an_admin_remains(membership.account_id)
-        end_access(membership.user_id, membership.account_id, "membership_deactivated")
-        audit.record(by, "membership.deactivated", account_id=membership.account_id, target_type="membership",
-                     target_id=membership.id)
-    return Membership.get_by_id(membership.id)
+        set_status_locked(membership, False, by=by)
+    return membership
 
 
 def reactivate(membership: Membership, *, by: Actor) -> Membership:
     with transaction():
         require_admin(membership.account_id, by)
         membership = _reload_locked(membership)
-        if membership.status != "deactivated":
-            return membership
+        set_status_locked(membership, True, by=by)
+    return membership
+
+
+def set_status_locked(membership: Membership, active: bool, *, by: Actor) -> bool:
+    """Deactivate (R6, R11, R1) or reactivate ``membership``; True when its status changed.
+
+    For callers that have checked ``by``, hold the account's lock in their
+    transaction and read ``membership`` under it (:func:`deactivate` and
+    :func:`reactivate` do). ``membership`` is updated in place.
+    """
+    if active == (membership.status != "deactivated"):
+        return False
+    now = clock.now()
+    if active:
         # a person who never registered goes back to invited, not active
-        registered = User.get_by_id(membership.user_id).status != "pending"
-        Membership.update(status="active" if registered else "invited", updated_at=clock.now()).where(
-            Membership.id == membership.id).execute()
-        _touch_directory_views(membership.id)
-        audit.record(by, "membership.reactivated", account_id=membership.account_id, target_type="membership",
-                     target_id=membership.id)
-    return Membership.get_by_id(membership.id)
+        registered = User.select(User.status).where(User.id == membership.user_id).scalar() != "pending"
+        status = "active" if registered else "invited"
+    else:
+        status = "deactivated"
+    was_active_admin = _was_active_admin(membership)
+    Membership.update(status=status, updated_at=now).where(Membership.id == membership.id).execute()
+    _touch_directory_views(membership.id)
+    if not active:
+        if was_active_admin:
+            _ensure_an_admin_remains(membership.account_id)
+        end_access(membership.user_id, membership.account_id, "membership_deactivated")
+    audit.record(by, "membership.deactivated" if not active else "membership.reactivated",
+                 account_id=membership.account_id, target_type="membership", target_id=membership.id)
+    membership.status, membership.updated_at = status, now
+    return True
 
 
 def remove(membership: Membership, *, by: Actor) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask, Response, g, jsonify, request
 
 from models import audit, settings
-from models.database import bind, db, open_database
+from models.database import bind, db, end_request, open_database
 
 log = logging.getLogger("roster.http")
 
@@ -112,8 +112,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.teardown_request
     def _close(exc: BaseException | None) -> None:
-        if not db.is_closed():
-            db.close()
+        end_request(exc)  # SQLite keeps the connection, never a transaction
         token = g.pop("request_token", None)
         if token is not None:
             audit.request_id.reset(token)
@@ -124,6 +123,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             db.execute_sql("SELECT 1")
         except Exception:  # any driver error means the store is not reachable
             log.exception("health check failed")
+            if not db.is_closed() and not db.in_transaction():
+                db.close()  # a kept connection may be the broken part: the next check opens a new one
             return jsonify(status="unavailable", database="unreachable"), 503
         return jsonify(status="ok", database="ok"), 200
 

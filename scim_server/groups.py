@@ -8,6 +8,7 @@ operations in SQL (models.groups). Lists and searches go through
 
 from __future__ import annotations
 
+import collections
 from typing import Any
 
 from flask import Blueprint, Response, g, request, url_for
@@ -15,6 +16,7 @@ from scim2_models import Context, InvalidSyntaxException, ResponseParameters
 from scim2_models import Group as GroupModel
 
 from models import groups
+from models.database import db
 from models.tenancy import Account, Group
 
 from .errors import scim_response
@@ -67,9 +69,35 @@ def _document(group: Group, members: list[Member] | None, parameters: Any, conte
     return document
 
 
+_MEMBERS_CACHE: collections.OrderedDict[tuple[str, int], list[Member]] = collections.OrderedDict()
+_MEMBERS_CACHE_LIMIT = 200_000  # members kept in all, per process; the least recently used group goes first
+
+
+def _members(group: Group) -> list[Member]:
+    """The group's SCIM members, kept per (group id, version): every change of them gives the group a new version.
+
+    Outside a transaction only: what a transaction reads may yet be rolled back.
+    """
+    if db.in_transaction():
+        return groups.directory_members([group.id])[group.id]
+    key = (group.id, group.version)
+    members = _MEMBERS_CACHE.get(key)
+    if members is not None:
+        _MEMBERS_CACHE.move_to_end(key)
+        return members
+    members = groups.directory_members([group.id])[group.id]
+    if len(members) <= _MEMBERS_CACHE_LIMIT:
+        for stale in [k for k in _MEMBERS_CACHE if k[0] == group.id]:
+            del _MEMBERS_CACHE[stale]
+        _MEMBERS_CACHE[key] = members
+        while sum(len(m) for m in _MEMBERS_CACHE.values()) > _MEMBERS_CACHE_LIMIT:
+            _MEMBERS_CACHE.popitem(last=False)
+    return members
+
+
 def _render(group: Group, status: int = 200) -> Response:
     parameters = _parameters()
-    members = groups.directory_members([group.id])[group.id] if member_selection(parameters).included else None
+    members = _members(group) if member_selection(parameters).included else None
     context = Context.RESOURCE_CREATION_RESPONSE if status == 201 else Context.RESOURCE_QUERY_RESPONSE
     headers = {"ETag": etag(group.version)}
     if status == 201:

@@ -39,10 +39,10 @@ from models import settings
 from models.tenancy import Account, DirectoryRecord, Membership
 
 from . import search
-from .errors import scim_response
+from .errors import MEDIA_TYPE, scim_response
 from .filters import Expression, SortKey, compile_user_filter, user_sort_key
-from .mapping import UserModel, to_scim_user
-from .users import location
+from .mapping import UserModel
+from .users import cached_user, location
 
 bp = Blueprint("listing", __name__)
 
@@ -63,6 +63,15 @@ class ResourceListing:
     resources, told the query so that what ``attributes`` and
     ``excludedAttributes`` leave out need not even be loaded (Groups never
     read members under ``excludedAttributes=members``).
+
+    ``narrow_query(account)``, when given with ``by_ids``, is the same
+    SELECT without the joins of ``query`` (whose models are ``joined``), each
+    of which matches at most one row: it counts, and picks a page's ids
+    through the covering index, whenever neither the filter nor the sort key
+    reads a joined model; ``by_ids(account, ids)`` then loads those rows by
+    primary key (the account's only). ``documents(rows)``, when given, is
+    the full JSON text of each row's resource, used when the query names no
+    ``attributes`` or ``excludedAttributes`` (kept per version: see rendered.py).
     """
 
     name: str
@@ -74,6 +83,10 @@ class ResourceListing:
     default_sort: Callable[[], SortKey]
     id_column: Callable[[], Expression]
     serialise: Callable[[list[Any], ListQuery], list[Any]]
+    narrow_query: Callable[[Account], Any] | None = None
+    joined: tuple[Any, ...] = ()
+    by_ids: Callable[[Account, list[Any]], list[Any]] | None = None
+    documents: Callable[[list[Any]], list[str]] | None = None
 
 
 RESOURCE_TYPES: dict[str, ResourceListing] = {}
@@ -211,34 +224,81 @@ def _key_parts(listing: ResourceListing, query: ListQuery) -> list[Expression]:
     return [sort.expression, listing.id_column()]
 
 
+def _mentions(node: Any, models: tuple[Any, ...], seen: set[int] | None = None) -> bool:
+    """Whether a peewee expression reads a column of one of ``models`` (subqueries included)."""
+    if not models:
+        return False
+    if isinstance(node, peewee.Field):
+        return node.model in models  # not further: a foreign key names its related model without reading it
+    if isinstance(node, type):
+        return node in models
+    if isinstance(node, list | tuple | set | frozenset):
+        return any(_mentions(item, models, seen) for item in node)
+    if isinstance(node, dict):
+        return any(_mentions(item, models, seen) for item in node.values())
+    if isinstance(node, peewee.Node):
+        seen = set() if seen is None else seen
+        if id(node) in seen:
+            return False
+        seen.add(id(node))
+        return any(_mentions(value, models, seen) for value in vars(node).values())
+    return False
+
+
 def fetch_page(listing: ResourceListing, account: Account, query: ListQuery) -> Page:
-    """Count and page the account's resources matching ``query``: one COUNT and at most one SELECT."""
-    where = listing.query(account)
-    if query.filter:
-        where = where.where(listing.compile_filter(query.filter))
+    """Count and page the account's resources matching ``query``: one COUNT and at most two SELECTs.
+
+    Through ``narrow_query`` when neither filter nor sort reads a joined
+    model: the COUNT runs over the listed table alone, and the page's ids
+    come from the covering index before its full rows are loaded by id (a
+    deep ``startIndex`` skips index entries, not joined rows).
+    """
+    condition = listing.compile_filter(query.filter) if query.filter else None
     parts = _key_parts(listing, query)
     fingerprint = _fingerprint(account.id, listing, query)
     direction, after = "n", None
     if query.cursor:
         direction, after = decode_cursor(query.cursor, fingerprint, len(parts))
-    total = where.count()
+
+    def base(narrow: bool) -> Any:
+        select = listing.narrow_query(account) if narrow and listing.narrow_query else listing.query(account)
+        return select.where(condition) if condition is not None else select
+
+    narrow_count = listing.narrow_query is not None and not _mentions(condition, listing.joined)
+    narrow = narrow_count and listing.by_ids is not None and not _mentions(parts, listing.joined)
+    total = base(narrow_count).count()
     if query.count == 0:
         return Page(total, [], start_index=None if query.cursor is not None else query.start_index)
-    select = where.select_extend(*(part.alias(f"_key{i}") for i, part in enumerate(parts[:-1])))
+    keys = [part.alias(f"_key{i}") for i, part in enumerate(parts[:-1])]
+    where = base(narrow)
+    select = where.select(listing.id_column(), *keys) if narrow else where.select_extend(*keys)
     forward = direction == "n"
+    skip = query.start_index - 1
+    if query.cursor is None and skip > total // 2:
+        # past the middle, the page is counted from the end, read backwards, and turned
+        # round: the order is total (ties broken by id), so a deep page skips as few
+        # index entries as the first one does
+        forward, skip, size = False, max(total - skip - query.count, 0), min(query.count, max(total - skip, 0))
+    else:
+        size = query.count
     ascending = forward != query.descending
     ordered = select.order_by(*(part.asc() if ascending else part.desc() for part in parts))
     if query.cursor is None:
-        rows = list(ordered.offset(query.start_index - 1).limit(query.count))
-        return Page(total, rows, start_index=query.start_index)
-    if after is not None:
-        row_key, cursor_key = peewee.Tuple(*parts), peewee.Tuple(*(peewee.Value(v) for v in after))
-        ordered = ordered.where(row_key > cursor_key if ascending else row_key < cursor_key)
-    rows = list(ordered.limit(query.count + 1))
-    more = len(rows) > query.count
-    rows = rows[:query.count]
+        ordered = ordered.offset(skip).limit(size)
+    else:
+        if after is not None:
+            row_key, cursor_key = peewee.Tuple(*parts), peewee.Tuple(*(peewee.Value(v) for v in after))
+            ordered = ordered.where(row_key > cursor_key if ascending else row_key < cursor_key)
+        ordered = ordered.limit(query.count + 1)
+    picked: list[Any] = list(ordered.objects() if narrow else ordered)
+    more = query.cursor is not None and len(picked) > query.count
+    picked = picked[:query.count]
+    rows = _full_rows(listing, account, picked) if narrow and picked else picked
     if not forward:
+        picked.reverse()
         rows.reverse()
+    if query.cursor is None:
+        return Page(total, rows, start_index=query.start_index)
     if not rows:
         return Page(total, [])
 
@@ -247,8 +307,16 @@ def fetch_page(listing: ResourceListing, account: Account, query: ListQuery) -> 
 
     has_next, has_previous = (more, after is not None) if forward else (True, more)
     return Page(total, rows,
-                next_cursor=encode_cursor(fingerprint, "n", key(rows[-1])) if has_next else None,
-                previous_cursor=encode_cursor(fingerprint, "p", key(rows[0])) if has_previous else None)
+                next_cursor=encode_cursor(fingerprint, "n", key(picked[-1])) if has_next else None,
+                previous_cursor=encode_cursor(fingerprint, "p", key(picked[0])) if has_previous else None)
+
+
+def _full_rows(listing: ResourceListing, account: Account, picked: list[Any]) -> list[Any]:
+    """The full rows (joins included) of the picked ids, in the picked order."""
+    assert listing.by_ids is not None
+    ids = [row.id for row in picked]
+    loaded = {row.id: row for row in listing.by_ids(account, ids)}
+    return [loaded[i] for i in ids if i in loaded]
 
 
 def _response_parameters(model: Any, query: ListQuery) -> ResponseParameters[Any] | None:
@@ -259,13 +327,30 @@ def _response_parameters(model: Any, query: ListQuery) -> ResponseParameters[Any
 
 
 def _respond(model: Any, page: Page, resources: list[Any], query: ListQuery) -> Response:
-    listing = ListResponse[model](  # type: ignore[valid-type]
+    listing = _list_response(model)(
         total_results=page.total, start_index=page.start_index, items_per_page=len(resources),
         resources=resources, next_cursor=page.next_cursor, previous_cursor=page.previous_cursor)
     document = listing.model_dump(scim_ctx=Context.SEARCH_RESPONSE,
                                   response_parameters=_response_parameters(model, query))
     document.setdefault("Resources", [])  # a filter miss is 200 with Resources: [] (RFC 7644 §3.4.2)
     return scim_response(document)
+
+
+@functools.cache
+def _list_response(model: Any) -> Any:
+    """``ListResponse[model]``: scim2-models builds a new class at each subscript (milliseconds), so once per model."""
+    return ListResponse[model]  # type: ignore[valid-type]
+
+
+def _respond_documents(model: Any, page: Page, documents: list[str]) -> Response:
+    """The ListResponse of resources already rendered as JSON text: only its frame goes through scim2-models."""
+    frame = _list_response(model)(
+        total_results=page.total, start_index=page.start_index, items_per_page=len(documents),
+        next_cursor=page.next_cursor, previous_cursor=page.previous_cursor,
+    ).model_dump(scim_ctx=Context.SEARCH_RESPONSE)
+    frame.pop("Resources", None)
+    text = json.dumps(frame, separators=(",", ":"))
+    return Response(f'{text[:-1]},"Resources":[{",".join(documents)}]}}', mimetype=MEDIA_TYPE)
 
 
 def list_resources(names: list[str], account: Account, query: ListQuery) -> Response:
@@ -279,6 +364,9 @@ def list_resources(names: list[str], account: Account, query: ListQuery) -> Resp
     listings = [RESOURCE_TYPES[name] for name in names]
     if len(listings) == 1:
         page = fetch_page(listings[0], account, query)
+        documents = listings[0].documents
+        if documents is not None and not query.attributes and not query.excluded_attributes:
+            return _respond_documents(listings[0].model, page, documents(page.rows))
         return _respond(listings[0].model, page, listings[0].serialise(page.rows, query), query)
     if query.cursor is not None:
         raise InvalidCursorException(detail="Cursor pagination needs one resource type: search /<Type>/.search.")
@@ -310,21 +398,39 @@ def _list_several(listings: list[ResourceListing], account: Account, query: List
     return _respond(model, Page(total, [], start_index=query.start_index), resources, query)
 
 
-def _users(account: Account) -> Any:
+def _records(account: Account) -> Any:
+    return DirectoryRecord.select(DirectoryRecord.id).where(DirectoryRecord.account == account.id)
+
+
+def _joined_users() -> Any:
     return (DirectoryRecord.select(DirectoryRecord, Membership)
-            .join(Membership, JOIN.LEFT_OUTER, on=(DirectoryRecord.membership == Membership.id))
-            .where(DirectoryRecord.account == account.id))
+            .join(Membership, JOIN.LEFT_OUTER, on=(DirectoryRecord.membership == Membership.id)))
+
+
+def _users(account: Account) -> Any:
+    return _joined_users().where(DirectoryRecord.account == account.id)
+
+
+def _users_by_id(account: Account, ids: list[Any]) -> list[Any]:
+    # by primary key alone, which the planner then uses (with the account in the
+    # WHERE, SQLite would rather walk the account's index); the account is checked here
+    return [row for row in _joined_users().where(DirectoryRecord.id.in_(ids)) if row.account_id == account.id]
 
 
 def _user_resources(rows: list[Any], query: ListQuery) -> list[Any]:
-    return [to_scim_user(r, r.membership if r.membership_id else None, location(r.id)) for r in rows]
+    return [cached_user(r, r.membership if r.membership_id else None, location(r.id))[0] for r in rows]
+
+
+def _user_documents(rows: list[Any]) -> list[str]:
+    return [cached_user(r, r.membership if r.membership_id else None, location(r.id))[1] for r in rows]
 
 
 USERS = register(ResourceListing(
     name="User", endpoint="Users", model=UserModel, query=_users, compile_filter=compile_user_filter,
     sort_key=user_sort_key,
     default_sort=lambda: SortKey(DirectoryRecord.created_at), id_column=lambda: DirectoryRecord.id,
-    serialise=_user_resources))
+    serialise=_user_resources, narrow_query=_records, joined=(Membership,),
+    by_ids=_users_by_id, documents=_user_documents))
 
 
 @bp.get("/Users")

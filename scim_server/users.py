@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, Response, g, request, url_for
+from peewee import JOIN
 from scim2_models import Context, InvalidSyntaxException, ResponseParameters
 
 from models import directory
-from models.tenancy import DirectoryRecord, Membership
+from models.errors import NotFoundError
+from models.tenancy import Account, DirectoryRecord, Membership
 
-from . import patch
-from .errors import scim_response
+from . import patch, rendered
+from .errors import MEDIA_TYPE, scim_response
 from .mapping import UserModel, etag, from_scim_user, from_user_model, to_scim_user
 from .preconditions import NotModified, check_read, check_write
 
@@ -38,23 +41,58 @@ def response_parameters() -> ResponseParameters[Any] | None:
         {"attributes": attributes, "excludedAttributes": excluded})
 
 
+def cached_user(record: DirectoryRecord, membership: Membership | None, url: str) -> tuple[Any, str]:
+    """(User model, its full JSON as a query response) of the record, kept per (id, version, active, url).
+
+    ``active`` is in the key as well as the version, which a membership
+    status change raises too: a key can only ever name one document. The
+    model is shared: read it, never change it.
+    """
+    key = (record.id, record.version, directory.is_active(record, membership), url)
+    entry = rendered.users.get(key)
+    if entry is None:
+        user = to_scim_user(record, membership, url)
+        text = json.dumps(user.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE), separators=(",", ":"))
+        entry = (user, text)
+        rendered.users.put(key, entry)
+    return entry
+
+
 def _render(record: DirectoryRecord, membership: Membership | None, status: int = 200) -> Response:
-    user = to_scim_user(record, membership, location(record.id))
-    context = Context.RESOURCE_CREATION_RESPONSE if status == 201 else Context.RESOURCE_QUERY_RESPONSE
+    url = location(record.id)
     headers = {"ETag": etag(record)}
     if status == 201:
-        headers["Location"] = location(record.id)
-    return scim_response(user.model_dump(scim_ctx=context, response_parameters=response_parameters()), status, headers)
+        headers["Location"] = url
+        user = to_scim_user(record, membership, url)
+        return scim_response(user.model_dump(scim_ctx=Context.RESOURCE_CREATION_RESPONSE,
+                                             response_parameters=response_parameters()), status, headers)
+    user, text = cached_user(record, membership, url)
+    parameters = response_parameters()
+    if parameters is not None:
+        document = user.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=parameters)
+        return scim_response(document, status, headers)
+    return Response(text, status=status, mimetype=MEDIA_TYPE, headers=headers)
+
+
+def _record_with_membership(account: Account, record_id: str) -> tuple[DirectoryRecord, Membership | None]:
+    """The account's record and its membership in one query; another account's record is not found."""
+    record = (DirectoryRecord.select(DirectoryRecord, Membership)
+              .join(Membership, JOIN.LEFT_OUTER, on=(DirectoryRecord.membership == Membership.id))
+              .where((DirectoryRecord.id == record_id) & (DirectoryRecord.account == account.id))
+              .get_or_none())
+    if record is None:
+        raise NotFoundError(f"No user {record_id} in this account.")
+    return record, record.membership if record.membership_id else None
 
 
 @bp.get("/Users/<record_id>")
 def get_user(record_id: str) -> Response:
-    record = directory.get_record(g.account, record_id)
+    record, membership = _record_with_membership(g.account, record_id)
     try:
         check_read(record.version)
     except NotModified:
         return Response(status=304, headers={"ETag": etag(record)})
-    return _render(record, directory.membership_of(record))
+    return _render(record, membership)
 
 
 @bp.post("/Users")

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from models import AuditEvent, GroupMember, members
-from models.database import db
 from models.tenancy import DirectoryRecord, Group
+from scim_server import app as app_module
 from scim_server import bulk
 from scim_server.app import DEFAULTS
 
@@ -170,9 +170,9 @@ def test_version_is_if_match_412_on_a_mismatch(scim):
 
 
 def test_audit_events_carry_the_outer_request_id_and_the_token(scim, caplog, monkeypatch):
-    closes: list[int] = []
-    close = db.obj.close
-    monkeypatch.setattr(db.obj, "close", lambda: closes.append(1) or close())
+    ends: list[int] = []
+    end_request = app_module.end_request
+    monkeypatch.setattr(app_module, "end_request", lambda exc=None: ends.append(1) or end_request(exc))
     with caplog.at_level(logging.INFO, logger="roster.http"):
         response = send(scim, post_user("u1", "audit1"), post_group("g1", "Audited", "bulkId:u1"),
                         post_user("u2", "audit2"), headers={"X-Request-ID": "bulk-req-42"})
@@ -181,9 +181,9 @@ def test_audit_events_carry_the_outer_request_id_and_the_token(scim, caplog, mon
     events = list(AuditEvent.select().where(AuditEvent.action.in_(["directory_record.created", "group.created"])))
     assert len(events) == 3
     assert {(e.request_id, e.actor_type) for e in events} == {("bulk-req-42", "scim_token")}
-    # the app's hooks ran once, for the outer request: one access log line, one close of the connection
+    # the app's hooks ran once, for the outer request: one access log line, one end of the connection's request
     assert [r.getMessage() for r in caplog.records if r.name == "roster.http"] == ["POST /scim/v2/Bulk 200"]
-    assert len(closes) == 1
+    assert len(ends) == 1
     follow = scim.client.get("/scim/v2/Users", headers={**scim.headers, "X-Request-ID": "next"})
     assert follow.headers["X-Request-ID"] == "next"
     scim.create("after")

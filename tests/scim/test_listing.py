@@ -155,8 +155,9 @@ def test_cursor_pages_use_a_keyset_and_no_offset(many, caplog):
     cursor = many.get("/Users", cursor="", count=100).get_json()["nextCursor"]
     caplog.set_level(logging.DEBUG, logger="peewee")
     assert many.get("/Users", cursor=cursor, count=100).status_code == 200
+    # the COUNT and the load of the page's rows by id aside, one query picks the page
     pages = [r.getMessage() for r in caplog.records if "directory_record" in r.getMessage()
-             and "COUNT(" not in r.getMessage()]
+             and "COUNT(" not in r.getMessage() and '"t1"."id" IN (' not in r.getMessage()]
     assert len(pages) == 1, pages
     assert "OFFSET" not in pages[0]
     assert '("t1"."created_at", "t1"."id") >' in pages[0]
@@ -173,12 +174,12 @@ def test_a_listing_is_one_count_and_one_limited_select(many, caplog):
     assert "COUNT(" in listing[0] and "LIMIT" in listing[1]
 
 
-def test_fetching_a_page_runs_two_queries_whatever_the_filter(many):
+def test_fetching_a_page_runs_three_queries_whatever_the_filter(many):
     query = ListQuery.build(filter='emails[type eq "work"] or name.familyName ew "9" or title pr',
                             sort_by="name.familyName", count=50, cursor="")
     with count_queries() as counter:
         page = fetch_page(USERS, many.account, query)
-    assert counter.count == 2
+    assert counter.count == 3  # the COUNT, the page's ids through the index, their rows by id
     assert page.total == 250 and len(page.rows) == 50 and page.next_cursor
 
 

@@ -1,0 +1,58 @@
+"""Rendered SCIM documents kept per resource version (DESIGN.md §3 "Speed").
+
+A resource's JSON depends only on its row, named by (id, ``meta.version``),
+plus what the key adds (e.g. ``active``, which is the membership's, and the
+resource's location). Every change raises the version, so a new version is a
+new key and an old document is never served again; the cache is per process,
+bounded (least recently used goes first), and filled only from committed
+data (never inside a transaction, which may still roll back).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Any
+
+from models.database import db
+
+MAX_ENTRIES = 10_000
+"""Documents kept per process: a few KB each, so some tens of MB at most."""
+
+
+class DocumentCache:
+    """A thread-safe LRU map of key → rendered document."""
+
+    def __init__(self, size: int = MAX_ENTRIES) -> None:
+        self.size = size
+        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: Hashable, entry: Any) -> None:
+        """Keep ``entry`` unless a transaction is open: what it read may yet roll back."""
+        if db.in_transaction():
+            return
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+users = DocumentCache()
+"""SCIM Users by (record id, version, active, location)."""
