@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 from collections.abc import Iterator
 from urllib.parse import unquote, urlparse
 
@@ -70,6 +71,11 @@ def bind(database: peewee.Database) -> None:
 
 def is_postgres() -> bool:
     return isinstance(db.obj, peewee.PostgresqlDatabase)
+
+
+def supports_returning() -> bool:
+    """INSERT/UPDATE … RETURNING: PostgreSQL, and SQLite from 3.35."""
+    return is_postgres() or sqlite3.sqlite_version_info >= (3, 35, 0)
 
 
 def end_request(error: BaseException | None = None) -> None:

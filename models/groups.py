@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
@@ -12,7 +11,7 @@ import peewee
 from . import audit, clock
 from .accounts import require_admin
 from .audit import Actor
-from .database import db, is_postgres, transaction
+from .database import db, is_postgres, supports_returning, transaction
 from .errors import ConflictError, InvalidInputError, NotFoundError
 from .tenancy import Account, DirectoryRecord, Group, GroupMember, GroupRecord, Membership
 
@@ -297,7 +296,7 @@ def _add_chunk(group_id: str, records: dict[str, str | None]) -> int:
     record_rows = GroupRecord.insert_many([{"group": group_id, "record": r} for r in records]).on_conflict_ignore()
     member_rows = GroupMember.insert_many([{"group": group_id, "membership": m} for m in linked]
                                           ).on_conflict_ignore()
-    if _returning():
+    if supports_returning():
         new_records = {row[0] for row in record_rows.returning(GroupRecord.record).tuples().execute()}
         new_memberships = {row[0] for row in member_rows.returning(GroupMember.membership).tuples().execute()} \
             if linked else set()
@@ -355,7 +354,7 @@ def update_group(group: Group, *, display_name: str | None = None, external_id: 
         try:
             # no savepoint: a refusal rolls the whole change back
             query = Group.update(values).where(Group.id == group.id)
-            if _returning():
+            if supports_returning():
                 updated = list(query.returning(Group).execute())
                 changed = len(updated)
             else:
@@ -374,10 +373,6 @@ def update_group(group: Group, *, display_name: str | None = None, external_id: 
                      **detail)
     return updated[0] if updated else Group.get_by_id(group.id)
 
-
-def _returning() -> bool:
-    """UPDATE … RETURNING: PostgreSQL, and SQLite from 3.35."""
-    return is_postgres() or sqlite3.sqlite_version_info >= (3, 35, 0)
 
 
 def directory_members(group_ids: Sequence[str]) -> dict[str, list[tuple[str, str, str]]]:

@@ -13,14 +13,13 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets as _secrets
-import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from . import audit, clock, emails, outbox, passwords, permissions, settings
 from .accounts import require_admin
 from .audit import Actor
-from .database import is_postgres, transaction
+from .database import supports_returning, transaction
 from .errors import ConflictError, InvalidInputError, NotFoundError, PolicyViolationError
 from .fields import new_id
 from .groups import resolve_groups
@@ -351,10 +350,6 @@ def _users_for(chunk: dict[str, Invitee], now: dt.datetime,
     return users, created
 
 
-def _returning() -> bool:
-    """INSERT … RETURNING: PostgreSQL, and SQLite from 3.35."""
-    return is_postgres() or sqlite3.sqlite_version_info >= (3, 35, 0)
-
 
 def _insert_ignoring_conflicts(model: Any, rows: list[dict[str, Any]]) -> set[str]:
     """Insert rows whose ids we drew; return the ids that went in (the rest hit a unique index).
@@ -366,7 +361,7 @@ def _insert_ignoring_conflicts(model: Any, rows: list[dict[str, Any]]) -> set[st
     if not rows:
         return set()
     inserted: set[str] = set()
-    returning = _returning()
+    returning = supports_returning()
     for start in range(0, len(rows), CHUNK):
         part = rows[start : start + CHUNK]
         query = model.insert_many(part).on_conflict_ignore()
