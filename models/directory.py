@@ -173,6 +173,19 @@ def _set_active(link: _Link, active: bool, by: Actor, membership: Membership | N
     return members.set_status_locked(membership, active, by=by)
 
 
+def _locked(record: DirectoryRecord, by: Actor, check: Check | None) -> DirectoryRecord:
+    """The record as it is now, after the account lock (R1 and linking; every writer takes it before the
+    record's row) and the caller's ``check`` of its version."""
+    require_admin(record.account_id, by)
+    lock(record.account_id)
+    current = load_record(record.id)
+    if current is None:
+        raise NotFoundError(f"No user {record.id} in this account.")
+    if check is not None:
+        check(current.version)
+    return current
+
+
 def create_record(account: Account, user_name: str, attributes: dict[str, Any], external_id: str | None, *,
                   by: Actor, password: str | None = None) -> DirectoryRecord:
     """Create a record and link it to a person by its login email (DESIGN.md §3, R2).
@@ -241,13 +254,7 @@ def update_record(record: DirectoryRecord, change: Change, *, by: Actor, check: 
     conflict, an exception from ``check`` or ``change``) changes nothing.
     """
     with transaction():
-        require_admin(record.account_id, by)
-        lock(record.account_id)  # R1 and linking; before the record's row, as every writer takes them
-        current = load_record(record.id)
-        if current is None:
-            raise NotFoundError(f"No user {record.id} in this account.")
-        if check is not None:
-            check(current.version)
+        current = _locked(record, by, check)
         membership = membership_of(current)
         replacement = change(current, membership)
         if replacement is None:
@@ -301,13 +308,7 @@ def delete_record(record: DirectoryRecord, *, by: Actor, check: Check | None = N
     ``check`` runs first, under the lock, with the record's current version.
     """
     with transaction():
-        require_admin(record.account_id, by)
-        lock(record.account_id)
-        current = load_record(record.id)
-        if current is None:
-            raise NotFoundError(f"No user {record.id} in this account.")
-        if check is not None:
-            check(current.version)
+        current = _locked(record, by, check)
         membership = membership_of(current)
         if membership is not None:
             members.remove(membership, by=by)

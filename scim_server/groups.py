@@ -12,7 +12,7 @@ import collections
 from typing import Any
 
 from flask import Blueprint, Response, g, request, url_for
-from scim2_models import Context, InvalidSyntaxException, ResponseParameters
+from scim2_models import Context, ResponseParameters
 from scim2_models import Group as GroupModel
 
 from models import groups
@@ -32,17 +32,10 @@ from .group_mapping import (
     to_scim_group,
 )
 from .listing import ListQuery, ResourceListing, list_resources, register
+from .payload import json_body
 from .preconditions import NotModified, check_read, check_write, etag
 
 bp = Blueprint("groups", __name__)
-
-
-def _body() -> Any:
-    # Clients send application/scim+json, application/json or nothing at all
-    payload = request.get_json(force=True, silent=True)
-    if not isinstance(payload, dict):
-        raise InvalidSyntaxException(detail="The request body must be a JSON object.")
-    return payload
 
 
 def location(group_id: str) -> str:
@@ -149,7 +142,7 @@ def get_group(group_id: str) -> Response:
 
 @bp.post("/Groups")
 def create_group() -> Response:
-    name, external_id, member_ids = from_scim_group(_body(), Context.RESOURCE_CREATION_REQUEST)
+    name, external_id, member_ids = from_scim_group(json_body(), Context.RESOURCE_CREATION_REQUEST)
     group = groups.create_directory_group(g.account, name, external_id=external_id, member_records=member_ids,
                                           by=g.actor)
     return _render(group, 201)
@@ -160,7 +153,7 @@ def replace_group(group_id: str) -> Response:
     """RFC 7644 §3.5.1: displayName, externalId and members become what the body says."""
     group = groups.find_group(g.account, group_id)
     check_write(group.version)
-    name, external_id, member_ids = from_scim_group(_body(), Context.RESOURCE_REPLACEMENT_REQUEST)
+    name, external_id, member_ids = from_scim_group(json_body(), Context.RESOURCE_REPLACEMENT_REQUEST)
     group = groups.update_group(group, display_name=name, external_id=external_id,
                                 members=groups.MemberChanges(add=tuple(member_ids), replace=True), by=g.actor)
     return _render(group)
@@ -171,7 +164,7 @@ def patch_group_view(group_id: str) -> Response:
     """RFC 7644 §3.5.2; answers 200 with the group (without members under ``excludedAttributes=members``)."""
     group = groups.find_group(g.account, group_id)
     check_write(group.version)
-    change = patch_group(_body(), group)
+    change = patch_group(json_body(), group)
     group = groups.update_group(group, display_name=change.display_name, external_id=change.external_id,
                                 members=change.members, by=g.actor)
     return _render(group)

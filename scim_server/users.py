@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, request, url_for
 from peewee import JOIN
-from scim2_models import Context, InvalidSyntaxException, ResponseParameters
+from scim2_models import Context, ResponseParameters
 
 from models import directory
 from models.errors import NotFoundError
@@ -16,17 +16,10 @@ from models.tenancy import Account, DirectoryRecord, Membership
 from . import patch, rendered
 from .errors import MEDIA_TYPE, scim_response
 from .mapping import UserModel, etag, from_scim_user, from_user_model, to_scim_user
+from .payload import json_body
 from .preconditions import NotModified, check_read, check_write
 
 bp = Blueprint("users", __name__)
-
-
-def _body() -> Any:
-    # Clients send application/scim+json, application/json or nothing at all
-    payload = request.get_json(force=True, silent=True)
-    if not isinstance(payload, dict):
-        raise InvalidSyntaxException(detail="The request body must be a JSON object.")
-    return payload
 
 
 def location(record_id: str) -> str:
@@ -97,7 +90,7 @@ def get_user(record_id: str) -> Response:
 
 @bp.post("/Users")
 def create_user() -> Response:
-    user_name, attributes, external_id, password = from_scim_user(_body(), Context.RESOURCE_CREATION_REQUEST)
+    user_name, attributes, external_id, password = from_scim_user(json_body(), Context.RESOURCE_CREATION_REQUEST)
     record = directory.create_record(g.account, user_name, attributes, external_id, by=g.actor, password=password)
     return _render(record, directory.membership_of(record), 201)
 
@@ -105,7 +98,7 @@ def create_user() -> Response:
 @bp.put("/Users/<record_id>")
 def replace_user(record_id: str) -> Response:
     record = directory.get_record(g.account, record_id)
-    user_name, attributes, external_id, password = from_scim_user(_body(), Context.RESOURCE_REPLACEMENT_REQUEST)
+    user_name, attributes, external_id, password = from_scim_user(json_body(), Context.RESOURCE_REPLACEMENT_REQUEST)
     record = directory.replace_record(record, user_name, attributes, external_id, by=g.actor, password=password,
                                       check=check_write)
     return _render(record, directory.membership_of(record))
@@ -115,7 +108,7 @@ def replace_user(record_id: str) -> Response:
 def patch_user(record_id: str) -> Response:
     """RFC 7644 §3.5.2: the operations apply to the User as it is under the lock, then replace the record."""
     record = directory.get_record(g.account, record_id)
-    operations = patch.parse(_body())
+    operations = patch.parse(json_body())
     url = location(record.id)
 
     def change(current: DirectoryRecord, membership: Membership | None) -> directory.Replacement | None:
