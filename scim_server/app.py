@@ -130,7 +130,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from flask_wtf.csrf import CSRFProtect
 
-    from oidc import pages
+    from oidc import discovery, pages
 
     from . import scim
     from .routing import CanonicalScimPaths
@@ -141,6 +141,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     CSRFProtect(app)
     app.register_blueprint(scim.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(discovery.bp)
     app.wsgi_app = CanonicalScimPaths(app.wsgi_app)  # type: ignore[method-assign]
 
     return app

@@ -1,0 +1,126 @@
+"""Signing keys: created once, rotated with the old key still published, private keys encrypted at rest."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from joserfc import errors, jwk, jwt
+
+from models import AuditEvent, SigningKey, crypto, keys
+
+# authlib 1.9 deprecates authlib.jose for joserfc, its authors' JOSE library (an authlib dependency)
+KEY_TYPES = {"RS256": "RSA", "ES256": "EC"}
+
+
+def _private(key: SigningKey):
+    return jwk.import_key(keys.private_key_pem(key), KEY_TYPES[key.alg])
+
+
+def _published() -> jwk.KeySet:
+    return jwk.KeySet.import_key_set(keys.published_jwks())  # type: ignore[arg-type]
+
+
+def _sign(key: SigningKey, claims: dict) -> str:
+    return jwt.encode({"alg": key.alg, "kid": key.kid}, claims, _private(key))
+
+
+def test_ensure_keys_creates_one_rs256_and_one_es256_key_once(database):
+    first = keys.ensure_keys()
+    second = keys.ensure_keys()
+
+    assert sorted(k.alg for k in first) == ["ES256", "RS256"]
+    assert [k.kid for k in first] == [k.kid for k in second]
+    assert SigningKey.select().count() == 2
+    assert len({k.kid for k in first}) == 2
+
+
+def test_active_key_creates_keys_on_first_use(database):
+    key = keys.active_key("ES256")
+
+    assert key.alg == "ES256" and key.retired_at is None
+    assert keys.active_key("ES256").kid == key.kid
+    assert SigningKey.select().count() == 2
+
+
+def test_the_kid_of_a_generation_is_fixed_so_concurrent_creators_collide(database):
+    first = keys.active_key("RS256")
+
+    # a second creator of generation 0 would draw the same kid: the primary key lets only one insert win
+    assert first.kid == keys._kid("RS256", 0)
+    assert len({keys._kid("RS256", 0), keys._kid("RS256", 1), keys._kid("ES256", 0)}) == 3
+    assert len(first.kid) == 22  # 128 opaque bits, base64url
+
+
+def test_rsa_key_is_2048_bits_and_ec_key_p256(database):
+    keys.ensure_keys()
+    rsa_key = _private(keys.active_key("RS256"))
+    ec_key = _private(keys.active_key("ES256"))
+
+    assert rsa_key.private_key.key_size == 2048
+    assert ec_key.as_dict()["crv"] == "P-256"
+
+
+def test_private_key_is_not_stored_in_clear(database):
+    keys.ensure_keys()
+
+    for row in SigningKey.select():
+        assert "PRIVATE KEY" not in row.private_key_encrypted
+        assert crypto.decrypt(row.private_key_encrypted).startswith("-----BEGIN PRIVATE KEY-----")
+        assert not {"d", "p", "q", "dp", "dq", "qi"} & set(row.public_jwk)
+
+
+def test_public_jwk_matches_the_jose_library(database):
+    for key in keys.ensure_keys():
+        expected = _private(key).as_dict(private=False)
+        assert {k: v for k, v in key.public_jwk.items() if k not in ("kid", "alg", "use")} == expected
+        assert key.public_jwk["kid"] == key.kid and key.public_jwk["alg"] == key.alg
+        assert key.public_jwk["use"] == "sig"
+
+
+@pytest.mark.parametrize("alg", ["RS256", "ES256"])
+def test_a_token_signed_with_the_active_key_verifies_with_the_published_jwks(database, alg):
+    key = keys.active_key(alg)
+    token = _sign(key, {"sub": "someone", "iss": "http://roster.test"})
+
+    decoded = jwt.decode(token, _published(), algorithms=[alg])
+
+    assert decoded.header["kid"] == key.kid
+    assert decoded.claims["sub"] == "someone"
+
+
+def test_rotation_keeps_the_old_key_published_until_its_tokens_expire(database, frozen_clock, cli_actor):
+    old = {k.alg: k for k in keys.ensure_keys()}
+    old_token = _sign(old["RS256"], {"sub": "x"})
+    frozen_clock.advance(hours=1)
+
+    new = {k.alg: k for k in keys.rotate(cli_actor, longest_token_lifetime=dt.timedelta(hours=2))}
+
+    assert {keys.active_key(alg).kid for alg in keys.ALGORITHMS} == {k.kid for k in new.values()}
+    retired = SigningKey.get_by_id(old["RS256"].kid)
+    assert retired.retired_at == frozen_clock.current
+    assert retired.publish_until == frozen_clock.current + dt.timedelta(hours=2)
+    published = {k["kid"] for k in keys.published_jwks()["keys"]}
+    assert published == {k.kid for k in old.values()} | {k.kid for k in new.values()}
+    assert jwt.decode(old_token, _published(), algorithms=["RS256"]).claims["sub"] == "x"
+
+    frozen_clock.advance(hours=2)
+
+    assert {k["kid"] for k in keys.published_jwks()["keys"]} == {k.kid for k in new.values()}
+    with pytest.raises(errors.InvalidKeyIdError):
+        jwt.decode(old_token, _published(), algorithms=["RS256"])
+    event = AuditEvent.get(AuditEvent.action == "signing_key.rotated")
+    assert event.actor_type == "cli"
+    assert sorted(event.detail["retired"]) == sorted(k.kid for k in old.values())
+    assert sorted(event.detail["created"]) == sorted(k.kid for k in new.values())
+
+
+def test_rotation_twice_retires_every_earlier_key(database, frozen_clock, cli_actor):
+    keys.ensure_keys()
+    keys.rotate(cli_actor)
+    latest = keys.rotate(cli_actor)
+
+    active = SigningKey.select().where(SigningKey.retired_at.is_null())
+    assert {k.kid for k in active} == {k.kid for k in latest}
+    assert SigningKey.select().count() == 6
+    assert len(keys.published_jwks()["keys"]) == 6
