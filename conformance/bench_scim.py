@@ -66,6 +66,7 @@ if str(ROOT) not in sys.path:
 
 from conformance.bench_peers.data import GROUP_ID as PEER_GROUP_ID  # noqa: E402
 from conformance.bench_peers.data import user_document, user_id  # noqa: E402
+from conformance.live_server import free_port  # noqa: E402
 
 ROSTER = Path(sys.executable).parent / "roster"
 PEER_VENV = Path(tempfile.gettempdir()) / "bench-peers-venv"
@@ -105,12 +106,6 @@ class Servers:
     def stop_all(self) -> None:
         for process in list(reversed(self.processes)):
             self.stop(process)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until_serving(port: int, path: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:

@@ -9,7 +9,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from conformance.live_server import free_port
+
 from ..conftest import IN_CI
 
 ROSTER = Path(sys.executable).parent / "roster"
@@ -26,12 +27,6 @@ CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:
@@ -50,7 +45,7 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
     workdir = tmp_path_factory.mktemp("browser")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{workdir}/roster.sqlite3",
            "ROSTER_SECRET_KEY": secrets.token_urlsafe(32), "ROSTER_BASE_URL": f"http://127.0.0.1:{port}",
            "ROSTER_DATA_DIR": str(workdir), "ROSTER_MAIL_BACKEND": "file",

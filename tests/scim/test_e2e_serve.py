@@ -14,17 +14,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from conformance.live_server import free_port
 from tests.conftest import SECRET_KEY
 
 pytestmark = pytest.mark.e2e
 
 ROSTER = Path(sys.executable).parent / "roster"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for_port(port: int, server: subprocess.Popen, log: Path, timeout: float = 30) -> None:
@@ -65,7 +60,7 @@ def _wait_until(condition, timeout: float = 20) -> bool:
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the server's children through /proc")
 def test_init_then_serve(database_url, tmp_path):
-    port = _free_port()
+    port = free_port()
     mbox = tmp_path / "outbox.mbox"
     env = {
         **os.environ,
