@@ -36,6 +36,8 @@ class WebAuthnCredential(BaseModel):
     nickname = pw.CharField(max_length=100, default="Security key")
     created_at = pw.DateTimeField(default=clock.now)
     last_used_at = pw.DateTimeField(null=True)
+    # WebAuthn's credential device type: single_device (hardware-bound, amr hwk) or multi_device (synced passkey, swk)
+    device_type = pw.CharField(max_length=16, default="single_device")
     # the raw foreign-key values peewee exposes, declared for type checkers
     user_id: str
 
