@@ -20,6 +20,7 @@ from .audit import Actor
 from .database import is_postgres, transaction
 from .errors import ConflictError, InvalidInputError, NotFoundError
 from .fields import new_id
+from .prepared import Prepared
 from .tenancy import Account, DirectoryRecord, Membership, User
 
 NO_VALID_EMAIL = "no_valid_email"
@@ -57,8 +58,11 @@ def is_active(record: DirectoryRecord, membership: Membership | None) -> bool:
 
 
 def get_record(account: Account, record_id: str) -> DirectoryRecord:
-    """A record of ``account``; another account's record is not found, like an unknown one."""
-    record = DirectoryRecord.get_or_none((DirectoryRecord.id == record_id) & (DirectoryRecord.account == account.id))
+    """A record of ``account`` and its membership (read in the same statement, for :func:`membership_of`).
+
+    Another account's record is not found, like an unknown one.
+    """
+    record = _with_membership(_RECORD_OF_ACCOUNT.first(record_id, account.id))
     if record is None:
         raise NotFoundError(f"No user {record_id} in this account.")
     return record
@@ -77,19 +81,32 @@ def membership_of(record: DirectoryRecord) -> Membership | None:
 _UNREAD: Any = object()
 
 
-def load_record(record_id: str, *, for_update: bool = False) -> DirectoryRecord | None:
-    """A record and its membership in one statement (:func:`membership_of` then reads nothing)."""
-    query = (DirectoryRecord.select(DirectoryRecord, Membership)
-             .join(Membership, peewee.JOIN.LEFT_OUTER, on=(DirectoryRecord.membership == Membership.id),
-                   attr="_joined_membership")
-             .where(DirectoryRecord.id == record_id))
-    if for_update and is_postgres():
-        query = query.for_update(of=DirectoryRecord)
-    record = query.get_or_none()
+def _record_query(*condition: Any) -> peewee.ModelSelect:
+    return (DirectoryRecord.select(DirectoryRecord, Membership)
+            .join(Membership, peewee.JOIN.LEFT_OUTER, on=(DirectoryRecord.membership == Membership.id),
+                  attr="_joined_membership")
+            .where(*condition).limit(1))
+
+
+# read on every SCIM User request: built once (models.prepared)
+_RECORD = Prepared(lambda record_id: _record_query(DirectoryRecord.id == record_id))
+_RECORD_FOR_UPDATE = Prepared(lambda record_id: _record_query(DirectoryRecord.id == record_id)
+                              .for_update(of=DirectoryRecord))
+_RECORD_OF_ACCOUNT = Prepared(lambda record_id, account_id: _record_query(
+    (DirectoryRecord.id == record_id) & (DirectoryRecord.account == account_id)))
+
+
+def _with_membership(record: DirectoryRecord | None) -> DirectoryRecord | None:
     if record is not None:
         joined = record.__dict__.pop("_joined_membership", None)
         record.__dict__["_membership"] = joined if joined is not None and joined.id is not None else None
-    return cast(DirectoryRecord | None, record)
+    return record
+
+
+def load_record(record_id: str, *, for_update: bool = False) -> DirectoryRecord | None:
+    """A record and its membership in one statement (:func:`membership_of` then reads nothing)."""
+    query = _RECORD_FOR_UPDATE if for_update and is_postgres() else _RECORD
+    return _with_membership(query.first(record_id))
 
 
 def _clean(user_name: str, attributes: dict[str, Any]) -> tuple[str, dict[str, Any]]:

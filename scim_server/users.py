@@ -6,12 +6,10 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, g, request, url_for
-from peewee import JOIN
 from scim2_models import Context, ResponseParameters
 
 from models import directory
-from models.errors import NotFoundError
-from models.tenancy import Account, DirectoryRecord, Membership
+from models.tenancy import DirectoryRecord, Membership
 
 from . import patch, rendered
 from .errors import MEDIA_TYPE, scim_response
@@ -67,20 +65,10 @@ def _render(record: DirectoryRecord, membership: Membership | None, status: int 
     return Response(text, status=status, mimetype=MEDIA_TYPE, headers=headers)
 
 
-def _record_with_membership(account: Account, record_id: str) -> tuple[DirectoryRecord, Membership | None]:
-    """The account's record and its membership in one query; another account's record is not found."""
-    record = (DirectoryRecord.select(DirectoryRecord, Membership)
-              .join(Membership, JOIN.LEFT_OUTER, on=(DirectoryRecord.membership == Membership.id))
-              .where((DirectoryRecord.id == record_id) & (DirectoryRecord.account == account.id))
-              .get_or_none())
-    if record is None:
-        raise NotFoundError(f"No user {record_id} in this account.")
-    return record, record.membership if record.membership_id else None
-
-
 @bp.get("/Users/<record_id>")
 def get_user(record_id: str) -> Response:
-    record, membership = _record_with_membership(g.account, record_id)
+    record = directory.get_record(g.account, record_id)  # with its membership, in one statement
+    membership = directory.membership_of(record)
     try:
         check_read(record.version)
     except NotModified:
