@@ -1,0 +1,233 @@
+"""The self-service profile (DESIGN.md §5): General, Accounts and Sessions; Security is in profile_security.
+
+Every page is for the signed-in person and acts on their own user only;
+each action is a POST with a CSRF token and ends with a flashed message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+from typing import Any
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from models import members, profile, sessions
+from models.errors import RosterError
+from models.tenancy import Account, Membership, User
+
+from . import web_session
+from .pages import page_headers
+from .profile_forms import ConfirmForm, GeneralForm
+
+bp = Blueprint("profile", __name__, template_folder="templates", url_prefix="/profile")
+bp.after_request(page_headers)
+
+
+@bp.before_request
+def _guard() -> Response | None:
+    """Signed-in people only; CSRF on every change; R8 (terms, own password) before anything else."""
+    if web_session.current_session() is None:
+        return redirect(url_for("signin.login", next=request.full_path.rstrip("?")))
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        current_app.extensions["csrf"].protect()
+    user = viewer()
+    if user.must_change_password or user.terms_accepted_at is None:
+        return redirect(url_for("signin.first_login", next=request.path))
+    return None
+
+
+def viewer() -> User:
+    """The signed-in person, read once per request."""
+    if "profile_user" not in g:
+        user = web_session.current_user()
+        assert user is not None, "the blueprint's guard lets only signed-in people through"
+        g.profile_user = user
+    found: User = g.profile_user
+    return found
+
+
+# --- shown in the person's time zone and date format ---------------------------
+
+_DATE_PATTERNS = {
+    "YYYY-MM-DD": "%Y-%m-%d",
+    "DD/MM/YYYY": "%d/%m/%Y",
+    "MM/DD/YYYY": "%m/%d/%Y",
+    "DD.MM.YYYY": "%d.%m.%Y",
+}
+
+
+def local_time(value: dt.datetime | None, user: User | None = None, *, time: bool = True) -> str:
+    """A stored (naive UTC) time in ``user``'s time zone and date format, e.g. ``31.01.2026 10:15 CET``."""
+    if value is None:
+        return ""
+    user = user or viewer()
+    try:
+        zone = zoneinfo.ZoneInfo(user.timezone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = zoneinfo.ZoneInfo("UTC")
+    local = value.replace(tzinfo=dt.UTC).astimezone(zone)
+    pattern = user.date_format or "YYYY-MM-DD"
+    day = f"{local.day} {local.strftime('%b %Y')}" if pattern == "D MMM YYYY" else local.strftime(
+        _DATE_PATTERNS.get(pattern, "%Y-%m-%d"))
+    return f"{day} {local.strftime('%H:%M %Z')}" if time else day
+
+
+@bp.app_template_filter("localtime")
+def _localtime_filter(value: dt.datetime | None, time: bool = True) -> str:
+    return local_time(value, time=time)
+
+
+# --- sessions as a person reads them --------------------------------------------
+
+# RFC 8176 amr values in words
+METHODS = {"pwd": "password", "otp": "authenticator app or recovery code", "hwk": "security key", "swk": "passkey"}
+_BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
+             ("Chromium/", "Chromium"), ("Safari/", "Safari"))
+_SYSTEMS = (("Windows", "Windows"), ("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iPadOS"),
+            ("CrOS", "ChromeOS"), ("Mac OS X", "macOS"), ("Macintosh", "macOS"), ("Linux", "Linux"))
+
+
+def device(user_agent: str) -> str:
+    """``Browser on OS`` from a User-Agent header, simply (the header is the browser's word, not proof)."""
+    browser = next((name for token, name in _BROWSERS if token in user_agent), None)
+    system = next((name for token, name in _SYSTEMS if token in user_agent), None)
+    if browser is None and system is None:
+        return "Unknown device"
+    if browser is None:
+        return f"A browser on {system}"
+    return f"{browser} on {system}" if system else browser
+
+
+def methods(amr: list[str] | None) -> str:
+    words = [METHODS[v] for v in amr or [] if v in METHODS]
+    return ", ".join(words) if words else "unknown"
+
+
+END_REASONS = {
+    "signed_out": "signed out",
+    "ended_by_user": "ended from the Sessions page",
+    "idle_timeout": "unused for too long",
+    "expired": "too old",
+    "replaced": "another person signed in",
+    "user_disabled": "user disabled",
+    "password_changed": "password changed",
+    "password_reset": "password reset",
+    "membership_deactivated": "access to the account deactivated",
+    "membership_removed": "removed from the account",
+}
+
+
+def end_reason(reason: str | None) -> str:
+    return END_REASONS.get(reason or "", re.sub(r"[_-]+", " ", reason or "ended"))
+
+
+# --- pages ----------------------------------------------------------------------
+
+
+@bp.route("", methods=["GET", "POST"])
+@web_session.login_required
+def general() -> Any:
+    user = viewer()
+    form = GeneralForm(obj=None if request.method == "POST" else user)
+    if request.method == "GET":
+        for kind, on in profile.notification_settings(user).items():
+            getattr(form, f"notify_{kind}").data = on
+    if form.validate_on_submit():
+        try:
+            profile.update_settings(
+                user, given_name=form.given_name.data or "", family_name=form.family_name.data or "",
+                display_name=form.display_name.data or "", timezone=form.timezone.data or "",
+                date_format=form.date_format.data or "", locale=form.locale.data or "",
+                news_opt_in=bool(form.news_opt_in.data), email_notifications=form.notifications())
+        except RosterError as exc:
+            target = getattr(form, exc.field or "", None) or form.given_name
+            target.errors = [*target.errors, exc.message]
+        else:
+            flash("Your settings are saved.")
+            return redirect(url_for("profile.general"))
+    status = 400 if form.is_submitted() else 200
+    return render_template("profile/general.html", form=form, user=user, section="general",
+                           title="Profile"), status
+
+
+@bp.get("/accounts")
+@web_session.login_required
+def accounts() -> Any:
+    user = viewer()
+    return render_template("profile/accounts.html", rows=profile.accounts_of(user), form=ConfirmForm(),
+                           section="accounts", title="Accounts")
+
+
+def _own_account(account_id: str) -> Account | None:
+    membership = Membership.get_or_none((Membership.user == viewer().id) & (Membership.account == account_id))
+    return Account.get_by_id(account_id) if membership is not None else None
+
+
+@bp.route("/accounts/<account_id>/leave", methods=["GET", "POST"])
+@web_session.login_required
+def leave(account_id: str) -> Any:
+    """GET asks to confirm; POST leaves (R9), or says why not (R1)."""
+    account = _own_account(account_id)
+    if account is None:
+        flash("You are not a member of that account.", "error")
+        return redirect(url_for("profile.accounts"))
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            members.leave(viewer(), account)
+        except RosterError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"You left {account.name}.")
+        return redirect(url_for("profile.accounts"))
+    return render_template("profile/leave.html", account=account, form=form, section="accounts",
+                           title=f"Leave {account.name}")
+
+
+@bp.get("/sessions")
+@web_session.login_required
+def sessions_page() -> Any:
+    user = viewer()
+    live = web_session.current_session()
+    assert live is not None
+    rows = sessions.list_for(user)
+    return render_template("profile/sessions.html", rows=rows, current_id=live.id, form=ConfirmForm(),
+                           device=device, methods=methods, end_reason=end_reason,
+                           others=sum(1 for s in rows if s.ended_at is None and s.id != live.id),
+                           section="sessions", title="Sessions")
+
+
+@bp.post("/sessions/<session_id>/end")
+@web_session.login_required
+def end_session(session_id: str) -> Response:
+    live = web_session.current_session()
+    assert live is not None
+    if session_id == live.id:
+        response = redirect(url_for("signin.login"))
+        web_session.sign_out(response, "ended_by_user")
+        flash("You are signed out on this device.")
+        return response
+    if sessions.end(session_id, "ended_by_user", user=viewer()):
+        flash("The session is ended: that device is signed out.")
+    else:
+        flash("That session was not found or has already ended.", "error")
+    return redirect(url_for("profile.sessions_page"))
+
+
+@bp.post("/sessions/end-others")
+@web_session.login_required
+def end_other_sessions() -> Response:
+    live = web_session.current_session()
+    assert live is not None
+    count = sessions.end_others(viewer(), live.id)
+    if count:
+        flash(f"Signed out everywhere else: {count} other session{'s' if count != 1 else ''} ended.")
+    else:
+        flash("There were no other sessions to end.")
+    return redirect(url_for("profile.sessions_page"))
+
+
+from . import profile_security  # noqa: E402,F401  (its routes live on this blueprint)

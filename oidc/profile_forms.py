@@ -1,0 +1,59 @@
+"""Forms of the profile pages; every one carries a CSRF token (Flask-WTF)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from models import profile
+
+
+class GeneralForm(FlaskForm):
+    given_name = StringField("First name", validators=[DataRequired(message="Enter your first name."),
+                                                       Length(max=profile.NAME_MAX)])
+    family_name = StringField("Last name", validators=[Length(max=profile.NAME_MAX)])
+    display_name = StringField("Display name (optional)", validators=[Length(max=profile.NAME_MAX)])
+    timezone = SelectField("Time zone")
+    date_format = SelectField("Date format", choices=list(profile.DATE_FORMATS.items()))
+    locale = SelectField("Language", choices=list(profile.LOCALES.items()))
+    news_opt_in = BooleanField("Send me product news")
+    notify_security = BooleanField(profile.EMAIL_NOTIFICATIONS["security"])
+    notify_memberships = BooleanField(profile.EMAIL_NOTIFICATIONS["memberships"])
+    notify_invitations = BooleanField(profile.EMAIL_NOTIFICATIONS["invitations"])
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = [(name, name.replace("_", " ")) for name in profile.timezones()]
+
+    def notifications(self) -> dict[str, bool]:
+        return {kind: bool(getattr(self, f"notify_{kind}").data) for kind in profile.EMAIL_NOTIFICATIONS}
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired(
+        message="Enter your current password."), Length(max=1024)])
+    new_password = PasswordField("New password", validators=[DataRequired(message="Enter a new password."),
+                                                             Length(max=1024)])
+    confirm = PasswordField("Repeat the new password", validators=[DataRequired(
+        message="Repeat the new password."), EqualTo("new_password", message="The two passwords differ.")])
+
+
+class TotpConfirmForm(FlaskForm):
+    code = StringField("Code from the app", validators=[DataRequired(message="Enter the 6-digit code."),
+                                                         Length(max=16)])
+
+
+class NicknameForm(FlaskForm):
+    nickname = StringField("Name", validators=[DataRequired(message="Give the key a name."), Length(max=100)])
+
+
+class ConfirmForm(FlaskForm):
+    """A button that changes something: the token is all it carries."""
+
+
+class DeleteUserForm(FlaskForm):
+    password = PasswordField("Your password", validators=[DataRequired(message="Enter your password."),
+                                                          Length(max=1024)])
+    confirm = BooleanField("I understand that my user, my access to every account and my history are deleted "
+                           "for good", validators=[DataRequired(message="Tick the box to confirm.")])

@@ -1,0 +1,246 @@
+"""Profile → Security: password, authenticator app, security keys and passkeys, recovery codes, delete my user.
+
+The WebAuthn ceremony is the one part that needs JavaScript
+(static/profile-webauthn.js): it POSTs for the options, calls
+``navigator.credentials.create()`` and POSTs the result back. The challenge
+waits in the signed session cookie between the two requests.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from models import members, mfa, passkeys, profile, settings
+from models.audit import Actor
+from models.errors import RosterError
+
+from . import web_session
+from .profile import bp, viewer
+from .profile_forms import ConfirmForm, DeleteUserForm, NicknameForm, PasswordForm, TotpConfirmForm
+from .qr import qr_svg
+
+TOTP_PENDING = "profile_totp"
+WEBAUTHN_CHALLENGE = "profile_webauthn_challenge"
+
+
+def _rp() -> tuple[str, str]:
+    """The WebAuthn relying party id (the host name) and origin, from BASE_URL."""
+    base = str(current_app.config["BASE_URL"]).rstrip("/")
+    return urlsplit(base).hostname or "localhost", base
+
+
+def _rename_form(key: Any) -> NicknameForm:
+    form = NicknameForm(prefix=f"key-{key.id}")
+    form.nickname.label.text = f"New name for {key.nickname}"
+    return form
+
+
+def _security_page(*, password_form: PasswordForm | None = None, renaming: NicknameForm | None = None,
+                   renaming_id: str | None = None, status: int = 200) -> tuple[str, int]:
+    user = viewer()
+    keys = passkeys.list_for(user)
+    rename_forms = {k.id: renaming if renaming is not None and k.id == renaming_id else _rename_form(k)
+                    for k in keys}
+    return render_template(
+        "profile/security.html", password_form=password_form or PasswordForm(), form=ConfirmForm(),
+        apps=profile.authenticator_apps(user), keys=keys, rename_forms=rename_forms,
+        add_key_form=NicknameForm(prefix="new"),
+        has_second_factor=mfa.has_second_factor(user), recovery_left=mfa.remaining_recovery_codes(user),
+        section="security", title="Security"), status
+
+
+@bp.get("/security")
+@web_session.login_required
+def security() -> Any:
+    return _security_page()
+
+
+@bp.post("/security/password")
+@web_session.login_required
+def change_password() -> Any:
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            members.change_password(viewer(), current=form.current_password.data or "",
+                                    new=form.new_password.data or "")
+        except RosterError as exc:
+            target = getattr(form, exc.field or "", None) or form.new_password
+            target.errors = [*target.errors, exc.message]
+        else:
+            flash("Your password is changed.")
+            return redirect(url_for("profile.security"))
+    return _security_page(password_form=form, status=400)
+
+
+# --- authenticator app (TOTP) -----------------------------------------------------
+
+
+@bp.post("/security/totp/start")
+@web_session.login_required
+def totp_start() -> Response:
+    credential, uri = mfa.begin_totp(viewer())
+    session[TOTP_PENDING] = {"id": credential.id, "uri": uri}
+    return redirect(url_for("profile.totp"))
+
+
+@bp.route("/security/totp", methods=["GET", "POST"])
+@web_session.login_required
+def totp() -> Any:
+    """GET shows the QR code and key of the enrolment started; POST confirms it with a code."""
+    pending = session.get(TOTP_PENDING)
+    if not pending:
+        flash("Start by choosing “Set up an authenticator app”.", "error")
+        return redirect(url_for("profile.security"))
+    form = TotpConfirmForm()
+    if form.validate_on_submit():
+        try:
+            codes = mfa.confirm_totp(viewer(), pending["id"], form.code.data or "")
+        except RosterError as exc:
+            if exc.field == "code":
+                form.code.errors = [*form.code.errors, exc.message]
+            else:
+                session.pop(TOTP_PENDING, None)
+                flash(exc.message, "error")
+                return redirect(url_for("profile.security"))
+        else:
+            session.pop(TOTP_PENDING, None)
+            flash("Your authenticator app is set up. Save your new recovery codes.")
+            return render_template("profile/recovery_codes.html", codes=codes, section="security",
+                                   title="Your recovery codes")
+    uri = pending["uri"]
+    secret = uri.split("secret=", 1)[1].split("&", 1)[0]
+    return render_template("profile/totp.html", form=form, qr=qr_svg(uri), secret=secret, section="security",
+                           title="Set up an authenticator app"), 400 if form.is_submitted() else 200
+
+
+@bp.post("/security/totp/<credential_id>/remove")
+@web_session.login_required
+def totp_remove(credential_id: str) -> Response:
+    user = viewer()
+    try:
+        mfa.remove_totp(user, credential_id, Actor.for_user(user))
+    except RosterError as exc:
+        flash(exc.message, "error")
+    else:
+        flash("The authenticator app is removed." + _factor_left_note())
+    return redirect(url_for("profile.security"))
+
+
+def _factor_left_note() -> str:
+    if mfa.has_second_factor(viewer()):
+        return ""
+    return " You have no second factor left, so your recovery codes no longer work."
+
+
+# --- security keys and passkeys (WebAuthn) ---------------------------------------------
+
+
+@bp.post("/security/webauthn/options")
+@web_session.login_required
+def webauthn_options() -> Response:
+    rp_id, _ = _rp()
+    options, challenge = passkeys.registration_options(viewer(), rp_id=rp_id,
+                                                       rp_name=settings.current.product_name)
+    session[WEBAUTHN_CHALLENGE] = base64.urlsafe_b64encode(challenge).decode()
+    return current_app.response_class(options, mimetype="application/json")
+
+
+@bp.post("/security/webauthn")
+@web_session.login_required
+def webauthn_register() -> tuple[Response, int]:
+    """The browser's ``navigator.credentials.create()`` result, as ``{"credential": …, "nickname": …}``."""
+    body = request.get_json(silent=True)
+    stored = session.pop(WEBAUTHN_CHALLENGE, None)
+    if not isinstance(body, dict) or not isinstance(body.get("credential"), dict):
+        return jsonify(error="The security key's response could not be read; try again."), 400
+    if not stored:
+        return jsonify(error="This security key request has expired; start again."), 400
+    nickname = body.get("nickname")
+    rp_id, origin = _rp()
+    user = viewer()
+    try:
+        key = passkeys.finish_registration(
+            user, body["credential"], challenge=base64.urlsafe_b64decode(stored), rp_id=rp_id, origin=origin,
+            nickname=nickname if isinstance(nickname, str) and nickname.strip() else None,
+            by=Actor.for_user(user))
+    except RosterError as exc:
+        return jsonify(error=exc.message, field=exc.field), 400
+    flash(f"“{key.nickname}” is added: you can use it to sign in.")
+    return jsonify(redirect=url_for("profile.security")), 200
+
+
+@bp.post("/security/webauthn/<key_id>/rename")
+@web_session.login_required
+def webauthn_rename(key_id: str) -> Any:
+    user = viewer()
+    key = next((k for k in passkeys.list_for(user) if k.id == key_id), None)
+    if key is None:
+        flash("This security key was not found.", "error")
+        return redirect(url_for("profile.security"))
+    form = _rename_form(key)
+    if form.validate_on_submit():
+        try:
+            renamed = passkeys.rename(user, key_id, form.nickname.data or "", Actor.for_user(user))
+        except RosterError as exc:
+            form.nickname.errors = [*form.nickname.errors, exc.message]
+        else:
+            flash(f"The key is renamed to “{renamed.nickname}”.")
+            return redirect(url_for("profile.security"))
+    return _security_page(renaming=form, renaming_id=key_id, status=400)
+
+
+@bp.post("/security/webauthn/<key_id>/remove")
+@web_session.login_required
+def webauthn_remove(key_id: str) -> Response:
+    user = viewer()
+    try:
+        passkeys.remove(user, key_id, Actor.for_user(user))
+    except RosterError as exc:
+        flash(exc.message, "error")
+    else:
+        flash("The security key is removed." + _factor_left_note())
+    return redirect(url_for("profile.security"))
+
+
+# --- recovery codes, delete my user ------------------------------------------------------
+
+
+@bp.post("/security/recovery-codes")
+@web_session.login_required
+def recovery_codes() -> Any:
+    user = viewer()
+    if not mfa.has_second_factor(user):
+        flash("Recovery codes come with a second factor: set up an authenticator app or a key first.", "error")
+        return redirect(url_for("profile.security"))
+    codes = mfa.regenerate_recovery_codes(user)
+    flash("New recovery codes are made; the old ones no longer work.")
+    return render_template("profile/recovery_codes.html", codes=codes, section="security",
+                           title="Your recovery codes")
+
+
+@bp.route("/delete", methods=["GET", "POST"])
+@web_session.login_required
+def delete_user() -> Any:
+    """R9: delete the whole user, after a confirmation; R1 refuses while they are an account's last admin."""
+    form = DeleteUserForm()
+    if form.validate_on_submit():
+        try:
+            profile.delete_own_user(viewer(), password=form.password.data or "", confirm=bool(form.confirm.data))
+        except RosterError as exc:
+            target = getattr(form, exc.field or "", None)
+            if target is None:
+                form.form_errors.append(exc.message)
+            else:
+                target.errors = [*target.errors, exc.message]
+        else:
+            response = redirect(url_for("signin.login"))
+            web_session.sign_out(response, "user_deleted")
+            flash("Your user is deleted. Goodbye.")
+            return response
+    return render_template("profile/delete.html", form=form, accounts=profile.accounts_of(viewer()),
+                           section="security", title="Delete my user"), 400 if form.is_submitted() else 200
