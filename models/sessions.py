@@ -1,9 +1,15 @@
-"""Ending access (R11): sessions, tokens and back-channel logout, in the caller's transaction."""
+"""Sessions and ending access (R11): sessions, tokens and back-channel logout, in the caller's transaction."""
 
 from __future__ import annotations
 
-from . import clock, outbox
+import datetime as dt
+
+from . import audit, clock, outbox
+from .audit import Actor
+from .database import transaction
+from .secrets import new_token, token_hash
 from .security import OAuthClient, OAuthToken, Session
+from .tenancy import User
 
 
 def end_access(user_id: str, account_id: str | None, reason: str) -> int:
@@ -19,29 +25,145 @@ def end_access(user_id: str, account_id: str | None, reason: str) -> int:
         sessions = sessions.where(Session.account == account_id)
         tokens = tokens.where(OAuthToken.account == account_id)
     session_ids = [s.id for s in sessions]
-    affected = {(t.client_id, t.session_id) for t in tokens}
     if session_ids:
         Session.update(ended_at=now, end_reason=reason).where(Session.id.in_(session_ids)).execute()
-    if affected:
-        OAuthToken.update(revoked_at=now).where(
-            OAuthToken.id.in_(tokens.select(OAuthToken.id))
-        ).execute()
-        clients = {
-            c.client_id: c
-            for c in OAuthClient.select().where(
-                OAuthClient.client_id.in_([client_id for client_id, _ in affected])
-                & OAuthClient.backchannel_logout_uri.is_null(False)
-            )
-        }
-        outbox.enqueue(
-            *(
-                {
-                    "kind": "backchannel_logout",
-                    "recipient": clients[client_id].backchannel_logout_uri,
-                    "payload": {"client_id": client_id, "sub": user_id, "sid": session_id},
-                }
-                for client_id, session_id in sorted(affected, key=str)
-                if client_id in clients
-            )
-        )
+    _revoke_and_notify(list(tokens), now)
     return len(session_ids)
+
+
+def _revoke_and_notify(tokens: list[OAuthToken], now: dt.datetime) -> None:
+    """Revoke ``tokens`` and queue one back-channel logout per (client, session) that had one."""
+    if not tokens:
+        return
+    OAuthToken.update(revoked_at=now).where(OAuthToken.id.in_([t.id for t in tokens])).execute()
+    affected = {(t.client_id, t.session_id, t.user_id) for t in tokens}
+    clients = {
+        c.client_id: c
+        for c in OAuthClient.select().where(
+            OAuthClient.client_id.in_(list({client_id for client_id, _, _ in affected}))
+            & OAuthClient.backchannel_logout_uri.is_null(False)
+        )
+    }
+    outbox.enqueue(
+        *(
+            {
+                "kind": "backchannel_logout",
+                "recipient": clients[client_id].backchannel_logout_uri,
+                "payload": {"client_id": client_id, "sub": user_id, "sid": session_id},
+            }
+            for client_id, session_id, user_id in sorted(affected, key=str)
+            if client_id in clients
+        )
+    )
+
+
+# --- browser sessions -------------------------------------------------------
+
+# a session unused this long ends; one older than the lifetime ends whatever its use
+IDLE_TIMEOUT = dt.timedelta(hours=12)
+LIFETIME = dt.timedelta(days=14)
+# last_seen_at is written at most this often, so reading pages is not a write per request
+TOUCH_INTERVAL = dt.timedelta(minutes=1)
+
+
+def start(user: User, *, account_id: str | None, amr: list[str], ip: str = "",
+          user_agent: str = "") -> tuple[Session, str]:
+    """A new signed-in session; returns it and the cookie value, which is stored only as a hash."""
+    raw = new_token("rs_")
+    now = clock.now()
+    with transaction():
+        session = Session.create(user=user.id, account=account_id, token_hash=token_hash(raw), started_at=now,
+                                 last_seen_at=now, ip=ip[:64],
+                                 user_agent=user_agent[:512], amr=amr)
+        audit.record(Actor.for_user(user), "session.started", account_id=account_id, target_type="session",
+                     target_id=session.id, amr=amr, ip=ip[:64])
+    return session, raw
+
+
+def find_active(raw: str | None) -> Session | None:
+    """The live session a cookie value names: not ended, not idle or too old, its person active.
+
+    A session found expired is ended here, with the reason, so history says why.
+    """
+    if not raw:
+        return None
+    session = Session.get_or_none((Session.token_hash == token_hash(raw)) & Session.ended_at.is_null())
+    if session is None:
+        return None
+    now = clock.now()
+    user = User.get_or_none(User.id == session.user_id)
+    reason = None
+    if user is None or user.status != "active":
+        reason = "user_disabled"
+    elif now - session.last_seen_at > IDLE_TIMEOUT:
+        reason = "idle_timeout"
+    elif now - session.started_at > LIFETIME:
+        reason = "expired"
+    if reason is not None:
+        end(session.id, reason)
+        return None
+    if now - session.last_seen_at > TOUCH_INTERVAL:
+        Session.update(last_seen_at=now).where(Session.id == session.id).execute()
+        session.last_seen_at = now
+    return session
+
+
+def add_methods(session: Session, amr: list[str], *, account_id: str | None = None) -> Session:
+    """A step-up: the session now also proved ``amr`` (and, if given, is in ``account_id``'s context)."""
+    merged = list(dict.fromkeys([*session.amr, *amr]))
+    values: dict = {Session.amr: merged}
+    if account_id is not None:
+        values[Session.account] = account_id
+    Session.update(values).where(Session.id == session.id).execute()
+    session.amr = merged
+    if account_id is not None:
+        session.account_id = account_id
+    return session
+
+
+def switch_account(session: Session, account_id: str) -> None:
+    """The context later sign-ins and deprovisioning of this session refer to (R11)."""
+    Session.update(account=account_id).where(Session.id == session.id).execute()
+    session.account_id = account_id
+
+
+def end(session_id: str, reason: str, *, user: User | None = None) -> bool:
+    """End one session, keeping it as history; with ``user``, only one of that person's own."""
+    with transaction():
+        query = Session.select().where((Session.id == session_id) & Session.ended_at.is_null())
+        if user is not None:
+            query = query.where(Session.user == user.id)
+        session = query.first()
+        if session is None:
+            return False
+        _end_sessions([session.id], reason)
+        if user is not None:
+            audit.record(Actor.for_user(user), "session.ended", account_id=session.account_id,
+                         target_type="session", target_id=session.id, reason=reason)
+    return True
+
+
+def end_others(user: User, keep_session_id: str, reason: str = "ended_by_user") -> int:
+    """End every live session of ``user`` except ``keep_session_id``; returns how many ended."""
+    with transaction():
+        ids = [s.id for s in Session.select(Session.id).where(
+            (Session.user == user.id) & Session.ended_at.is_null() & (Session.id != keep_session_id))]
+        if ids:
+            _end_sessions(ids, reason)
+            audit.record(Actor.for_user(user), "session.others_ended", account_id=None, target_type="user",
+                         target_id=user.id, count=len(ids))
+    return len(ids)
+
+
+def list_for(user: User, *, limit: int = 50) -> list[Session]:
+    """The person's sessions, live ones first, then the most recent history."""
+    return list(Session.select().where(Session.user == user.id)
+                .order_by(Session.ended_at.is_null(False), Session.started_at.desc(), Session.id).limit(limit))
+
+
+def _end_sessions(ids: list[str], reason: str) -> None:
+    """End sessions and revoke the tokens they gave, queueing back-channel logout (R11's path, narrowed)."""
+    now = clock.now()
+    Session.update(ended_at=now, end_reason=reason).where(Session.id.in_(ids) & Session.ended_at.is_null()).execute()
+    tokens = OAuthToken.select().where(OAuthToken.session.in_(ids) & OAuthToken.revoked_at.is_null())
+    _revoke_and_notify(list(tokens), now)

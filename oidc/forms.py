@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, StringField
+from wtforms import BooleanField, PasswordField, RadioField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 
@@ -21,3 +21,38 @@ class RegistrationForm(FlaskForm):
 
 class JoinForm(FlaskForm):
     """Accepting an invitation as a person who already has a user: one click."""
+
+
+class LoginForm(FlaskForm):
+    email = StringField("Email", validators=[DataRequired(), Length(max=320)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+class CodeForm(FlaskForm):
+    """A code from an authenticator app, or a recovery code."""
+
+    code = StringField("Code", validators=[DataRequired(), Length(max=64)])
+
+
+class FirstLoginForm(FlaskForm):
+    """R8: a person created with a temporary password accepts the terms and chooses their own."""
+
+    new_password = PasswordField("New password", validators=[DataRequired(), Length(max=1024)])
+    confirm = PasswordField("Repeat the new password", validators=[DataRequired(), EqualTo(
+        "new_password", message="The two passwords differ.")])
+    accept_terms = BooleanField("I accept the terms of use", validators=[DataRequired(
+        message="Accept the terms of use to continue.")])
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = StringField("Email", validators=[DataRequired(), Length(max=320)])
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired(), Length(max=1024)])
+    confirm = PasswordField("Repeat the new password", validators=[DataRequired(), EqualTo(
+        "password", message="The two passwords differ.")])
+
+
+class AccountChoiceForm(FlaskForm):
+    account = RadioField("Account", validators=[DataRequired(message="Choose an account.")], choices=[])

@@ -22,14 +22,13 @@ REFUSED = {
 
 
 @bp.before_request
-def _csrf() -> None:
+def require_csrf() -> None:
     """Every state-changing request to a page carries the form's CSRF token."""
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         current_app.extensions["csrf"].protect()
 
 
-@bp.after_request
-def _page_headers(response: Response) -> Response:
+def page_headers(response: Response) -> Response:
     # pages refuse framing (clickjacking) and are never cached with a token in the URL
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Content-Security-Policy"] = (
@@ -37,6 +36,9 @@ def _page_headers(response: Response) -> Response:
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+bp.after_request(page_headers)
 
 
 def _refusal(status: str) -> tuple[str, int]:

@@ -130,7 +130,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from flask_wtf.csrf import CSRFProtect
 
-    from oidc import discovery, pages
+    from oidc import discovery, endpoints, pages, provider, signin_webauthn, web_session
 
     from . import scim
     from .routing import CanonicalScimPaths
@@ -142,6 +142,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(scim.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(discovery.bp)
+    app.register_blueprint(endpoints.bp)
+    app.register_blueprint(signin_webauthn.bp)  # the sign-in pages, with their WebAuthn routes
+    from oidc import profile  # the self-service profile pages
+    app.register_blueprint(profile.bp)
+    app.extensions["roster_oauth"] = provider.create_server(app)
+    app.context_processor(web_session.template_context)
     app.wsgi_app = CanonicalScimPaths(app.wsgi_app)  # type: ignore[method-assign]
 
     return app

@@ -132,3 +132,17 @@ def app(database_url):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def sign_in():
+    """Give a test client a live session for ``user``, as a completed sign-in would (amr defaults to a password)."""
+    from models import sessions
+    from oidc.web_session import COOKIE
+
+    def sign_in(test_client, user, *, amr=("pwd",), account_id=None):
+        row, raw = sessions.start(user, account_id=account_id, amr=list(amr), ip="127.0.0.1", user_agent="pytest")
+        test_client.set_cookie(COOKIE, raw, domain="localhost")
+        return row
+
+    return sign_in

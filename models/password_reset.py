@@ -1,0 +1,77 @@
+"""Password reset by a mailed link: single use, short-lived, stored hashed; ends every session (R11's spirit).
+
+Asking never says whether the address belongs to someone, and requests
+are throttled per address so the form cannot be used to flood a mailbox.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from . import audit, clock, outbox, passwords, settings, throttle
+from .audit import Actor
+from .database import transaction
+from .errors import InvalidInputError
+from .secrets import new_token, token_hash
+from .security import PasswordResetToken
+from .sessions import end_access
+from .tenancy import User
+
+LIFETIME = dt.timedelta(hours=1)
+# at most this many mails per address per window; further requests are quietly dropped
+MAX_MAILS = 3
+
+
+def request_reset(email: str) -> None:
+    """Mail a reset link if ``email`` is an active person's; silent either way."""
+    email_key = email.strip().lower()
+    key = f"reset:{email_key}"
+    if throttle.locked_until(key) is not None:
+        return
+    throttle.fail(key, max_failures=MAX_MAILS)
+    user = User.get_or_none((User.email_key == email_key) & (User.status == "active"))
+    if user is None:
+        return
+    raw = new_token()
+    with transaction():
+        PasswordResetToken.create(token_hash=token_hash(raw), user=user.id, expires_at=clock.now() + LIFETIME)
+        link = f"{settings.current.base_url.rstrip('/')}/password/reset/{raw}"
+        product = settings.current.product_name
+        outbox.enqueue(outbox.mail(
+            user.email, f"Reset your {product} password",
+            f"Someone asked to reset the password of {user.email} on {product}.\n\n"
+            f"Choose a new password: {link}\n\nThe link works once, for one hour. "
+            "If you did not ask for it, ignore this mail: your password stays as it is.\n",
+            template="password_reset"))
+        audit.record(Actor.for_user(user), "password.reset_requested", account_id=None, target_type="user",
+                     target_id=user.id)
+
+
+def find(raw: str) -> User | None:
+    """The person a usable link belongs to, or None (unknown, used or expired)."""
+    row = PasswordResetToken.get_or_none(PasswordResetToken.token_hash == token_hash(raw))
+    if row is None or row.used_at is not None or row.expires_at <= clock.now():
+        return None
+    return User.get_or_none((User.id == row.user_id) & (User.status == "active"))
+
+
+def reset(raw: str, new_password: str) -> User:
+    """Set the new password, use up the link, end every session and token of the person."""
+    user = find(raw)
+    if user is None:
+        raise InvalidInputError("This reset link is not valid any more; ask for a new one.", field="password",
+                                reason="invalid_link")
+    passwords.check_policy(new_password, email=user.email)
+    with transaction():
+        used = (PasswordResetToken.update(used_at=clock.now())
+                .where((PasswordResetToken.token_hash == token_hash(raw)) & PasswordResetToken.used_at.is_null())
+                .execute())
+        if used != 1:
+            raise InvalidInputError("This reset link has been used already; ask for a new one.", field="password",
+                                    reason="invalid_link")
+        now = clock.now()
+        User.update(password_hash=passwords.hash_password(new_password), must_change_password=False,
+                    updated_at=now).where(User.id == user.id).execute()
+        end_access(user.id, None, "password_reset")
+        audit.record(Actor.for_user(user), "password.reset", account_id=None, target_type="user", target_id=user.id)
+    return User.get_by_id(user.id)

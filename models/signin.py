@@ -1,0 +1,135 @@
+"""Signing in: checking a password, which accounts a sign-in may be for, and what it still needs (R8, R10).
+
+The pages and the authorization endpoint ask ``next_step`` what is missing
+and send the person there; every decision about credentials and policy is
+taken here, so each is tested once, on both databases.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable
+
+from . import audit, clock, mfa, passwords, throttle
+from .audit import Actor
+from .errors import RosterError
+from .security import TotpCredential
+from .tenancy import Account, Membership, User
+
+SECOND_FACTORS = frozenset({"otp", "hwk", "swk"})
+
+
+class SignInRefused(RosterError):
+    """Wrong email or password. One message for every cause, so it tells an attacker nothing."""
+
+    code = "invalid_credentials"
+
+    def __init__(self) -> None:
+        super().__init__("The email or password is not right.", field="password")
+
+
+def check_password(email: str, password: str, *, ip: str) -> User:
+    """The active person with this email and password, or SignInRefused / throttle.LockedOutError.
+
+    Failures count per email and per IP in the database (every instance
+    sees them); an unknown email costs the same hash check as a known one.
+    """
+    email_key = email.strip().lower()
+    keys = [throttle.login_email_key(email_key), throttle.login_ip_key(ip or "unknown")]
+    for key in keys:
+        throttle.check(key)
+    user = User.get_or_none(User.email_key == email_key)
+    good = passwords.verify_password(user.password_hash if user else None, password)
+    if not good or user is None or user.status != "active":
+        until = [throttle.fail(key) for key in keys]
+        locked = [u for u in until if u is not None]
+        if user is not None:
+            audit.record(Actor.for_user(user), "signin.failed", account_id=None, target_type="user",
+                         target_id=user.id, ip=ip)
+        if locked:
+            raise throttle.LockedOutError(max(locked))
+        raise SignInRefused()
+    for key in keys:
+        throttle.succeed(key)
+    return user
+
+
+def check_second_factor(user: User, code: str) -> str:
+    """Check a TOTP or recovery code; returns the RFC 8176 method (``otp``). Throttled per person."""
+    key = throttle.totp_key(user.id)
+    throttle.check(key)
+    cleaned = code.strip()
+    if mfa.verify_totp(user, cleaned) or mfa.use_recovery_code(user, cleaned):
+        throttle.succeed(key)
+        return "otp"
+    until = throttle.fail(key)
+    if until is not None:
+        raise throttle.LockedOutError(until)
+    raise RosterError("That code is not right; enter the current code from your app or an unused recovery code.",
+                      field="code", reason="invalid_code")
+
+
+def admitted_accounts(user: User, client_account_id: str | None) -> list[Account]:
+    """The accounts a sign-in may be for: the person's active memberships, only the client's if it is bound."""
+    query = (Account.select().join(Membership, on=(Membership.account == Account.id))
+             .where((Membership.user == user.id) & (Membership.status == "active"))
+             .order_by(Account.name, Account.id))
+    if client_account_id is not None:
+        query = query.where(Account.id == client_account_id)
+    return list(query)
+
+
+def is_active_member(user_id: str, account_id: str) -> bool:
+    return bool(Membership.select().where((Membership.user == user_id) & (Membership.account == account_id)
+                                          & (Membership.status == "active")).exists())
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """What a sign-in still needs: ``login``, ``first_login``, ``mfa``, ``mfa_enrol``; None when complete."""
+
+    name: str | None
+    reason: str = ""
+
+
+DONE = Step(None)
+
+
+def next_step(user: User, account: Account | None, *, amr: Iterable[str], auth_time: dt.datetime | None,
+              max_age: int | None = None, acr_values: Iterable[str] = ()) -> Step:
+    """The next thing this sign-in must do before it may be used for ``account``.
+
+    R8 first (terms and a new password), then freshness (``max_age``), then
+    R10: an account with ``mfa_required`` or a request for ``acr=mfa`` needs a
+    second factor in this sign-in; a person without one enrols now.
+    """
+    if auth_time is None:
+        return Step("login", "Sign in to continue.")
+    if max_age is not None and clock.now() - auth_time > dt.timedelta(seconds=max(max_age, 0)):
+        return Step("login", "Sign in again: the application asked for a recent sign-in.")
+    if user.must_change_password or user.terms_accepted_at is None:
+        return Step("first_login", "Accept the terms and choose your own password.")
+    wants_mfa = "mfa" in set(acr_values) or (account is not None and mfa.mfa_required_for(account))
+    if wants_mfa and not SECOND_FACTORS & set(amr):
+        if mfa.has_second_factor(user):
+            return Step("mfa", "Confirm it is you with a second factor.")
+        return Step("mfa_enrol", f"{account.name if account else 'This application'} requires a second factor: "
+                                 "set one up to continue.")
+    return DONE
+
+
+def acr_for(amr: Iterable[str]) -> str:
+    """What the sign-in achieved, as advertised in discovery: ``mfa`` with a second factor, else ``pwd``."""
+    return "mfa" if SECOND_FACTORS & set(amr) else "pwd"
+
+
+def amr_with(amr: Iterable[str], method: str) -> list[str]:
+    """``amr`` after ``method`` succeeded too, with ``mfa`` once two kinds of factor were used (RFC 8176)."""
+    return mfa.amr_for([m for m in amr if m != "mfa"] + [method])
+
+
+
+def has_totp(user: User) -> bool:
+    return bool(TotpCredential.select().where((TotpCredential.user == user.id)
+                                              & TotpCredential.confirmed_at.is_null(False)).exists())

@@ -1,0 +1,172 @@
+"""The authorization endpoint: who is signing in, for which account, with what — then a code.
+
+authlib validates the request (client, exact redirect URI, PKCE, scope);
+this view decides what the sign-in still needs (models.signin.next_step:
+R8, max_age, R10 / acr_values) and sends the person to the page for it,
+coming back here afterwards with the same request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+from urllib.parse import urlencode
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import AccessDeniedError
+from authlib.oidc.core.errors import (
+    AccountSelectionRequiredError,
+    ConsentRequiredError,
+    InteractionRequiredError,
+    LoginRequiredError,
+)
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+
+from models import sessions, signin
+from models.tenancy import Account
+
+from . import web_session
+from .pages import page_headers
+from .provider import SignInContext
+
+bp = Blueprint("oauth", __name__)
+bp.after_request(page_headers)
+
+# a choice of account or a fresh sign-in made for one authorization request, keyed by its digest
+FRESH = "fresh_for"
+CHOSEN = "account_for"
+
+
+def request_digest() -> str:
+    items = sorted((k, v) for k, v in request.args.items(multi=True))
+    return hashlib.sha256(urlencode(items).encode()).hexdigest()[:32]
+
+
+def _this_request() -> str:
+    return url_for("oauth.authorize") + "?" + urlencode(list(request.args.items(multi=True)))
+
+
+def _send_to(endpoint: str, digest: str | None = None, key: str = FRESH) -> Response:
+    if digest is not None:
+        session[f"{key}_pending"] = digest
+    return redirect(url_for(endpoint, next=_this_request()))
+
+
+def _error_page(error: OAuth2Error) -> tuple[str, int]:
+    """An unknown client or redirect URI must not be redirected to: tell the person instead."""
+    return render_template("message.html", title="This sign-in link is not valid",
+                           message=f"{error.description or error.error}. Ask the application's owner to check it.",
+                           kind="error"), 400
+
+
+def _is_fresh(digest: str, key: str) -> bool:
+    return bool(session.get(key) == digest)
+
+
+@bp.route("/oauth/authorize", methods=["GET", "POST"])
+def authorize() -> Any:
+    server = current_app.extensions["roster_oauth"]
+    user = web_session.current_user()
+    try:
+        grant = server.get_consent_grant(end_user=user)
+    except OAuth2Error as error:
+        if error.redirect_uri:
+            return server.handle_error_response(None, error)
+        return _error_page(error)
+    redirect_uri = grant.redirect_uri
+    data = grant.request.payload.data
+    prompts = set((data.get("prompt") or "").split())
+    digest = request_digest()
+
+    def refuse(error_class: type[OAuth2Error], description: str) -> Any:
+        error = error_class(description=description, redirect_uri=redirect_uri)
+        error.state = grant.request.payload.state
+        return server.handle_error_response(None, error)
+
+    live = web_session.current_session()
+    if live is None or user is None or ("login" in prompts and not _is_fresh(digest, FRESH)):
+        if "none" in prompts:
+            return refuse(LoginRequiredError, "The person is not signed in.")
+        return _send_to("signin.login", digest)
+    session.pop(FRESH, None)
+
+    client = grant.client.row
+    accounts = signin.admitted_accounts(user, client.account_id)
+    if not accounts:
+        return refuse(AccessDeniedError, "The person is not an active member of an account this client admits.")
+    account = _choose_account(accounts, live.account_id, prompts, digest)
+    if account is None:
+        if "none" in prompts:
+            return refuse(AccountSelectionRequiredError, "The person must choose an account.")
+        return _send_to("signin.choose_account", digest, CHOSEN)
+
+    max_age = data.get("max_age")
+    step = signin.next_step(user, account, amr=live.amr, auth_time=live.started_at,
+                            max_age=int(max_age) if str(max_age or "").isdigit() else None,
+                            acr_values=(data.get("acr_values") or "").split())
+    if step.name is not None:
+        if "none" in prompts:
+            missing = LoginRequiredError if step.name == "login" else InteractionRequiredError
+            return refuse(missing, step.reason)
+        endpoint = {"login": "signin.login", "first_login": "signin.first_login", "mfa": "signin.second_factor",
+                    "mfa_enrol": "signin.enrol"}[step.name]
+        return _send_to(endpoint, digest if step.name == "login" else None)
+
+    if not client.first_party:
+        # a third-party application sees the person's details only after they agree, each time
+        if "none" in prompts:
+            return refuse(ConsentRequiredError, "The person has not agreed to share their details.")
+        form = FlaskForm()
+        if request.method != "POST" or not form.validate_on_submit():
+            return render_template("consent.html", client=client, account=account, form=form,
+                                   scopes=(grant.request.payload.scope or "").split()), 200
+        if request.form.get("decision") != "allow":
+            return server.create_authorization_response(grant_user=None, grant=grant)
+
+    if live.account_id != account.id:
+        sessions.switch_account(live, account.id)
+    g.signin_context = SignInContext(session_id=live.id, account_id=account.id, auth_time=live.started_at,
+                                     amr=list(live.amr), acr=signin.acr_for(live.amr))
+    return server.create_authorization_response(grant_user=user, grant=grant)
+
+
+def _choose_account(accounts: list[Account], current: str | None, prompts: set[str], digest: str) -> Account | None:
+    """One admitted account: the only one, or the one chosen for this request; else None (ask)."""
+    chosen = session.get(CHOSEN)
+    if isinstance(chosen, dict) and chosen.get("digest") == digest:
+        match = [a for a in accounts if a.id == chosen.get("account_id")]
+        if match:
+            return match[0]
+    if "select_account" in prompts:
+        return None
+    if len(accounts) == 1:
+        return accounts[0]
+    if "none" in prompts and current is not None:
+        match = [a for a in accounts if a.id == current]
+        return match[0] if match else None
+    return None
+
+
+def client_account_for(target: str) -> str | None:
+    """The account the client of an authorization request in ``target`` is bound to, if any."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from models import clients
+
+    client_id = parse_qs(urlsplit(target).query).get("client_id", [""])[0]
+    client = clients.get_client(client_id) if client_id else None
+    return client.account_id if client is not None else None
+
+
+def mark_done(key: str) -> None:
+    """A page finished what the authorization request sent it for (a fresh sign-in, a choice, consent)."""
+    digest = session.pop(f"{key}_pending", None)
+    if digest is not None:
+        session[key] = digest
+
+
+def auth_time_epoch(value: dt.datetime) -> int:
+    return int(value.replace(tzinfo=dt.UTC).timestamp())

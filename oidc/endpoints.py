@@ -1,0 +1,101 @@
+"""Token, userinfo, revocation, introspection and RP-initiated logout endpoints (authlib does the protocol)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oidc.rpinitiated import EndSessionEndpoint
+from flask import current_app, jsonify, make_response, render_template, request
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+
+from models import oauth
+from models.security import OAuthToken
+from models.tenancy import User
+
+from . import provider, web_session
+from .authorize import bp
+
+
+def bearer_token() -> str | None:
+    """The access token of an ``Authorization: Bearer`` header (RFC 6750 §2.1)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+def authenticated_token() -> OAuthToken | None:
+    """The live access token this request carries, checked against the database (R11: revocation is immediate)."""
+    raw = bearer_token()
+    return oauth.active_access_token(raw) if raw else None
+
+
+def _invalid_token(description: str) -> Response:
+    response = jsonify(error="invalid_token", error_description=description)
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = f'Bearer error="invalid_token", error_description="{description}"'
+    return response
+
+
+@bp.post("/oauth/token")
+def token() -> Any:
+    server = current_app.extensions["roster_oauth"]
+    return provider.in_transaction(server.create_token_response)
+
+
+@bp.route("/oauth/userinfo", methods=["GET", "POST"])
+def userinfo() -> Response:
+    found = authenticated_token()
+    if found is None:
+        return _invalid_token("The access token is missing, expired or revoked.")
+    if "openid" not in found.scope.split():
+        response = jsonify(error="insufficient_scope", error_description="The token was not issued for openid.")
+        response.status_code = 403
+        response.headers["WWW-Authenticate"] = 'Bearer error="insufficient_scope", scope="openid"'
+        return response
+    user = User.get_by_id(found.user_id)
+    response = jsonify(oauth.claims_for(user, found.account_id, found.scope))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/oauth/revoke")
+def revoke() -> Any:
+    server = current_app.extensions["roster_oauth"]
+    return server.create_endpoint_response("revocation")
+
+
+@bp.post("/oauth/introspect")
+def introspect() -> Any:
+    server = current_app.extensions["roster_oauth"]
+    return server.create_endpoint_response("introspection")
+
+
+class EndSession(EndSessionEndpoint):
+    def get_server_jwks(self) -> Any:
+        return provider.server_jwks()
+
+    def end_session(self, end_session_request: Any) -> None:
+        """The browser's session ends in the view, which also drops the cookie."""
+
+
+@bp.route("/oauth/logout", methods=["GET", "POST"])
+def end_session() -> Any:
+    """RP-initiated logout: confirm, end the session (tokens revoked, back-channel logout sent), maybe redirect."""
+    server = current_app.extensions["roster_oauth"]
+    try:
+        validated = server.validate_endpoint_request("end_session")
+    except OAuth2Error as error:
+        return render_template("message.html", title="This sign-out link is not valid",
+                               message=error.description or error.error, kind="error"), 400
+    form = FlaskForm()
+    if request.method != "POST" or not form.validate_on_submit():
+        client = validated.client.row if validated.client is not None else None
+        return render_template("logout.html", form=form, client=client,
+                               signed_in=web_session.current_session() is not None)
+    result = server.create_endpoint_response("end_session", validated)
+    response = result if result is not None else make_response(render_template(
+        "message.html", title="You are signed out", message="You have been signed out of Roster.", kind="success"))
+    web_session.sign_out(response)
+    return response

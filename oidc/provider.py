@@ -1,0 +1,303 @@
+"""authlib's authorization server, wired to models/: each storage hook is one call into the domain.
+
+Protocol lives in authlib (grants, PKCE, client authentication, error
+responses); state lives in models.oauth, models.clients and models.keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, grants
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oidc.core.grants import OpenIDCode
+from flask import Flask, current_app, g
+from joserfc.jwk import KeySet, RSAKey
+
+from models import clients, keys, oauth
+from models.database import transaction
+from models.security import AuthorizationCode, OAuthClient
+from models.tenancy import User
+
+SCOPES = ("openid", "profile", "email", "offline_access")
+ID_TOKEN_LIFETIME = 3600
+
+
+class Client(ClientMixin):
+    """An OAuthClient row as authlib sees it."""
+
+    def __init__(self, row: OAuthClient):
+        self.row = row
+        self.client_metadata = {"post_logout_redirect_uris": list(row.post_logout_redirect_uris or [])}
+
+    def get_client_id(self) -> str:
+        return str(self.row.client_id)
+
+    def get_default_redirect_uri(self) -> str | None:
+        uris = list(self.row.redirect_uris or [])
+        # OpenID Connect requires redirect_uri; a lone registered one is the only safe default
+        return uris[0] if len(uris) == 1 else None
+
+    def get_allowed_scope(self, scope: str) -> str:
+        return " ".join(s for s in (scope or "").split() if s in SCOPES)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in (self.row.redirect_uris or [])  # exact match, never a prefix
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return clients.check_secret(self.row, client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if self.row.public:
+            return method == "none" and endpoint in ("token", "revoke")
+        return method in ("client_secret_basic", "client_secret_post")
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in ("authorization_code", "refresh_token")
+
+
+def query_client(client_id: str) -> Client | None:
+    row = clients.get_client(client_id) if client_id else None
+    return Client(row) if row is not None else None
+
+
+@dataclasses.dataclass
+class SignInContext:
+    """What the authorization endpoint established about the sign-in; stored with the code."""
+
+    session_id: str
+    account_id: str | None
+    auth_time: dt.datetime
+    amr: list[str]
+    acr: str
+
+
+class Code:
+    """An AuthorizationCode row as authlib and its OpenID extension see it."""
+
+    def __init__(self, row: AuthorizationCode, code: str):
+        self.row = row
+        self.code = code
+
+    def get_redirect_uri(self) -> str:
+        return str(self.row.redirect_uri)
+
+    def get_scope(self) -> str:
+        return str(self.row.scope)
+
+    def get_nonce(self) -> str | None:
+        return self.row.nonce
+
+    def get_auth_time(self) -> int:
+        return int(self.row.auth_time.replace(tzinfo=dt.UTC).timestamp())
+
+    def get_acr(self) -> str | None:
+        return self.row.acr
+
+    def get_amr(self) -> list[str]:
+        return list(self.row.amr or [])
+
+
+class S256Challenge(CodeChallenge):
+    """PKCE with S256 only (``plain`` protects nothing once the request is seen); public clients must use it."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if grant.request.client.row.public and not data.get("code_challenge"):
+            raise InvalidRequestError("Public clients must send a PKCE code_challenge (S256).",
+                                      redirect_uri=redirect_uri)
+        if data.get("code_challenge") and data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("code_challenge_method must be S256.", redirect_uri=redirect_uri)
+        super().validate_code_challenge(grant, redirect_uri)
+
+    def get_authorization_code_challenge(self, authorization_code: Code) -> str | None:
+        return authorization_code.row.code_challenge
+
+    def get_authorization_code_challenge_method(self, authorization_code: Code) -> str | None:
+        return authorization_code.row.code_challenge_method
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        context: SignInContext = g.signin_context
+        data = request.payload.data
+        oauth.save_code(code, client_id=request.client.get_client_id(), user_id=request.user.id,
+                        account_id=context.account_id, session_id=context.session_id,
+                        redirect_uri=request.payload.redirect_uri or request.client.get_default_redirect_uri(),
+                        scope=request.payload.scope or "", nonce=data.get("nonce"),
+                        code_challenge=data.get("code_challenge"),
+                        code_challenge_method=data.get("code_challenge_method"),
+                        auth_time=context.auth_time, amr=context.amr, acr=context.acr)
+
+    def query_authorization_code(self, code: str, client: Client) -> Code | None:
+        row = oauth.take_code(code, client.get_client_id())
+        return Code(row, code) if row is not None else None
+
+    def delete_authorization_code(self, authorization_code: Code) -> None:
+        """Kept, marked used by query_authorization_code, so a replay can be recognised."""
+
+    def authenticate_user(self, authorization_code: Code) -> User | None:
+        row = authorization_code.row
+        user = User.get_or_none(User.id == row.user_id)
+        if user is None or user.status != "active":
+            return None
+        if row.account_id is not None and not oauth.holder_is_member(user.id, row.account_id):
+            return None
+        return user
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    INCLUDE_NEW_REFRESH_TOKEN = True  # rotation: every use gives a new one and retires the old
+
+    def authenticate_refresh_token(self, refresh_token: str) -> Any:
+        row = oauth.take_refresh_token(refresh_token, self.request.client.get_client_id())
+        return TokenRef(row, "refresh") if row is not None else None
+
+    def authenticate_user(self, refresh_token: TokenRef) -> User | None:
+        return User.get_or_none(User.id == refresh_token.row.user_id)
+
+    def revoke_old_credential(self, refresh_token: TokenRef) -> None:
+        """take_refresh_token already marked it rotated, in the same transaction."""
+
+
+class OpenIDConnectCode(OpenIDCode):
+    """ID tokens signed with the provider's active RS256 key (published in the JWKS)."""
+
+    def exists_nonce(self, nonce: str, request: Any) -> bool:
+        return False  # nonces are the client's replay check; it compares them with its own
+
+    def resolve_client_private_key(self, client: Client) -> RSAKey:
+        key = keys.active_key("RS256")
+        return RSAKey.import_key(keys.private_key_pem(key), {"kid": key.kid})
+
+    def get_client_algorithm(self, client: Client) -> str:
+        return "RS256"
+
+    def get_encode_header(self, client: Client) -> dict[str, str]:
+        return {"alg": "RS256", "kid": keys.active_key("RS256").kid, "typ": "JWT"}
+
+    def get_client_claims(self, client: Client) -> dict[str, Any]:
+        import time
+
+        now = int(time.time())
+        return {"iss": current_app.config["BASE_URL"].rstrip("/"), "aud": [client.get_client_id()],
+                "iat": now, "exp": now + ID_TOKEN_LIFETIME, "azp": client.get_client_id()}
+
+    def get_authorization_code_claims(self, authorization_code: Code) -> dict[str, Any]:
+        claims = super().get_authorization_code_claims(authorization_code)
+        if authorization_code.row.session_id:
+            claims["sid"] = authorization_code.row.session_id
+        return claims
+
+    def generate_user_info(self, user: User, scope: str) -> dict[str, Any]:
+        code: Code | None = getattr(self, "_code", None)
+        return oauth.claims_for(user, code.row.account_id if code else None, scope)
+
+    def encode_id_token(self, token: dict[str, Any], request: Any) -> str:
+        self._code = request.authorization_code
+        return str(super().encode_id_token(token, request))
+
+
+@dataclasses.dataclass
+class TokenRef:
+    """A token row and which of its two values was presented (revocation, introspection, refresh)."""
+
+    row: Any
+    kind: str
+
+    def check_client(self, client: Client) -> bool:
+        return bool(self.row.client_id == client.get_client_id())
+
+    def get_scope(self) -> str:
+        return str(self.row.scope)
+
+    def get_expires_in(self) -> int:
+        return int(oauth.ACCESS_TOKEN_LIFETIME.total_seconds())
+
+    def is_expired(self) -> bool:
+        return not oauth.is_active(self.row, kind=self.kind)
+
+    def is_revoked(self) -> bool:
+        return self.row.revoked_at is not None
+
+
+class Revocation(RevocationEndpoint):
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> TokenRef | None:
+        row = oauth.find_token(token_string, token_type_hint)
+        return TokenRef(row, oauth.kind_of(row, token_string)) if row is not None else None
+
+    def revoke_token(self, token: TokenRef, request: Any) -> None:
+        oauth.revoke(token.row, kind=token.kind)
+
+
+class Introspection(IntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> TokenRef | None:
+        row = oauth.find_token(token_string, token_type_hint)
+        return TokenRef(row, oauth.kind_of(row, token_string)) if row is not None else None
+
+    def check_permission(self, token: TokenRef, client: Client, request: Any) -> bool:
+        """The client the token was issued to, or another client of the same account (a resource server)."""
+        if token.row.client_id == client.get_client_id():
+            return True
+        return client.row.account_id is not None and client.row.account_id == token.row.account_id
+
+    def introspect_token(self, token: TokenRef) -> dict[str, Any]:
+        return oauth.introspection(token.row, kind=token.kind, issuer=current_app.config["BASE_URL"].rstrip("/"))
+
+
+def create_server(app: Flask) -> AuthorizationServer:
+    app.config.setdefault("OAUTH2_REFRESH_TOKEN_GENERATOR", True)
+    app.config.setdefault("OAUTH2_TOKEN_EXPIRES_IN", {
+        "authorization_code": int(oauth.ACCESS_TOKEN_LIFETIME.total_seconds()),
+        "refresh_token": int(oauth.ACCESS_TOKEN_LIFETIME.total_seconds()),
+    })
+    server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
+    server.register_grant(AuthorizationCodeGrant, [S256Challenge(required=True), OpenIDConnectCode()])
+    server.register_grant(RefreshTokenGrant)
+    server.register_endpoint(Revocation)
+    server.register_endpoint(Introspection)
+    return server
+
+
+def save_token(token: dict[str, Any], request: Any) -> None:
+    """A new token pair: from a code (a new family) or from a rotated refresh token (the same family)."""
+    code: Code | None = getattr(request, "authorization_code", None)
+    previous: TokenRef | None = getattr(request, "refresh_token", None)
+    if code is not None:
+        row = code.row
+        account_id, session_id, family, code_hash = row.account_id, row.session_id, None, row.code_hash
+    elif previous is not None:
+        row = previous.row
+        account_id, session_id, family, code_hash = row.account_id, row.session_id, row.family_id, None
+    else:  # pragma: no cover - only the two grants above are registered
+        raise RuntimeError("unexpected grant")
+    oauth.save_token(client_id=request.client.get_client_id(), user_id=request.user.id, account_id=account_id,
+                     session_id=session_id, scope=token.get("scope", row.scope), access_token=token["access_token"],
+                     refresh_token=token.get("refresh_token"), family_id=family, code_hash=code_hash)
+
+
+def in_transaction(action: Any) -> Any:
+    """Token requests claim a code or refresh token and store the new tokens as one change."""
+    with transaction():
+        return action()
+
+
+def server_jwks() -> KeySet:
+    return KeySet.import_key_set(keys.published_jwks())  # type: ignore[arg-type]

@@ -1,0 +1,252 @@
+"""Sign-in pages: password, second factor, enrolment, first login (R8), account choice, reset, sign-out.
+
+Each page does one step and returns to ``next`` (usually the authorization
+request, which then asks models.signin what is still missing).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+
+from models import members, mfa, passkeys, password_reset, sessions, signin, throttle
+from models.errors import RosterError
+from models.tenancy import User
+
+from . import web_session
+from .authorize import CHOSEN, FRESH, mark_done
+from .forms import (
+    AccountChoiceForm,
+    CodeForm,
+    FirstLoginForm,
+    ForgotPasswordForm,
+    LoginForm,
+    ResetPasswordForm,
+)
+from .pages import page_headers, require_csrf
+from .qr import qr_svg
+
+bp = Blueprint("signin", __name__, template_folder="templates")
+bp.after_request(page_headers)
+bp.before_request(require_csrf)
+
+
+def _next() -> str:
+    return web_session.safe_next(request.values.get("next"), url_for("signin.home"))
+
+
+def _field_error(form: FlaskForm, error: RosterError, default: str) -> None:
+    target = getattr(form, error.field or default, None) or getattr(form, default)
+    target.errors = [*target.errors, error.message]
+
+
+def _continue(user: User, amr: list[str], target: str) -> Response:
+    """The password (and maybe a second factor) is right: start the session, then R8 before anything."""
+    response = redirect(target)
+    web_session.begin(user, account_id=None, amr=amr, response=response)
+    web_session.clear_pending()
+    mark_done(FRESH)
+    if user.must_change_password or user.terms_accepted_at is None:
+        response.headers["Location"] = url_for("signin.first_login", next=target)
+    return response
+
+
+@bp.get("/")
+def home() -> Any:
+    if web_session.current_session() is None:
+        return redirect(url_for("signin.login"))
+    return redirect(url_for("profile.general")) if "profile.general" in _endpoints() else render_template(
+        "message.html", title="You are signed in", message="You are signed in to Roster.", kind="success")
+
+
+def _endpoints() -> set[str]:
+    from flask import current_app
+
+    return {rule.endpoint for rule in current_app.url_map.iter_rules()}
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    form = LoginForm()
+    if not form.is_submitted() and request.args.get("login_hint"):
+        form.email.data = request.args["login_hint"]
+    if form.validate_on_submit():
+        try:
+            user = signin.check_password(form.email.data or "", form.password.data or "",
+                                         ip=web_session.client_ip())
+        except throttle.LockedOutError as exc:
+            form.form_errors.append(exc.message)
+        except RosterError as exc:
+            _field_error(form, exc, "password")
+        else:
+            if mfa.has_second_factor(user):
+                # people who enrolled a second factor use it at every sign-in, whatever the account asks
+                web_session.set_pending(user, ["pwd"])
+                return redirect(url_for("signin.second_factor", next=_next()))
+            return _continue(user, ["pwd"], _next())
+    status = 400 if form.is_submitted() else 200
+    return render_template("login.html", form=form, next=_next()), status
+
+
+def _second_factor_subject() -> tuple[User | None, list[str], bool]:
+    """Whose second factor this is: a pending sign-in, or a step-up of the live session."""
+    state = web_session.pending()
+    if state is not None:
+        return User.get_or_none(User.id == state["user_id"]), list(state["amr"]), True
+    live = web_session.current_session()
+    if live is not None:
+        return User.get_or_none(User.id == live.user_id), list(live.amr), False
+    return None, [], False
+
+
+@bp.route("/login/mfa", methods=["GET", "POST"])
+def second_factor() -> Any:
+    user, amr, pending = _second_factor_subject()
+    if user is None:
+        return redirect(url_for("signin.login", next=_next()))
+    if not mfa.has_second_factor(user):
+        return redirect(url_for("signin.enrol", next=_next()))
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            method = signin.check_second_factor(user, form.code.data or "")
+        except throttle.LockedOutError as exc:
+            form.form_errors.append(exc.message)
+        except RosterError as exc:
+            _field_error(form, exc, "code")
+        else:
+            return _factor_done(user, amr, method, pending)
+    status = 400 if form.is_submitted() else 200
+    return render_template("mfa.html", form=form, next=_next(), user=user, has_totp=signin.has_totp(user),
+                           has_webauthn=bool(passkeys.list_for(user))), status
+
+
+def _factor_done(user: User, amr: list[str], method: str, pending: bool) -> Response:
+    new_amr = signin.amr_with(amr, method)
+    if pending:
+        return _continue(user, new_amr, _next())
+    live = web_session.current_session()
+    if live is not None:
+        sessions.add_methods(live, new_amr)
+    return redirect(_next())
+
+
+@bp.route("/login/mfa/enrol", methods=["GET", "POST"])
+@web_session.login_required
+def enrol() -> Any:
+    """A person without a second factor sets one up in the middle of a sign-in that needs it (R10)."""
+    user = web_session.current_user()
+    assert user is not None
+    form = CodeForm()
+    credential_id = session.get("enrol_totp")
+    if form.validate_on_submit() and credential_id:
+        try:
+            codes = mfa.confirm_totp(user, credential_id, form.code.data or "")
+        except RosterError as exc:
+            _field_error(form, exc, "code")
+        else:
+            session.pop("enrol_totp", None)
+            live = web_session.current_session()
+            assert live is not None
+            sessions.add_methods(live, signin.amr_with(live.amr, "otp"))
+            return render_template("recovery_codes.html", codes=codes, next=_next())
+    if not form.is_submitted() or not credential_id:
+        credential, uri = mfa.begin_totp(user)
+        session["enrol_totp"] = credential.id
+        session["enrol_totp_uri"] = uri
+    uri = session["enrol_totp_uri"]
+    status = 400 if form.is_submitted() else 200
+    return render_template("enrol.html", form=form, next=_next(), qr=qr_svg(uri), webauthn_enrol=True,
+                           secret=uri.split("secret=")[1].split("&")[0]), status
+
+
+@bp.route("/login/first", methods=["GET", "POST"])
+@web_session.login_required
+def first_login() -> Any:
+    """R8: terms and a new password before the person may go anywhere."""
+    user = web_session.current_user()
+    assert user is not None
+    if not user.must_change_password and user.terms_accepted_at is not None:
+        return redirect(_next())
+    form = FirstLoginForm()
+    if form.validate_on_submit():
+        try:
+            members.complete_first_login(user, new_password=form.new_password.data or "",
+                                         accept_terms=bool(form.accept_terms.data))
+        except RosterError as exc:
+            _field_error(form, exc, "new_password")
+        else:
+            return redirect(_next())
+    status = 400 if form.is_submitted() else 200
+    return render_template("first_login.html", form=form, next=_next(),
+                           temporary=user.must_change_password), status
+
+
+@bp.route("/login/account", methods=["GET", "POST"])
+@web_session.login_required
+def choose_account() -> Any:
+    user = web_session.current_user()
+    assert user is not None
+    from .authorize import client_account_for
+
+    accounts = signin.admitted_accounts(user, client_account_for(_next()))
+    form = AccountChoiceForm()
+    form.account.choices = [(a.id, a.name) for a in accounts]
+    if form.validate_on_submit():
+        session[CHOSEN] = {"digest": session.pop(f"{CHOSEN}_pending", None), "account_id": form.account.data}
+        return redirect(_next())
+    status = 400 if form.is_submitted() else 200
+    return render_template("choose_account.html", form=form, next=_next(), accounts=accounts), status
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def forgot_password() -> Any:
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        password_reset.request_reset(form.email.data or "")
+        return render_template("message.html", title="Check your mail", kind="success",
+                               message="If an active user has this address, a link to reset the password is on "
+                                       "its way. It works once, for one hour.")
+    return render_template("password_forgot.html", form=form), 400 if form.is_submitted() else 200
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str) -> Any:
+    if password_reset.find(token) is None:
+        return render_template("message.html", title="This reset link is not valid", kind="error",
+                               message="The link was used already, has expired or is wrong. Ask for a new one."), 410
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            password_reset.reset(token, form.password.data or "")
+        except RosterError as exc:
+            _field_error(form, exc, "password")
+        else:
+            return render_template("message.html", title="Your password is changed", kind="success",
+                                   message="Sign in with your new password. Every other session was signed out.")
+    return render_template("password_reset.html", form=form), 400 if form.is_submitted() else 200
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout() -> Any:
+    """Signing out changes state, so it takes a POST; a GET asks first."""
+    form = FlaskForm()
+    if request.method == "POST" and form.validate_on_submit():
+        response = redirect(url_for("signin.login"))
+        web_session.sign_out(response)
+        return response
+    return render_template("logout.html", form=form, client=None,
+                           signed_in=web_session.current_session() is not None)
+
+
+@bp.get("/login/recovery-codes")
+@web_session.login_required
+def recovery_codes() -> Any:
+    """Codes made when a security key was the first second factor: shown once, then gone from the session."""
+    codes = session.pop("new_recovery_codes", None)
+    if not codes:
+        return redirect(_next())
+    return render_template("recovery_codes.html", codes=codes, next=_next())

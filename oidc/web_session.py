@@ -1,0 +1,138 @@
+"""The browser's sign-in: a session cookie naming a row of models.sessions, and the sign-in in progress.
+
+The cookie carries a random token whose hash is the session row, so ending
+the row (R11, "end this session") signs the browser out on every instance
+at its next request. A sign-in in progress (password done, second factor
+pending) lives in Flask's signed session cookie until it completes.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import current_app, g, redirect, request, session, url_for
+from werkzeug.wrappers import Response
+
+from models import sessions
+from models.security import Session
+from models.tenancy import Membership, User
+
+COOKIE = "roster_session"
+PENDING = "signin"
+KEEP_AT_SIGN_IN = ("fresh_for_pending", "account_for_pending", "account_for")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def secure_cookies() -> bool:
+    """Secure cookies whenever Roster is reached over HTTPS; plain HTTP only in development."""
+    return bool(current_app.config.get("SESSION_COOKIE_SECURE"))
+
+
+def current_session() -> Session | None:
+    if "roster_session" not in g:
+        g.roster_session = sessions.find_active(request.cookies.get(COOKIE))
+    found: Session | None = g.roster_session
+    return found
+
+
+def current_user() -> User | None:
+    found = current_session()
+    return User.get_or_none(User.id == found.user_id) if found else None
+
+
+def client_ip() -> str:
+    return request.remote_addr or "unknown"
+
+
+def begin(user: User, *, account_id: str | None, amr: list[str], response: Response) -> Session:
+    """Start a session for a completed sign-in and set its cookie; the old cookie and CSRF token go."""
+    previous = current_session()
+    if previous is not None and previous.user_id != user.id:
+        sessions.end(previous.id, "replaced")
+    # the authorization request in progress survives; everything else (the CSRF token too) is renewed
+    keep = {k: session[k] for k in KEEP_AT_SIGN_IN if k in session}
+    session.clear()
+    session.update(keep)
+    row, raw = sessions.start(user, account_id=account_id, amr=amr, ip=client_ip(),
+                              user_agent=request.user_agent.string or "")
+    set_cookie(response, raw)
+    g.roster_session = row
+    return row
+
+
+def set_cookie(response: Response, raw: str) -> None:
+    response.set_cookie(COOKIE, raw, httponly=True, samesite="Lax", secure=secure_cookies(), path="/",
+                        max_age=int(sessions.LIFETIME.total_seconds()))
+
+
+def sign_out(response: Response, reason: str = "signed_out") -> Session | None:
+    ended = current_session()
+    if ended is not None:
+        sessions.end(ended.id, reason)
+    session.clear()
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Lax", secure=secure_cookies())
+    g.roster_session = None
+    return ended
+
+
+# --- the sign-in in progress ---------------------------------------------------
+
+
+def pending() -> dict[str, Any] | None:
+    """The password-checked sign-in awaiting its next step: user_id, amr, auth_time (epoch seconds)."""
+    state = session.get(PENDING)
+    if not state or time.time() - state.get("auth_time", 0) > 600:
+        return None
+    return dict(state)
+
+
+def set_pending(user: User, amr: list[str], *, auth_time: float | None = None, **extra: Any) -> None:
+    session[PENDING] = {"user_id": user.id, "amr": amr, "auth_time": auth_time or time.time(), **extra}
+
+
+def clear_pending() -> None:
+    session.pop(PENDING, None)
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only a path on this site: an open redirect would turn the sign-in page into a phishing tool."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def template_context() -> dict[str, Any]:
+    """For base.html: whether someone is signed in (the navigation shows only then)."""
+    live = current_session()
+    nav: list[dict[str, Any]] = []
+    if live is not None:
+        views = current_app.view_functions
+        if "profile.general" in views:
+            nav.append({"label": "Profile", "url": url_for("profile.general"),
+                        "current": request.blueprint == "profile"})
+        if "console.index" in views and Membership.select().where(
+                (Membership.user == live.user_id) & (Membership.role == "admin")
+                & (Membership.status == "active")).exists():
+            nav.append({"label": "Admin console", "url": url_for("console.index"),
+                        "current": request.blueprint == "console"})
+    return {"signed_in_user": live is not None, "main_nav": nav}
+
+
+def login_required(view: F) -> F:
+    """Pages for signed-in people: others go to the sign-in page and come back."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_session() is None:
+            return redirect(url_for("signin.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
