@@ -146,6 +146,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(signin_webauthn.bp)  # the sign-in pages, with their WebAuthn routes
     from oidc import profile  # the self-service profile pages
     app.register_blueprint(profile.bp)
+    from oidc import console  # the admin console pages
+    app.register_blueprint(console.bp)
     app.extensions["roster_oauth"] = provider.create_server(app)
     app.context_processor(web_session.template_context)
     app.wsgi_app = CanonicalScimPaths(app.wsgi_app)  # type: ignore[method-assign]

@@ -1,0 +1,155 @@
+"""The admin console's blueprint and what every console page shares.
+
+Every console URL names its account (/console/<account_id>/…) and every view
+goes through :func:`admin_view`: a signed-in person, an *active admin* of that
+account (R7), whose sign-in meets the account's policy (R8 first login, R10
+second factor). Another account's id, or an id of something in another
+account, gets the same refusal as an unknown one, so ids reveal nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_wtf import FlaskForm
+
+from models import console_queries, signin
+from models.audit import Actor
+from models.errors import NotFoundError, RosterError
+from models.tenancy import User
+
+from . import web_session
+from .pages import page_headers
+
+bp = Blueprint("console", __name__, template_folder="templates", url_prefix="/console")
+bp.after_request(page_headers)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DATE_FORMATS = {"YYYY-MM-DD": "%Y-%m-%d", "DD/MM/YYYY": "%d/%m/%Y", "MM/DD/YYYY": "%m/%d/%Y",
+                "DD.MM.YYYY": "%d.%m.%Y"}
+STEPS = {"first_login": "signin.first_login", "mfa": "signin.second_factor", "mfa_enrol": "signin.enrol",
+         "login": "signin.login"}
+
+
+@bp.before_request
+def _csrf() -> None:
+    """Every state-changing console request carries the CSRF token, form or button alike."""
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        current_app.extensions["csrf"].protect()
+
+
+@bp.app_template_filter("localtime")
+def localtime(value: dt.datetime | None, with_time: bool = True) -> str:
+    """A stored (UTC) time in the signed-in person's timezone and date format."""
+    if value is None:
+        return ""
+    user: User | None = g.get("console_user")
+    zone = _zone()
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    local = value.astimezone(zone)
+    pattern = DATE_FORMATS.get(user.date_format if user is not None else "", "%Y-%m-%d")
+    return local.strftime(f"{pattern} %H:%M" if with_time else pattern)
+
+
+def _zone() -> ZoneInfo:
+    user: User | None = g.get("console_user")
+    try:
+        return ZoneInfo(user.timezone if user is not None else "UTC")
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local_day_start(day: dt.date) -> dt.datetime:
+    """The stored (naive UTC) time at which ``day`` begins in the signed-in person's timezone."""
+    return dt.datetime.combine(day, dt.time(), tzinfo=_zone()).astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def refuse(message: str, status: int = 403) -> tuple[str, int]:
+    return render_template("message.html", title="Not allowed" if status == 403 else "Not found",
+                           message=message, kind="error"), status
+
+
+def admin_view(view: F) -> F:
+    """A console page of ``account_id``: signed in, active admin there (R7), sign-in complete for it (R8, R10)."""
+
+    @functools.wraps(view)
+    def wrapped(account_id: str, *args: Any, **kwargs: Any) -> Any:
+        live = web_session.current_session()
+        if live is None:
+            return redirect(url_for("signin.login", next=request.full_path.rstrip("?")))
+        user = User.get_by_id(live.user_id)
+        g.console_user = user
+        accounts = console_queries.admin_accounts(user.id)
+        account = next((a for a in accounts if a.id == account_id), None)
+        if account is None:
+            return refuse("Only an active admin of this account can use its console.")
+        step = signin.next_step(user, account, amr=live.amr, auth_time=live.started_at)
+        if step.name is not None:
+            here = request.full_path.rstrip("?") if request.method == "GET" else url_for("console.users",
+                                                                                         account_id=account.id)
+            return redirect(url_for(STEPS[step.name], next=here))
+        g.console_account = account
+        g.console_accounts = accounts
+        try:
+            return view(account, *args, **kwargs)
+        except NotFoundError:
+            abort(404)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def actor() -> Actor:
+    return Actor.for_user(g.console_user)
+
+
+def render(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    """A console page: the account, the accounts to switch to and the section are always there."""
+    return render_template(template, account=g.console_account, admin_accounts=g.console_accounts,
+                           **context), status
+
+
+def field_error(form: FlaskForm, error: RosterError, default: str) -> None:
+    """Show a domain refusal next to the field it names (else next to ``default``)."""
+    target = getattr(form, error.field or "", None)
+    if target is None or not hasattr(target, "errors"):
+        target = getattr(form, default)
+    target.errors = [*target.errors, error.message]
+
+
+def page_number() -> int:
+    try:
+        return max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def back(endpoint: str, message: str, category: str = "message", **values: Any) -> Any:
+    """End an action: say what happened, then show the page it came from (POST → redirect → GET)."""
+    flash(message, category)
+    return redirect(url_for(endpoint, account_id=g.console_account.id, **values))
+
+
+
+@bp.app_template_global("console_page_url")
+def page_url(number: int) -> str:
+    """This page's URL with its filters kept and page ``number``."""
+    values: dict[str, Any] = {**(request.view_args or {}), **request.args.to_dict(), "page": number}
+    return url_for(request.endpoint or "console.index", **values)
+

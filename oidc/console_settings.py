@@ -1,0 +1,120 @@
+"""Console, Settings: the account's policy (R10, invitation validity, domains), SCIM tokens, OIDC clients.
+
+Secrets (a SCIM token, a client secret) are shown on the page that made them,
+once; they are stored hashed and cannot be shown again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request
+
+from models import accounts, clients, console_queries, scim_tokens
+from models.errors import RosterError
+from models.tenancy import Account
+
+from .console_base import actor, admin_view, back, bp, field_error, render
+from .console_forms import ClientForm, PolicyForm, TokenForm
+
+
+def scim_base_url() -> str:
+    return str(current_app.config["BASE_URL"]).rstrip("/") + "/scim/v2"
+
+
+def _settings(account: Account, policy: PolicyForm | None = None, token: TokenForm | None = None,
+              client: ClientForm | None = None, status: int = 200, **shown: Any) -> Any:
+    if policy is None:
+        policy = PolicyForm(formdata=None, mfa_required=account.mfa_required,
+                            invitation_ttl_days=account.invitation_ttl_days,
+                            allowed_email_domains=" ".join(account.allowed_email_domains or []))
+    return render("console/settings.html", status, policy=policy, token_form=token or TokenForm(formdata=None),
+                  client_form=client or ClientForm(formdata=None), tokens=scim_tokens.list_tokens(account),
+                  clients=clients.list_clients(account), scim_base_url=scim_base_url(), **shown)
+
+
+@bp.get("/<account_id>/settings")
+@admin_view
+def settings(account: Account) -> Any:
+    return _settings(account)
+
+
+@bp.post("/<account_id>/settings/policy")
+@admin_view
+def policy(account: Account) -> Any:
+    form = PolicyForm()
+    if form.validate_on_submit():
+        try:
+            accounts.set_policy(account, mfa_required=bool(form.mfa_required.data),
+                                invitation_ttl_days=form.invitation_ttl_days.data,
+                                allowed_email_domains=form.domains(), by=actor())
+        except RosterError as exc:
+            field_error(form, exc, "allowed_email_domains")
+        else:
+            return back("console.settings", "The account's policy is saved.")
+    return _settings(account, policy=form, status=400)
+
+
+@bp.post("/<account_id>/settings/tokens")
+@admin_view
+def create_token(account: Account) -> Any:
+    form = TokenForm()
+    if not form.validate_on_submit():
+        return _settings(account, token=form, status=400)
+    token, secret = scim_tokens.create_token(account, description=form.description.data or "", by=actor())
+    return render("console/secret.html", title="SCIM token created",
+                  lead="Copy this token now into your directory (Okta, Entra ID) with the SCIM base URL: "
+                       "it is shown this once.",
+                  secret=secret, secret_label="SCIM token", extra=[("SCIM base URL", scim_base_url())])
+
+
+@bp.post("/<account_id>/settings/tokens/<token_id>/revoke")
+@admin_view
+def revoke_token(account: Account, token_id: str) -> Any:
+    token = scim_tokens.revoke_token(account, token_id, by=actor())
+    return back("console.settings", f"SCIM token {token.hint}… is revoked; the directory using it is cut off.")
+
+
+@bp.post("/<account_id>/settings/clients")
+@admin_view
+def create_client(account: Account) -> Any:
+    form = ClientForm()
+    if form.validate_on_submit():
+        try:
+            client, secret = clients.create_client(
+                account, name=form.name.data or "", redirect_uris=form.uris(), public=form.kind.data == "public",
+                backchannel_logout_uri=form.backchannel_logout_uri.data or None, by=actor())
+        except RosterError as exc:
+            field_error(form, exc, "redirect_uris")
+        else:
+            extra = [("Client ID", client.client_id)]
+            return render("console/secret.html", title=f"Application {client.name} registered",
+                          lead="Copy the client secret now: it is shown this once." if secret else
+                               "A public client has no secret: it must use PKCE.",
+                          secret=secret, secret_label="Client secret", extra=extra)
+    return _settings(account, client=form, status=400)
+
+
+@bp.post("/<account_id>/settings/clients/<client_id>/rotate")
+@admin_view
+def rotate_secret(account: Account, client_id: str) -> Any:
+    client = console_queries.client_in(account, client_id)
+    try:
+        secret = clients.rotate_secret(client, actor())
+    except RosterError as exc:
+        return back("console.settings", exc.message, "error")
+    return render("console/secret.html", title=f"New secret for {client.name}",
+                  lead="The old secret stopped working. Copy the new one now: it is shown this once.",
+                  secret=secret, secret_label="Client secret", extra=[("Client ID", client.client_id)])
+
+
+@bp.route("/<account_id>/settings/clients/<client_id>/delete", methods=["GET", "POST"])
+@admin_view
+def delete_client(account: Account, client_id: str) -> Any:
+    client = console_queries.client_in(account, client_id)
+    if request.method == "GET":
+        return render("console/confirm.html", title=f"Delete the application {client.name}?",
+                      message="Its tokens stop working at once and nobody can sign in to it any more.",
+                      button="Delete the application", cancel=("console.settings", {}))
+    clients.delete_client(client, actor())
+    return back("console.settings", f"Application {client.name} deleted.")
