@@ -1,0 +1,256 @@
+"""Live `roster serve` processes and a browser made of plain HTTP, for the end-to-end OpenID Connect tests.
+
+A :class:`Deployment` is one database and one secret key: ``roster init``
+makes its account, :meth:`Deployment.serve` starts as many instances on it
+as a test needs, and :meth:`Deployment.domain` binds the models to the same
+database in this process (to give a person a password or a TOTP app, as an
+operator's script would). A :class:`Browser` signs in through the pages
+with form posts, as a person's browser would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import html
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urljoin
+
+import pyotp
+import requests
+
+from conformance.live_server import ServerError, free_port
+
+ROSTER = Path(sys.executable).parent / "roster"
+PASSWORD = "correct horse battery staple"
+TIMEOUT = 30
+
+
+@dataclasses.dataclass
+class Instance:
+    """One `roster serve` process."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclasses.dataclass
+class Deployment:
+    """A database, a secret key and a public base URL shared by every instance started on them."""
+
+    database_url: str
+    secret_key: str
+    base_url: str
+    workdir: Path
+    account_id: str = ""
+    scim_token: str = ""
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "ROSTER_SECRET_KEY": self.secret_key,
+            "ROSTER_BASE_URL": self.base_url,
+            "ROSTER_DATA_DIR": str(self.workdir),
+            "ROSTER_MAIL_BACKEND": "file",
+            "ROSTER_MAIL_FILE": str(self.workdir / "outbox.mbox"),
+        }
+
+    def roster(self, *args: str) -> str:
+        """Run the ``roster`` CLI on this deployment; its standard output."""
+        done = subprocess.run([str(ROSTER), *args], env=self.env, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise ServerError(f"roster {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+        return done.stdout
+
+    def init(self, account: str) -> None:
+        """``roster init`` for a new account: its id and a SCIM token."""
+        created = json.loads(self.roster("init", "--account", account, "--admin-email", "admin@e2e.example",
+                                         "--json"))
+        self.account_id, self.scim_token = created["account"]["id"], created["scim_token"]
+
+    def create_client(self, redirect_uri: str, *, post_logout_redirect_uri: str | None = None) -> tuple[str, str]:
+        """``roster client create`` for the account: (client_id, client_secret)."""
+        args = ["client", "create", self.account_id, "--redirect-uri", redirect_uri, "--name", "E2E app", "--json"]
+        if post_logout_redirect_uri:
+            args += ["--post-logout-redirect-uri", post_logout_redirect_uri]
+        created = json.loads(self.roster(*args))
+        return created["client_id"], created["client_secret"]
+
+    @contextlib.contextmanager
+    def serve(self, *, port: int | None = None, workers: int = 2, name: str = "serve") -> Iterator[Instance]:
+        """A `roster serve` on ``port`` (a free one by default), stopped (and waited for) on exit."""
+        port = port or free_port()
+        log = self.workdir / f"{name}-{port}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen([str(ROSTER), "serve", "--port", str(port), "--workers", str(workers)],
+                                       env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            _wait_until_healthy(port, process, log)
+            yield Instance(port, process, log)
+        finally:
+            stop(process)
+
+    @contextlib.contextmanager
+    def domain(self) -> Iterator[None]:
+        """The models bound to this deployment's database and secret key, in this process."""
+        from models import settings
+        from models.database import bind, db, open_database
+        from tests.conftest import dispose
+
+        bind(open_database(self.database_url))
+        settings.configure(secret_key=self.secret_key, base_url=self.base_url)
+        db.connect(reuse_if_open=True)
+        try:
+            yield
+        finally:
+            dispose(db.obj)
+
+    def ready_person(self, email: str, *, given_name: str = "Pat", family_name: str = "Person") -> str:
+        """A member of the account with PASSWORD who accepted the terms (no first-login step); their user id."""
+        from models import Actor, clock, members
+        from models.tenancy import Account, User
+
+        with self.domain():
+            account = Account.get_by_id(self.account_id)
+            added = members.add_user(account, email, given_name=given_name, family_name=family_name,
+                                     password=PASSWORD, by=Actor.cli("e2e"), via="cli")
+            User.update(must_change_password=False, terms_accepted_at=clock.now()).where(
+                User.id == added.user.id).execute()
+            return str(added.user.id)
+
+    def enrol_totp(self, user_id: str) -> pyotp.TOTP:
+        """A confirmed TOTP authenticator for the person; the app that makes their codes.
+
+        Confirmed with the previous time step's code, so the current one is
+        still unused for the sign-in that follows (a step is accepted once).
+        """
+        from models import mfa
+        from models.tenancy import User
+
+        with self.domain():
+            user = User.get_by_id(user_id)
+            credential, uri = mfa.begin_totp(user)
+            app = pyotp.parse_uri(uri)
+            assert isinstance(app, pyotp.TOTP)
+            mfa.confirm_totp(user, credential.id, app.at(time.time() - app.interval))
+            return app
+
+
+def _wait_until_healthy(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerError(f"roster serve exited with {process.returncode}:\n{log.read_text()}")
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise ServerError(f"roster serve was not healthy on port {port} within {timeout} s:\n{log.read_text()}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then wait; SIGKILL if it ignores it."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+# ----------------------------------------------------------------- the browser
+
+
+def csrf(page: str) -> str:
+    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    if not found:
+        raise AssertionError(f"the page has no CSRF token:\n{page[:2000]}")
+    return found.group(1)
+
+
+def hidden(page: str, name: str) -> str | None:
+    found = re.search(rf'name="{name}" value="([^"]*)"', page)
+    return html.unescape(found.group(1)) if found else None
+
+
+def form_action(page: str) -> str | None:
+    found = re.search(r'<form method="post" action="([^"]*)"', page)
+    return html.unescape(found.group(1)) if found else None
+
+
+class Browser:
+    """A person's browser: a cookie jar, redirects followed by hand, forms posted with their CSRF token."""
+
+    def __init__(self) -> None:
+        self.http = requests.Session()
+        self.pages: list[str] = []  # the paths of the pages shown, in order
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Browser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def go(self, url: str, *, stop_at: str) -> requests.Response:
+        """GET ``url`` and follow redirects until a page, or a redirect to a URL starting with ``stop_at``."""
+        return self.follow(self.http.get(url, allow_redirects=False, timeout=TIMEOUT), stop_at=stop_at)
+
+    def follow(self, response: requests.Response, *, stop_at: str) -> requests.Response:
+        for _ in range(20):
+            location = response.headers.get("Location")
+            if response.status_code not in (301, 302, 303, 307) or not location:
+                self.pages.append(requests.utils.urlparse(response.url).path)
+                return response
+            target = urljoin(response.url, location)
+            if target.startswith(stop_at):
+                return response
+            response = self.http.get(target, allow_redirects=False, timeout=TIMEOUT)
+        raise AssertionError("too many redirects")
+
+    def submit(self, page: requests.Response, *, stop_at: str, action: str | None = None,
+               **fields: str) -> requests.Response:
+        """Post the page's form (its CSRF token and ``next`` included), then follow redirects."""
+        data = {"csrf_token": csrf(page.text), **fields}
+        nxt = hidden(page.text, "next")
+        if nxt is not None:
+            data.setdefault("next", nxt)
+        target = urljoin(page.url, action or form_action(page.text) or page.url)
+        return self.follow(self.http.post(target, data=data, allow_redirects=False, timeout=TIMEOUT), stop_at=stop_at)
+
+    def sign_in(self, authorization_url: str, redirect_uri: str, *, email: str, password: str = PASSWORD,
+                totp: pyotp.TOTP | None = None) -> str:
+        """From the relying party's authorization URL to its redirect URI (returned) through the sign-in pages."""
+        response = self.go(authorization_url, stop_at=redirect_uri)
+        for _ in range(5):
+            if response.status_code in (302, 303):
+                return urljoin(response.url, response.headers["Location"])
+            path = requests.utils.urlparse(response.url).path
+            assert response.status_code == 200, (response.status_code, path, response.text[:2000])
+            if path == "/login":
+                response = self.submit(response, stop_at=redirect_uri, email=email, password=password)
+            elif path == "/login/mfa":
+                assert totp is not None, "the sign-in asks for a second factor"
+                response = self.submit(response, stop_at=redirect_uri, code=totp.now())
+            else:
+                raise AssertionError(f"unexpected page {path}:\n{response.text[:2000]}")
+        raise AssertionError("the sign-in did not end at the redirect URI")
+
