@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
-from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import current_app, jsonify, make_response, render_template, request
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -70,14 +69,6 @@ def revoke() -> Any:
 def introspect() -> Any:
     server = current_app.extensions["roster_oauth"]
     return server.create_endpoint_response("introspection")
-
-
-class EndSession(EndSessionEndpoint):
-    def get_server_jwks(self) -> Any:
-        return provider.server_jwks()
-
-    def end_session(self, end_session_request: Any) -> None:
-        """The browser's session ends in the view, which also drops the cookie."""
 
 
 @bp.route("/oauth/logout", methods=["GET", "POST"])

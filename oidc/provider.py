@@ -16,6 +16,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core.grants import OpenIDCode
+from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import Flask, current_app, g
 from joserfc.jwk import KeySet, RSAKey
 
@@ -193,7 +194,7 @@ class OpenIDConnectCode(OpenIDCode):
         import time
 
         now = int(time.time())
-        return {"iss": current_app.config["BASE_URL"].rstrip("/"), "aud": [client.get_client_id()],
+        return {"iss": current_app.config["BASE_URL"].rstrip("/"), "aud": client.get_client_id(),
                 "iat": now, "exp": now + ID_TOKEN_LIFETIME, "azp": client.get_client_id()}
 
     def get_authorization_code_claims(self, authorization_code: Code) -> dict[str, Any]:
@@ -262,6 +263,16 @@ class Introspection(IntrospectionEndpoint):
         return oauth.introspection(token.row, kind=token.kind, issuer=current_app.config["BASE_URL"].rstrip("/"))
 
 
+class EndSession(EndSessionEndpoint):
+    """RP-initiated logout: authlib checks id_token_hint and the post-logout URI; the view ends the session."""
+
+    def get_server_jwks(self) -> KeySet:
+        return server_jwks()
+
+    def end_session(self, end_session_request: Any) -> None:
+        """The browser's session ends in the view, which also drops the cookie."""
+
+
 def create_server(app: Flask) -> AuthorizationServer:
     app.config.setdefault("OAUTH2_REFRESH_TOKEN_GENERATOR", True)
     app.config.setdefault("OAUTH2_TOKEN_EXPIRES_IN", {
@@ -273,6 +284,7 @@ def create_server(app: Flask) -> AuthorizationServer:
     server.register_grant(RefreshTokenGrant)
     server.register_endpoint(Revocation)
     server.register_endpoint(Introspection)
+    server.register_endpoint(EndSession)
     return server
 
 

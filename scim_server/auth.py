@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response, g, request
 
-from models import clock, scim_tokens
+from models import clock, oauth, scim_tokens
 from models.audit import Actor
 from models.prepared import Prepared
 from models.secrets import token_hash
@@ -37,10 +37,25 @@ def _live_token(secret: str) -> Any | None:
 def authenticate() -> Response | None:
     """Before every SCIM request: 401 without a live token; otherwise set g.account and g.actor."""
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    if request.endpoint and request.endpoint.startswith("scim.me."):
+        return _authenticate_person(secret.strip() if scheme.lower() == "bearer" else "")
     token = _live_token(secret.strip()) if scheme.lower() == "bearer" else None
     if token is None:
         return error_response(401, "A valid bearer token is required.",
                               headers={"WWW-Authenticate": 'Bearer realm="SCIM"'})
     g.account = token.account  # loaded with the token, in one query
     g.actor = Actor.for_scim_token(token)
+    return None
+
+
+def _authenticate_person(secret: str) -> Response | None:
+    """/Me takes a person's OpenID Connect access token, checked against the database (R11: revoked is out)."""
+    token = oauth.active_access_token(secret) if secret else None
+    account = Account.get_or_none(Account.id == token.account_id) if token and token.account_id else None
+    if token is None or account is None:
+        return error_response(401, "A valid OpenID Connect access token for an account is required for /Me.",
+                              headers={"WWW-Authenticate": 'Bearer realm="SCIM", error="invalid_token"'})
+    g.account = account
+    g.oauth_token = token
+    g.actor = Actor("user", token.user_id, token.user_id, user_id=token.user_id)
     return None

@@ -11,6 +11,7 @@ from .discovery import bp as discovery_bp
 from .errors import to_response
 from .groups import bp as groups_bp
 from .listing import bp as listing_bp
+from .me import bp as me_bp
 from .users import bp as users_bp
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
@@ -20,6 +21,7 @@ bp.register_blueprint(groups_bp)
 bp.register_blueprint(listing_bp)
 bp.register_blueprint(discovery_bp)
 bp.register_blueprint(bulk_bp)
+bp.register_blueprint(me_bp)
 
 
 @bp.errorhandler(Exception)

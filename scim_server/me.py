@@ -1,0 +1,35 @@
+"""``/Me`` (RFC 7644 §3.11): the SCIM User of the person behind an OpenID Connect access token.
+
+The token's account is the tenant and the person's directory record there
+is the resource. Only reading is offered: a person's record is the
+directory's to change (Okta, Entra ID), so other methods answer 501 as the
+RFC allows.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, g
+
+from models.tenancy import DirectoryRecord, Membership
+
+from .errors import error_response
+from .users import _render
+
+bp = Blueprint("me", __name__)
+
+
+@bp.get("/Me")
+def me() -> Response:
+    membership = Membership.get_or_none((Membership.user == g.oauth_token.user_id)
+                                        & (Membership.account == g.account.id))
+    record = (DirectoryRecord.get_or_none(DirectoryRecord.membership == membership.id)
+              if membership is not None else None)
+    if record is None:
+        return error_response(404, "You have no record in this account's directory: your administrator adds "
+                                   "people through the account's identity provider (SCIM).")
+    return _render(record, membership)
+
+
+@bp.route("/Me", methods=["PUT", "PATCH", "DELETE", "POST"])
+def change_me() -> Response:
+    return error_response(501, "/Me is read-only here: your directory (or an administrator) changes your record.")
