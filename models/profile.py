@@ -24,7 +24,6 @@ DATE_FORMATS = {
     "DD/MM/YYYY": "31/01/2026",
     "MM/DD/YYYY": "01/31/2026",
     "DD.MM.YYYY": "31.01.2026",
-    "D MMM YYYY": "31 Jan 2026",
 }
 LOCALES = {
     "en": "English",

@@ -70,12 +70,11 @@ def local_time(value: dt.datetime | None, user: User | None = None, *, time: boo
         zone = zoneinfo.ZoneInfo("UTC")
     local = value.replace(tzinfo=dt.UTC).astimezone(zone)
     pattern = user.date_format or "YYYY-MM-DD"
-    day = f"{local.day} {local.strftime('%b %Y')}" if pattern == "D MMM YYYY" else local.strftime(
-        _DATE_PATTERNS.get(pattern, "%Y-%m-%d"))
+    day = local.strftime(_DATE_PATTERNS.get(pattern, "%Y-%m-%d"))
     return f"{day} {local.strftime('%H:%M %Z')}" if time else day
 
 
-@bp.app_template_filter("localtime")
+@bp.app_template_filter("profile_time")
 def _localtime_filter(value: dt.datetime | None, time: bool = True) -> str:
     return local_time(value, time=time)
 

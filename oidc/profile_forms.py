@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from models import profile
@@ -15,8 +15,9 @@ class GeneralForm(FlaskForm):
     family_name = StringField("Last name", validators=[Length(max=profile.NAME_MAX)])
     display_name = StringField("Display name (optional)", validators=[Length(max=profile.NAME_MAX)])
     timezone = SelectField("Time zone")
-    date_format = SelectField("Date format", choices=list(profile.DATE_FORMATS.items()))
-    locale = SelectField("Language", choices=list(profile.LOCALES.items()))
+    date_format = SelectField(
+        "Date format", choices=[SelectChoice(v, text) for v, text in profile.DATE_FORMATS.items()])
+    locale = SelectField("Language", choices=[SelectChoice(v, label) for v, label in profile.LOCALES.items()])
     news_opt_in = BooleanField("Send me product news")
     notify_security = BooleanField(profile.EMAIL_NOTIFICATIONS["security"])
     notify_memberships = BooleanField(profile.EMAIL_NOTIFICATIONS["memberships"])
@@ -24,7 +25,9 @@ class GeneralForm(FlaskForm):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.timezone.choices = [(name, name.replace("_", " ")) for name in profile.timezones()]
+        # grouped by region, so a long list stays easy to scan (and to type into)
+        self.timezone.choices = [SelectChoice(name, name.replace("_", " "), optgroup=name.split("/", 1)[0]
+                                              if "/" in name else None) for name in profile.timezones()]
 
     def notifications(self) -> dict[str, bool]:
         return {kind: bool(getattr(self, f"notify_{kind}").data) for kind in profile.EMAIL_NOTIFICATIONS}
