@@ -42,12 +42,11 @@ class Server:
         return json.loads(done.stdout)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[Server]:
-    workdir = tmp_path_factory.mktemp("browser")
+def _serve(workdir: Path, host: str) -> Iterator[Server]:
+    """`roster init` and `roster serve` on a free port; ``host`` is the name pages are opened with."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{workdir}/roster.sqlite3",
-           "ROSTER_SECRET_KEY": secrets.token_urlsafe(32), "ROSTER_BASE_URL": f"http://127.0.0.1:{port}",
+           "ROSTER_SECRET_KEY": secrets.token_urlsafe(32), "ROSTER_BASE_URL": f"http://{host}:{port}",
            "ROSTER_DATA_DIR": str(workdir), "ROSTER_MAIL_BACKEND": "file",
            "ROSTER_MAIL_FILE": str(workdir / "mail.mbox")}
     init = json.loads(subprocess.run(
@@ -66,11 +65,22 @@ def server(tmp_path_factory) -> Iterator[Server]:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise RuntimeError((workdir / "serve.log").read_text()) from None
                 time.sleep(0.1)
-        yield Server(f"http://127.0.0.1:{port}", env, init)
+        yield Server(f"http://{host}:{port}", env, init)
     finally:
         process.terminate()
         process.wait(30)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[Server]:
+    yield from _serve(tmp_path_factory.mktemp("browser"), "127.0.0.1")
+
+
+@pytest.fixture(scope="module")
+def localhost_server(tmp_path_factory) -> Iterator[Server]:
+    """Served as http://localhost:PORT: WebAuthn needs a domain as its RP ID (never an IP address)."""
+    yield from _serve(tmp_path_factory.mktemp("browser-localhost"), "localhost")
 
 
 @pytest.fixture(scope="module")
