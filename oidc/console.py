@@ -18,7 +18,7 @@ from models.tenancy import Account
 
 from . import console_groups, console_members, console_settings, console_users, web_session
 from .console_base import admin_view, bp, local_day_start, page_number, refuse, render
-from .console_forms import AuditFilterForm
+from .console_forms import AuditFilterForm, choices
 
 __all__ = ["bp", "console_groups", "console_members", "console_settings", "console_users"]
 
@@ -46,7 +46,7 @@ def account_home(account: Account) -> Any:
 @admin_view
 def audit(account: Account) -> Any:
     form = AuditFilterForm(request.args)
-    form.action.choices = [("", "Any action"), *((a, a) for a in console_queries.audit_actions(account))]
+    form.action.choices = choices([("", "Any action"), *((a, a) for a in console_queries.audit_actions(account))])
     where = console_queries.AuditFilter()
     if form.validate():
         where = console_queries.AuditFilter(

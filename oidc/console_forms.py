@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -14,7 +16,14 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
+
+
+def choices(pairs: Iterable[tuple[str, str]]) -> list[SelectChoice]:
+    """(value, label) pairs as the choices of a select, radio or checkbox field."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
 
 ROLE_CHOICES = [("user", "User"), ("admin", "Admin")]
 PRESET_CHOICES = [("basics", "Basics"), ("support", "Support"), ("purchasing", "Purchasing"), ("all", "All")]
@@ -30,8 +39,8 @@ class WizardForm(FlaskForm):
     given_name = StringField("First name", validators=NAME)
     family_name = StringField("Last name", validators=NAME)
     email = StringField("Email (the person's login)", validators=EMAIL)
-    role = SelectField("Role", choices=ROLE_CHOICES, default="user")
-    preset = SelectField("Privileges", choices=PRESET_CHOICES, default="basics")
+    role = SelectField("Role", choices=choices(ROLE_CHOICES), default="user")
+    preset = SelectField("Privileges", choices=choices(PRESET_CHOICES), default="basics")
     groups = SelectMultipleField("Groups", choices=[])
 
     GENERAL = ("given_name", "family_name", "email", "role", "preset")
@@ -43,8 +52,8 @@ class BulkInviteForm(FlaskForm):
     emails = TextAreaField("Email addresses (one per line, or separated by commas)",
                            validators=[DataRequired(message="Enter at least one email address."),
                                        Length(max=200_000)])
-    role = SelectField("Role", choices=ROLE_CHOICES, default="user")
-    preset = SelectField("Privileges", choices=PRESET_CHOICES, default="basics")
+    role = SelectField("Role", choices=choices(ROLE_CHOICES), default="user")
+    preset = SelectField("Privileges", choices=choices(PRESET_CHOICES), default="basics")
     groups = SelectMultipleField("Groups", choices=[])
     sub_accounts = SelectMultipleField("Sub-accounts (none chosen: all of them)", choices=[])
 
@@ -59,16 +68,16 @@ class CreateUserForm(FlaskForm):
     given_name = StringField("First name", validators=NAME)
     family_name = StringField("Last name", validators=NAME)
     email = StringField("Email (the person's login)", validators=EMAIL)
-    role = SelectField("Role", choices=ROLE_CHOICES, default="user")
-    preset = SelectField("Privileges", choices=PRESET_CHOICES, default="basics")
+    role = SelectField("Role", choices=choices(ROLE_CHOICES), default="user")
+    preset = SelectField("Privileges", choices=choices(PRESET_CHOICES), default="basics")
     groups = SelectMultipleField("Groups", choices=[])
 
 
 class MemberForm(FlaskForm):
     """A member's role, privileges and groups."""
 
-    role = SelectField("Role", choices=ROLE_CHOICES)
-    preset = SelectField("Privileges", choices=[("", "Keep the current ones"), *PRESET_CHOICES], default="")
+    role = SelectField("Role", choices=choices(ROLE_CHOICES))
+    preset = SelectField("Privileges", choices=choices([("", "Keep the current ones"), *PRESET_CHOICES]), default="")
     groups = SelectMultipleField("Groups", choices=[])
 
 
@@ -110,8 +119,8 @@ class ClientForm(FlaskForm):
                                                       Length(max=200)])
     redirect_uris = TextAreaField("Redirect URIs (one per line)",
                                   validators=[DataRequired(message="At least one redirect URI is required.")])
-    kind = RadioField("Client type", choices=[("confidential", "Confidential (a server; gets a secret)"),
-                                              ("public", "Public (a browser or mobile app; uses PKCE)")],
+    kind = RadioField("Client type", choices=choices([("confidential", "Confidential (a server; gets a secret)"),
+                                                      ("public", "Public (a browser or mobile app; uses PKCE)")]),
                       default="confidential")
     backchannel_logout_uri = StringField("Back-channel logout URI (optional)", validators=[Optional(),
                                                                                          Length(max=2048)])

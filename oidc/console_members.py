@@ -14,14 +14,14 @@ from models.errors import PolicyViolationError, RosterError
 from models.tenancy import Account
 
 from .console_base import actor, admin_view, back, bp, field_error, render
-from .console_forms import InvitationForm, MemberForm
+from .console_forms import InvitationForm, MemberForm, choices
 
 
 def _member_page(account: Account, membership_id: str, form: MemberForm | None = None, status: int = 200) -> Any:
     membership = console_queries.membership_in(account, membership_id)
     if form is None:
         form = MemberForm(formdata=None, role=membership.role, groups=console_queries.group_ids_of(membership))
-    form.groups.choices = console_queries.group_choices(account)
+    form.groups.choices = choices(console_queries.group_choices(account))
     return render("console/member.html", status, membership=membership, user=membership.user, form=form,
                   group_names=console_queries.groups_of([membership])[membership.id])
 
@@ -37,7 +37,7 @@ def member(account: Account, membership_id: str) -> Any:
 def member_role(account: Account, membership_id: str) -> Any:
     membership = console_queries.membership_in(account, membership_id)
     form = MemberForm()
-    form.groups.choices = console_queries.group_choices(account)
+    form.groups.choices = choices(console_queries.group_choices(account))
     if not form.role.validate(form) or not form.preset.validate(form):
         return _member_page(account, membership_id, form, 400)
     try:
@@ -56,7 +56,7 @@ def member_role(account: Account, membership_id: str) -> Any:
 def member_groups(account: Account, membership_id: str) -> Any:
     membership = console_queries.membership_in(account, membership_id)
     form = MemberForm()
-    form.groups.choices = console_queries.group_choices(account)
+    form.groups.choices = choices(console_queries.group_choices(account))
     if not form.groups.validate(form):
         return _member_page(account, membership_id, form, 400)
     chosen = groups.set_groups(membership, form.groups.data or [], by=actor())

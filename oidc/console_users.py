@@ -11,7 +11,7 @@ from models.errors import NotFoundError, RosterError
 from models.tenancy import Account
 
 from .console_base import actor, admin_view, bp, field_error, page_number, render
-from .console_forms import BulkInviteForm, CreateUserForm, WizardForm
+from .console_forms import BulkInviteForm, CreateUserForm, WizardForm, choices
 
 TABS = {"active": "Active", "pending": "Pending invitations", "deactivated": "Deactivated",
         "attention": "Needs attention"}
@@ -56,7 +56,7 @@ def _step_valid(form: WizardForm, step: str) -> bool:
 @admin_view
 def add_user(account: Account) -> Any:
     form = WizardForm()
-    form.groups.choices = console_queries.group_choices(account)
+    form.groups.choices = choices(console_queries.group_choices(account))
     step = form.step.data if form.step.data in STEPS else "general"
     if not form.is_submitted():
         return _wizard(form, "general")
@@ -84,7 +84,7 @@ def add_user(account: Account) -> Any:
 
 def _wizard(form: WizardForm, step: str, status: int = 200) -> Any:
     form.step.data = step
-    chosen = dict(form.groups.choices or [])  # type: ignore[arg-type]
+    chosen = {c.value: c.label for c in form.groups.choices or []}  # type: ignore[union-attr]
     return render("console/wizard.html", status, form=form, step=step, steps=STEPS,
                   chosen_groups=[chosen[g] for g in form.groups.data or [] if g in chosen])
 
@@ -96,8 +96,8 @@ def _wizard(form: WizardForm, step: str, status: int = 200) -> Any:
 @admin_view
 def bulk_invite(account: Account) -> Any:
     form = BulkInviteForm()
-    form.groups.choices = console_queries.group_choices(account)
-    form.sub_accounts.choices = [(a.id, a.name) for a in console_queries.sub_accounts(account)]
+    form.groups.choices = choices(console_queries.group_choices(account))
+    form.sub_accounts.choices = choices((a.id, a.name) for a in console_queries.sub_accounts(account))
     results = None
     if form.validate_on_submit():
         try:
@@ -121,7 +121,7 @@ def bulk_invite(account: Account) -> Any:
 @admin_view
 def create_user(account: Account) -> Any:
     form = CreateUserForm()
-    form.groups.choices = console_queries.group_choices(account)
+    form.groups.choices = choices(console_queries.group_choices(account))
     if form.validate_on_submit():
         try:
             added = members.add_user(account, form.email.data or "", given_name=form.given_name.data or "",
