@@ -16,13 +16,14 @@ import html
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import pyotp
 import requests
@@ -133,6 +134,16 @@ class Deployment:
                 User.id == added.user.id).execute()
             return str(added.user.id)
 
+    def accept_invitation(self, email: str) -> None:
+        """The person a directory invited accepts through their link: PASSWORD, the terms, an active membership."""
+        from models import Actor, invitations
+        from models.tenancy import Account
+
+        with self.domain():
+            account = Account.get_by_id(self.account_id)
+            link = invitations.link(invitations.find_invitation(account, email), by=Actor.cli("e2e"))
+            invitations.accept(link.rsplit("/", 1)[1], password=PASSWORD, accept_terms=True)
+
     def enrol_totp(self, user_id: str) -> pyotp.TOTP:
         """A confirmed TOTP authenticator for the person; the app that makes their codes.
 
@@ -149,6 +160,21 @@ class Deployment:
             assert isinstance(app, pyotp.TOTP)
             mfa.confirm_totp(user, credential.id, app.at(time.time() - app.interval))
             return app
+
+
+@contextlib.contextmanager
+def fresh_postgres(url: str, prefix: str) -> Iterator[str]:
+    """A new, empty database on the server of ``url`` (``prefix``_random), dropped on exit; its URL."""
+    import psycopg
+
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _wait_until_healthy(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
