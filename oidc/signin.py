@@ -7,6 +7,7 @@ request, which then asks models.signin what is still missing).
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
@@ -71,8 +72,10 @@ def _endpoints() -> set[str]:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     form = LoginForm()
-    if not form.is_submitted() and request.args.get("login_hint"):
-        form.email.data = request.args["login_hint"]
+    if not form.is_submitted():
+        # an application's login_hint (OpenID Connect Core §3.1.2.1) arrives inside the authorization request
+        hint = parse_qs(urlsplit(_next()).query).get("login_hint", [request.args.get("login_hint", "")])[0]
+        form.email.data = hint[:320] or None
     if form.validate_on_submit():
         try:
             user = signin.check_password(form.email.data or "", form.password.data or "",

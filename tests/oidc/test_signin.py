@@ -325,3 +325,9 @@ def test_next_never_leaves_the_site(client, account):
     assert hidden(page.get_data(as_text=True), "next") == "/"
     response = submit(client, page, "/login", email=person.email, password=PASSWORD)
     assert response.headers["Location"] == "/"
+
+
+def test_login_hint_fills_in_the_email(client, account):
+    rp = RelyingParty.register(account)
+    page = follow(client, client.get(authorization(rp, login_hint="pat@acme.example").url))
+    assert 'value="pat@acme.example"' in page.get_data(as_text=True)
