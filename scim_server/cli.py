@@ -28,6 +28,7 @@ from models.database import transaction
 from models.errors import NotFoundError, RosterError
 
 from .cli_accounts import account_cli, token_cli
+from .cli_clients import client_cli
 from .cli_keys import keys_cli
 from .cli_people import group_cli, invite_cli, user_cli
 from .cli_support import DomainGroup, actor, close_database, emit_json, json_option
@@ -341,7 +342,7 @@ def outbox_send(config: dict[str, Any], once: bool) -> None:
         click.echo(f"Delivered {delivered} message(s).")
 
 
-for _command in (account_cli, user_cli, invite_cli, group_cli, token_cli, keys_cli):
+for _command in (account_cli, user_cli, invite_cli, group_cli, token_cli, keys_cli, client_cli):
     cli.add_command(_command)
 
 

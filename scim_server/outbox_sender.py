@@ -10,6 +10,10 @@ a mail keeps one Message-ID across retries so a receiver can drop a repeat.
 Mail goes to SMTP, to an mbox file, or (the development default) to one log
 line per mail that never contains the body: bodies carry invitation links and
 temporary passwords.
+
+Back-channel logout (OpenID Connect Back-Channel Logout 1.0 §2.5) POSTs a
+freshly signed logout token to the client's ``backchannel_logout_uri``; a
+token is never logged, and a refusal or a network error is retried like mail.
 """
 
 from __future__ import annotations
@@ -32,9 +36,11 @@ from email.message import EmailMessage
 from typing import Any
 
 import peewee
+import requests
 
-from models import clock, outbox
+from models import clock, outbox, settings
 from models.database import db
+from models.logout_tokens import logout_token
 from models.ops import OutboxMessage
 
 log = logging.getLogger("roster.outbox")
@@ -184,13 +190,46 @@ def send_mail(message: OutboxMessage, config: dict[str, Any]) -> None:
     _MAIL_SENDERS[backend](build_mail(message, config), message, config)
 
 
+# ----------------------------------------------------------------- back-channel logout
+
+BACKCHANNEL_TIMEOUT = (3.05, 5.0)  # (connect, read) seconds: a slow client delays only its own retry
+
+
+class BackchannelLogoutError(Exception):
+    """The client did not confirm the logout; the outbox retries it with backoff."""
+
+
+def send_backchannel_logout(message: OutboxMessage, config: dict[str, Any]) -> None:
+    """The transport of kind ``backchannel_logout``: POST ``logout_token`` to the client (§2.5).
+
+    Only a 2xx answer counts as delivered (§2.8: 200, or the 204 some
+    frameworks substitute); redirects are not followed, since the token is
+    for the registered URI alone. The issuer is BASE_URL, as in discovery.
+    """
+    payload = message.payload or {}
+    issuer = str(config.get("BASE_URL") or settings.current.base_url).rstrip("/")
+    token = logout_token(issuer=issuer, client_id=payload["client_id"], sub=payload.get("sub"),
+                         sid=payload.get("sid"))
+    try:
+        response = requests.post(message.recipient, data={"logout_token": token}, timeout=BACKCHANNEL_TIMEOUT,
+                                 allow_redirects=False)
+    except requests.RequestException as exc:
+        # requests names the URL and the network failure, never the body the token travels in
+        raise BackchannelLogoutError(f"posting to {message.recipient} failed: {type(exc).__name__}: {exc}") from exc
+    if not 200 <= response.status_code < 300:
+        raise BackchannelLogoutError(f"{message.recipient} answered HTTP {response.status_code}")
+    log.info("back-channel logout delivered to %s", message.recipient,
+             extra={"fields": {"outbox_id": message.id, "client_id": payload["client_id"],
+                               "status": response.status_code}})
+
+
 # ----------------------------------------------------------------- dispatch
 
-TRANSPORTS: dict[str, Transport] = {"mail": send_mail}
+TRANSPORTS: dict[str, Transport] = {"mail": send_mail, "backchannel_logout": send_backchannel_logout}
 
 
 def register(kind: str, transport: Transport) -> None:
-    """Deliver outbox messages of ``kind`` with ``transport`` (the OIDC package registers back-channel logout)."""
+    """Deliver outbox messages of ``kind`` with ``transport`` (replacing the built-in one, if any)."""
     TRANSPORTS[kind] = transport
 
 
