@@ -196,6 +196,8 @@ def test_adding_a_security_key(client, signed_in, person):
     html = html_of(client.get("/profile/security"))
     assert "“My YubiKey” is added" in html and "<strong>My YubiKey</strong>" in html
     assert mfa.has_second_factor(person)
+    # a key as the first second factor comes without recovery codes: the page says to make some
+    assert 'id="recovery-warning"' in html
 
 
 def test_a_key_without_a_name_gets_one(client, signed_in, person):
