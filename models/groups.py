@@ -13,6 +13,7 @@ from .accounts import require_admin
 from .audit import Actor
 from .database import db, is_postgres, supports_returning, transaction
 from .errors import ConflictError, InvalidInputError, NotFoundError
+from .prepared import Prepared
 from .tenancy import Account, DirectoryRecord, Group, GroupMember, GroupRecord, Membership
 
 
@@ -199,9 +200,13 @@ class MemberChanges:
 KEEP: Any = object()  # "leave this attribute as it is"
 
 
+_GROUP_OF_ACCOUNT = Prepared(lambda group_id, account_id: Group.select().where(
+    (Group.id == group_id) & (Group.account == account_id)).limit(1))
+
+
 def find_group(account: Account, group_id: str) -> Group:
     """The group of ``account`` with this id; another account's group is not found, like an unknown one."""
-    group = Group.get_or_none((Group.id == group_id) & (Group.account == account.id))
+    group = _GROUP_OF_ACCOUNT.first(group_id, account.id)
     if group is None:
         raise NotFoundError(f"No group {group_id} in this account.")
     return group

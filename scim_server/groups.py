@@ -9,6 +9,7 @@ operations in SQL (models.groups). Lists and searches go through
 from __future__ import annotations
 
 import collections
+import json
 from typing import Any
 
 from flask import Blueprint, Response, g, request, url_for
@@ -19,7 +20,8 @@ from models import groups
 from models.database import db
 from models.tenancy import Account, Group
 
-from .errors import scim_response
+from . import rendered
+from .errors import MEDIA_TYPE
 from .filters import SortKey
 from .group_filters import compile_group_filter, group_sort_key
 from .group_mapping import (
@@ -89,13 +91,26 @@ def _members(group: Group) -> list[Member]:
 
 
 def _render(group: Group, status: int = 200) -> Response:
-    parameters = _parameters()
-    members = _members(group) if member_selection(parameters).included else None
-    context = Context.RESOURCE_CREATION_RESPONSE if status == 201 else Context.RESOURCE_QUERY_RESPONSE
     headers = {"ETag": etag(group.version)}
     if status == 201:
         headers["Location"] = location(group.id)
-    return scim_response(_document(group, members, parameters, context), status, headers)
+        return Response(_body(group, Context.RESOURCE_CREATION_RESPONSE), status=status, mimetype=MEDIA_TYPE,
+                        headers=headers)
+    # the document is the group's row at this version (members included: changing them, or a member's
+    # name, raises the version) seen through the request's location and attribute selection
+    key = (group.id, group.version, location(group.id), request.args.get("attributes"),
+           request.args.get("excludedAttributes"))
+    body = rendered.groups.get(key)
+    if body is None:
+        body = _body(group, Context.RESOURCE_QUERY_RESPONSE)
+        rendered.groups.put(key, body)
+    return Response(body, status=status, mimetype=MEDIA_TYPE, headers=headers)
+
+
+def _body(group: Group, context: Context) -> bytes:
+    parameters = _parameters()
+    members = _members(group) if member_selection(parameters).included else None
+    return json.dumps(_document(group, members, parameters, context), separators=(",", ":")).encode()
 
 
 def _group_rows(account: Account) -> Any:

@@ -38,11 +38,11 @@ from werkzeug.exceptions import NotFound
 from models import settings
 from models.tenancy import Account, DirectoryRecord, Membership
 
-from . import search
+from . import rendered, search
 from .errors import MEDIA_TYPE, scim_response
 from .filters import Expression, SortKey, compile_user_filter, user_sort_key
-from .mapping import UserModel
-from .users import cached_user, location
+from .mapping import UserModel, to_scim_user
+from .users import location, user_text
 
 bp = Blueprint("listing", __name__)
 
@@ -71,7 +71,9 @@ class ResourceListing:
     reads a joined model; ``by_ids(account, ids)`` then loads those rows by
     primary key (the account's only). ``documents(rows)``, when given, is
     the full JSON text of each row's resource, used when the query names no
-    ``attributes`` or ``excludedAttributes`` (kept per version: see rendered.py).
+    ``attributes`` or ``excludedAttributes`` (kept per version: see rendered.py);
+    ``documents_by_ids(account, ids)``, when given too, is the same from the
+    picked ids, which need not load the full rows of documents already kept.
     """
 
     name: str
@@ -87,6 +89,7 @@ class ResourceListing:
     joined: tuple[Any, ...] = ()
     by_ids: Callable[[Account, list[Any]], list[Any]] | None = None
     documents: Callable[[list[Any]], list[str]] | None = None
+    documents_by_ids: Callable[[Account, list[Any]], list[str]] | None = None
 
 
 RESOURCE_TYPES: dict[str, ResourceListing] = {}
@@ -156,6 +159,7 @@ class Page:
     start_index: int | None = None
     next_cursor: str | None = None
     previous_cursor: str | None = None
+    narrow: bool = False  # rows are the picked ids only (fetch_page with full=False)
 
 
 # Cursors: base64url(JSON) "." base64url(HMAC-SHA256), all RFC 3986 unreserved
@@ -245,13 +249,15 @@ def _mentions(node: Any, models: tuple[Any, ...], seen: set[int] | None = None) 
     return False
 
 
-def fetch_page(listing: ResourceListing, account: Account, query: ListQuery) -> Page:
+def fetch_page(listing: ResourceListing, account: Account, query: ListQuery, *, full: bool = True) -> Page:
     """Count and page the account's resources matching ``query``: one COUNT and at most two SELECTs.
 
     Through ``narrow_query`` when neither filter nor sort reads a joined
     model: the COUNT runs over the listed table alone, and the page's ids
     come from the covering index before its full rows are loaded by id (a
-    deep ``startIndex`` skips index entries, not joined rows).
+    deep ``startIndex`` skips index entries, not joined rows). With
+    ``full=False`` such a page's rows are those ids (``Page.narrow``) and
+    nothing more is loaded.
     """
     condition = listing.compile_filter(query.filter) if query.filter else None
     parts = _key_parts(listing, query)
@@ -293,12 +299,13 @@ def fetch_page(listing: ResourceListing, account: Account, query: ListQuery) -> 
     picked: list[Any] = list(ordered.objects() if narrow else ordered)
     more = query.cursor is not None and len(picked) > query.count
     picked = picked[:query.count]
-    rows = _full_rows(listing, account, picked) if narrow and picked else picked
+    rows = _full_rows(listing, account, picked) if narrow and picked and full else picked
     if not forward:
         picked.reverse()
-        rows.reverse()
+        if rows is not picked:
+            rows.reverse()
     if query.cursor is None:
-        return Page(total, rows, start_index=query.start_index)
+        return Page(total, rows, start_index=query.start_index, narrow=narrow and not full)
     if not rows:
         return Page(total, [])
 
@@ -306,7 +313,7 @@ def fetch_page(listing: ResourceListing, account: Account, query: ListQuery) -> 
         return [getattr(row, f"_key{i}") for i in range(len(parts) - 1)] + [row.id]
 
     has_next, has_previous = (more, after is not None) if forward else (True, more)
-    return Page(total, rows,
+    return Page(total, rows, narrow=narrow and not full,
                 next_cursor=encode_cursor(fingerprint, "n", key(picked[-1])) if has_next else None,
                 previous_cursor=encode_cursor(fingerprint, "p", key(picked[0])) if has_previous else None)
 
@@ -363,11 +370,16 @@ def list_resources(names: list[str], account: Account, query: ListQuery) -> Resp
     """
     listings = [RESOURCE_TYPES[name] for name in names]
     if len(listings) == 1:
-        page = fetch_page(listings[0], account, query)
-        documents = listings[0].documents
+        listing = listings[0]
+        documents = listing.documents
         if documents is not None and not query.attributes and not query.excluded_attributes:
-            return _respond_documents(listings[0].model, page, documents(page.rows))
-        return _respond(listings[0].model, page, listings[0].serialise(page.rows, query), query)
+            page = fetch_page(listing, account, query, full=listing.documents_by_ids is None)
+            if page.narrow and listing.documents_by_ids is not None:
+                return _respond_documents(listing.model, page,
+                                          listing.documents_by_ids(account, [row.id for row in page.rows]))
+            return _respond_documents(listing.model, page, documents(page.rows))
+        page = fetch_page(listing, account, query)
+        return _respond(listing.model, page, listing.serialise(page.rows, query), query)
     if query.cursor is not None:
         raise InvalidCursorException(detail="Cursor pagination needs one resource type: search /<Type>/.search.")
     return _list_several(listings, account, query)
@@ -418,11 +430,47 @@ def _users_by_id(account: Account, ids: list[Any]) -> list[Any]:
 
 
 def _user_resources(rows: list[Any], query: ListQuery) -> list[Any]:
-    return [cached_user(r, r.membership if r.membership_id else None, location(r.id))[0] for r in rows]
+    return [to_scim_user(r, r.membership if r.membership_id else None, location(r.id)) for r in rows]
 
 
 def _user_documents(rows: list[Any]) -> list[str]:
-    return [cached_user(r, r.membership if r.membership_id else None, location(r.id))[1] for r in rows]
+    users_url = _users_url()
+    return [user_text(r, r.membership if r.membership_id else None, users_url + r.id) for r in rows]
+
+
+def _user_documents_by_ids(account: Account, ids: list[Any]) -> list[str]:
+    """The documents of these records, in this order: kept ones found by (id, version, status), the rest loaded.
+
+    A linked record's document is named by its version and its membership's
+    status, read here without the record's attributes; an unlinked record's
+    ``active`` is in its attributes, so it is loaded like one not kept.
+    """
+    users_url = _users_url()
+    found: dict[str, str] = {}
+    missing: list[str] = []
+    light = (DirectoryRecord.select(DirectoryRecord.id, DirectoryRecord.version, DirectoryRecord.account,
+                                    DirectoryRecord.membership, Membership.status)
+             .join(Membership, JOIN.LEFT_OUTER, on=(DirectoryRecord.membership == Membership.id))
+             .where(DirectoryRecord.id.in_(ids)))
+    for record_id, version, account_id, membership_id, status in light.tuples():
+        if account_id != account.id:
+            continue
+        text = None
+        if membership_id is not None and status is not None:
+            text = rendered.users.get((record_id, version, status != "deactivated", users_url + record_id))
+        if text is None:
+            missing.append(record_id)
+        else:
+            found[record_id] = text
+    if missing:
+        loaded = _users_by_id(account, missing)
+        found.update(zip([row.id for row in loaded], _user_documents(loaded), strict=True))
+    return [found[i] for i in ids if i in found]
+
+
+def _users_url() -> str:
+    """The URL of /Users/ with a trailing slash: a User's location is this and its id."""
+    return location("-")[:-1]
 
 
 USERS = register(ResourceListing(
@@ -430,7 +478,7 @@ USERS = register(ResourceListing(
     sort_key=user_sort_key,
     default_sort=lambda: SortKey(DirectoryRecord.created_at), id_column=lambda: DirectoryRecord.id,
     serialise=_user_resources, narrow_query=_records, joined=(Membership,),
-    by_ids=_users_by_id, documents=_user_documents))
+    by_ids=_users_by_id, documents=_user_documents, documents_by_ids=_user_documents_by_ids))
 
 
 @bp.get("/Users")

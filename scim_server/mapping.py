@@ -127,6 +127,46 @@ def etag(record: DirectoryRecord) -> str:
     return preconditions.etag(record.version)
 
 
+_EXTENSIONS = tuple(str(field.serialization_alias) for name, field in UserModel.model_fields.items()
+                    if str(field.serialization_alias or "").startswith("urn:"))
+_RETURNED = tuple(str(field.serialization_alias or name) for name, field in UserModel.model_fields.items()
+                  if name not in ("schemas", "id", "external_id", "meta", "user_name", "password")
+                  and not str(field.serialization_alias or "").startswith("urn:"))
+"""The stored core attributes a response returns, in the model's order (``password`` is returned never)."""
+
+
+def user_document(record: DirectoryRecord, membership: Membership | None, location: str) -> dict[str, Any]:
+    """The record as the JSON of a User query response (RFC 7643 §4.1), built from the stored row.
+
+    The same JSON value as ``to_scim_user(...).model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)``
+    (tests/scim/test_user_documents.py checks it over the shapes clients send): the attributes were
+    validated and dumped by scim2-models when they were stored, so reading them back needs no
+    second pass through pydantic (DESIGN.md §3 "Speed").
+    """
+    attributes = record.attributes
+    document: dict[str, Any] = {"schemas": [User.__schema__], "id": record.id}
+    if record.external_id is not None:
+        document["externalId"] = record.external_id
+    document["meta"] = {"resourceType": "User", "created": _timestamp(record.created_at),
+                        "lastModified": _timestamp(record.updated_at), "location": location,
+                        "version": etag(record)}
+    document["userName"] = record.user_name
+    for key in _RETURNED:
+        if key == "active":
+            document["active"] = directory.is_active(record, membership)
+        elif attributes.get(key) is not None:
+            document[key] = attributes[key]
+    for urn in _EXTENSIONS:
+        if urn == ROSTER_USER_SCHEMA:  # read-only: the record's, never what a directory sent
+            value = {"unlinkedReason": record.unlinked_reason} if record.unlinked_reason else None
+        else:
+            value = attributes.get(urn)
+        if value:
+            document["schemas"].append(urn)
+            document[urn] = value
+    return document
+
+
 def to_scim_user(record: DirectoryRecord, membership: Membership | None, location: str) -> Any:
     """The record as a SCIM User model (RFC 7643 §4.1), ``active`` from the membership."""
     document = dict(record.attributes)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from flask import Blueprint, Response, g, request, url_for
 from scim2_models import Context, ResponseParameters
@@ -13,7 +13,7 @@ from models.tenancy import DirectoryRecord, Membership
 
 from . import patch, rendered
 from .errors import MEDIA_TYPE, scim_response
-from .mapping import UserModel, etag, from_scim_user, from_user_model, to_scim_user
+from .mapping import UserModel, etag, from_scim_user, from_user_model, to_scim_user, user_document
 from .payload import json_body
 from .preconditions import NotModified, check_read, check_write
 
@@ -32,21 +32,18 @@ def response_parameters() -> ResponseParameters[Any] | None:
         {"attributes": attributes, "excludedAttributes": excluded})
 
 
-def cached_user(record: DirectoryRecord, membership: Membership | None, url: str) -> tuple[Any, str]:
-    """(User model, its full JSON as a query response) of the record, kept per (id, version, active, url).
+def user_text(record: DirectoryRecord, membership: Membership | None, url: str) -> str:
+    """The record's full User as query-response JSON, kept per (id, version, active, url).
 
     ``active`` is in the key as well as the version, which a membership
-    status change raises too: a key can only ever name one document. The
-    model is shared: read it, never change it.
+    status change raises too: a key can only ever name one document.
     """
     key = (record.id, record.version, directory.is_active(record, membership), url)
-    entry = rendered.users.get(key)
-    if entry is None:
-        user = to_scim_user(record, membership, url)
-        text = json.dumps(user.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE), separators=(",", ":"))
-        entry = (user, text)
-        rendered.users.put(key, entry)
-    return entry
+    text = rendered.users.get(key)
+    if text is None:
+        text = json.dumps(user_document(record, membership, url), separators=(",", ":"))
+        rendered.users.put(key, text)
+    return cast(str, text)
 
 
 def _render(record: DirectoryRecord, membership: Membership | None, status: int = 200) -> Response:
@@ -54,15 +51,14 @@ def _render(record: DirectoryRecord, membership: Membership | None, status: int 
     headers = {"ETag": etag(record)}
     if status == 201:
         headers["Location"] = url
-        user = to_scim_user(record, membership, url)
-        return scim_response(user.model_dump(scim_ctx=Context.RESOURCE_CREATION_RESPONSE,
-                                             response_parameters=response_parameters()), status, headers)
-    user, text = cached_user(record, membership, url)
     parameters = response_parameters()
     if parameters is not None:
-        document = user.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=parameters)
+        context = Context.RESOURCE_CREATION_RESPONSE if status == 201 else Context.RESOURCE_QUERY_RESPONSE
+        document = to_scim_user(record, membership, url).model_dump(scim_ctx=context,
+                                                                    response_parameters=parameters)
         return scim_response(document, status, headers)
-    return Response(text, status=status, mimetype=MEDIA_TYPE, headers=headers)
+    # a creation response returns what a query response does (RFC 7644 §3.3)
+    return Response(user_text(record, membership, url), status=status, mimetype=MEDIA_TYPE, headers=headers)
 
 
 @bp.get("/Users/<record_id>")
