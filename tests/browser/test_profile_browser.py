@@ -85,7 +85,7 @@ def test_a_person_enrols_an_authenticator_app_and_signs_in_with_it(server, page)
     screenshot(page, "profile-general-error")
     page.get_by_label("First name").fill("Tess")
     page.get_by_role("button", name="Save settings").click()
-    assert "Your settings are saved." in page.locator(".notice").inner_text()
+    assert "Your settings are saved." in page.locator(".notice-success").inner_text()
 
     page.get_by_role("navigation", name="Profile").get_by_role("link", name="Security").click()
     screenshot(page, "profile-security")
@@ -141,7 +141,7 @@ def test_a_person_adds_a_security_key_and_signs_in_with_it(server, browser):
         assert "Give the key a name." in page.locator(".keys .error").inner_text()
         page.get_by_label("New name for Virtual key").fill("Desk key")
         page.get_by_role("button", name="Rename").click()
-        assert "The key is renamed to “Desk key”." in page.locator(".notice").inner_text()
+        assert "The key is renamed to “Desk key”." in page.locator(".notice-success").inner_text()
 
         sign_out(page, server)
         password_step(page, server, email, PASSWORD)
@@ -172,7 +172,7 @@ def test_a_person_ends_another_session_and_it_is_signed_out(server, browser):
         assert rows.count() == 2
         screenshot(here, "profile-sessions")
         here.locator("tr:not(.current)").get_by_role("button", name="End session").click()
-        assert "The session is ended" in here.locator(".notice").inner_text()
+        assert "The session is ended" in here.locator(".notice-success").inner_text()
         assert "ended from the Sessions page" in here.locator("main").inner_text()
 
         there.goto(f"{server.base_url}/profile")
