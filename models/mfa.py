@@ -218,6 +218,13 @@ def use_recovery_code(user: User, code: str) -> bool:
     return True
 
 
+def first_recovery_codes(user: User) -> list[str]:
+    """Ten codes for a person who just set up a second factor and has none (R10); [] if they have some."""
+    if remaining_recovery_codes(user) > 0:
+        return []
+    return regenerate_recovery_codes(user)
+
+
 def remaining_recovery_codes(user: User) -> int:
     return RecoveryCode.select().where((RecoveryCode.user == user.id) & RecoveryCode.used_at.is_null()).count()
 

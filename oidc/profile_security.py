@@ -171,7 +171,22 @@ def webauthn_register() -> tuple[Response, int]:
     except RosterError as exc:
         return jsonify(error=exc.message, field=exc.field), 400
     flash(f"“{key.nickname}” is added: you can use it to sign in.")
+    codes = mfa.first_recovery_codes(user)
+    if codes:
+        # the first second factor comes with recovery codes (R10), shown once on the next page
+        session["new_recovery_codes"] = codes
+        return jsonify(redirect=url_for("profile.new_recovery_codes")), 200
     return jsonify(redirect=url_for("profile.security")), 200
+
+
+@bp.get("/security/new-recovery-codes")
+@web_session.login_required
+def new_recovery_codes() -> Any:
+    codes = session.pop("new_recovery_codes", None)
+    if not codes:
+        return redirect(url_for("profile.security"))
+    return render_template("profile/recovery_codes.html", codes=codes, section="security",
+                           title="Your recovery codes")
 
 
 @bp.post("/security/webauthn/<key_id>/rename")

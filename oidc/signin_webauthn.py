@@ -102,7 +102,8 @@ def webauthn_register() -> Any:
     except RosterError as exc:
         return _refused(exc.message)
     sessions.add_methods(live, signin.amr_with(live.amr, passkeys.amr_method(credential)))
-    if mfa.remaining_recovery_codes(user) == 0:
-        session["new_recovery_codes"] = mfa.regenerate_recovery_codes(user)
+    codes = mfa.first_recovery_codes(user)
+    if codes:
+        session["new_recovery_codes"] = codes
         return jsonify(redirect=url_for("signin.recovery_codes", next=_next()))
     return jsonify(redirect=_next())

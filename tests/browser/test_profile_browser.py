@@ -133,6 +133,10 @@ def test_a_person_adds_a_security_key_and_signs_in_with_it(server, browser):
         page.get_by_label("Name for the new key (optional)").fill("Virtual key")
         page.get_by_role("button", name="Add a security key or passkey").click()
         page.wait_for_selector("text=“Virtual key” is added")
+        # the first second factor comes with recovery codes, shown once (R10)
+        assert page.locator("main code").count() >= 10
+        screenshot(page, "profile-key-recovery-codes")
+        page.goto(f"{server.base_url}/profile/security")
         assert page.locator(".keys strong").inner_text() == "Virtual key"
         screenshot(page, "profile-security-key")
 

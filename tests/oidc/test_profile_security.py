@@ -190,14 +190,20 @@ def add_key(client, device: SoftWebauthnDevice, nickname: str = "", *, origin: s
 
 def test_adding_a_security_key(client, signed_in, person):
     response = add_key(client, SoftWebauthnDevice(), "My YubiKey")
-    assert response.status_code == 200 and response.json == {"redirect": "/profile/security"}
-    key = WebAuthnCredential.get(WebAuthnCredential.user == person.id)
-    assert key.nickname == "My YubiKey"
+    # a first second factor comes with recovery codes, shown once (R10)
+    assert response.status_code == 200 and response.json == {"redirect": "/profile/security/new-recovery-codes"}
+    codes = html_of(client.get("/profile/security/new-recovery-codes"))
+    assert "“My YubiKey” is added" in codes and mfa.remaining_recovery_codes(person) == 10
+    assert codes.count("<code>") >= 10
+    assert client.get("/profile/security/new-recovery-codes").status_code == 302  # shown once
+    second = add_key(client, SoftWebauthnDevice(), "Spare key")
+    assert second.json == {"redirect": "/profile/security"}
+    assert [k.nickname for k in WebAuthnCredential.select().where(WebAuthnCredential.user == person.id)
+            .order_by(WebAuthnCredential.created_at, WebAuthnCredential.id)] in (
+        ["My YubiKey", "Spare key"], ["Spare key", "My YubiKey"])
     html = html_of(client.get("/profile/security"))
-    assert "“My YubiKey” is added" in html and "<strong>My YubiKey</strong>" in html
-    assert mfa.has_second_factor(person)
-    # a key as the first second factor comes without recovery codes: the page says to make some
-    assert 'id="recovery-warning"' in html
+    assert "<strong>My YubiKey</strong>" in html and mfa.has_second_factor(person)
+    assert 'id="recovery-warning"' not in html
 
 
 def test_a_key_without_a_name_gets_one(client, signed_in, person):
