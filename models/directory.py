@@ -81,7 +81,7 @@ def membership_of(record: DirectoryRecord) -> Membership | None:
 _UNREAD: Any = object()
 
 
-def _record_query(*condition: Any) -> peewee.ModelSelect:
+def _record_query(*condition: Any) -> Any:
     return (DirectoryRecord.select(DirectoryRecord, Membership)
             .join(Membership, peewee.JOIN.LEFT_OUTER, on=(DirectoryRecord.membership == Membership.id),
                   attr="_joined_membership")

@@ -35,7 +35,7 @@ from scim2_models import (
 )
 from werkzeug.exceptions import NotFound
 
-from models import settings
+from models import directory, settings
 from models.tenancy import Account, DirectoryRecord, Membership
 
 from . import rendered, search
@@ -272,15 +272,22 @@ def fetch_page(listing: ResourceListing, account: Account, query: ListQuery, *, 
 
     narrow_count = listing.narrow_query is not None and not _mentions(condition, listing.joined)
     narrow = narrow_count and listing.by_ids is not None and not _mentions(parts, listing.joined)
-    total = base(narrow_count).count()
+
+    def counted() -> int:
+        return int(base(narrow_count).count())
+
+    # a first page (startIndex 1, or a cursor's first) that is not full holds every match: it is
+    # counted without a COUNT, which for a filter lookup is a statement saved; any other page counts
+    first_page = query.start_index == 1 if query.cursor is None else after is None
+    total = None if first_page and query.count > 0 else counted()
     if query.count == 0:
-        return Page(total, [], start_index=None if query.cursor is not None else query.start_index)
+        return Page(counted(), [], start_index=None if query.cursor is not None else query.start_index)
     keys = [part.alias(f"_key{i}") for i, part in enumerate(parts[:-1])]
     where = base(narrow)
     select = where.select(listing.id_column(), *keys) if narrow else where.select_extend(*keys)
     forward = direction == "n"
     skip = query.start_index - 1
-    if query.cursor is None and skip > total // 2:
+    if query.cursor is None and total is not None and skip > total // 2:
         # past the middle, the page is counted from the end, read backwards, and turned
         # round: the order is total (ties broken by id), so a deep page skips as few
         # index entries as the first one does
@@ -297,6 +304,8 @@ def fetch_page(listing: ResourceListing, account: Account, query: ListQuery, *, 
             ordered = ordered.where(row_key > cursor_key if ascending else row_key < cursor_key)
         ordered = ordered.limit(query.count + 1)
     picked: list[Any] = list(ordered.objects() if narrow else ordered)
+    if total is None:
+        total = len(picked) if len(picked) < (query.count + 1 if query.cursor is not None else size) else counted()
     more = query.cursor is not None and len(picked) > query.count
     picked = picked[:query.count]
     rows = _full_rows(listing, account, picked) if narrow and picked and full else picked
@@ -426,46 +435,58 @@ def _users(account: Account) -> Any:
 def _users_by_id(account: Account, ids: list[Any]) -> list[Any]:
     # by primary key alone, which the planner then uses (with the account in the
     # WHERE, SQLite would rather walk the account's index); the account is checked here
+    if len(ids) == 1:  # a filter lookup: the statement GET /Users/{id} runs, built once
+        record = directory.load_record(ids[0])
+        return [record] if record is not None and record.account_id == account.id else []
     return [row for row in _joined_users().where(DirectoryRecord.id.in_(ids)) if row.account_id == account.id]
 
 
 def _user_resources(rows: list[Any], query: ListQuery) -> list[Any]:
-    return [to_scim_user(r, r.membership if r.membership_id else None, location(r.id)) for r in rows]
+    return [to_scim_user(r, _membership(r), location(r.id)) for r in rows]
 
 
 def _user_documents(rows: list[Any]) -> list[str]:
     users_url = _users_url()
-    return [user_text(r, r.membership if r.membership_id else None, users_url + r.id) for r in rows]
+    return [user_text(r, _membership(r), users_url + r.id) for r in rows]
+
+
+def _membership(row: Any) -> Membership | None:
+    """The membership read with a row: joined by _joined_users, or by models.directory.load_record."""
+    if "_membership" in row.__dict__:
+        return directory.membership_of(row)
+    return row.membership if row.membership_id else None
 
 
 def _user_documents_by_ids(account: Account, ids: list[Any]) -> list[str]:
-    """The documents of these records, in this order: kept ones found by (id, version, status), the rest loaded.
-
-    A linked record's document is named by its version and its membership's
-    status, read here without the record's attributes; an unlinked record's
-    ``active`` is in its attributes, so it is loaded like one not kept.
-    """
+    """The documents of these records, in this order: kept ones found by (id, version, status), the rest loaded."""
     users_url = _users_url()
-    found: dict[str, str] = {}
-    missing: list[str] = []
-    light = (DirectoryRecord.select(DirectoryRecord.id, DirectoryRecord.version, DirectoryRecord.account,
-                                    DirectoryRecord.membership, Membership.status)
-             .join(Membership, JOIN.LEFT_OUTER, on=(DirectoryRecord.membership == Membership.id))
-             .where(DirectoryRecord.id.in_(ids)))
-    for record_id, version, account_id, membership_id, status in light.tuples():
-        if account_id != account.id:
-            continue
-        text = None
-        if membership_id is not None and status is not None:
-            text = rendered.users.get((record_id, version, status != "deactivated", users_url + record_id))
-        if text is None:
-            missing.append(record_id)
-        else:
-            found[record_id] = text
+    # a lookup's one or two: loading them outright costs less than a statement looking for kept documents
+    found = _kept_documents(account, ids, users_url) if len(ids) > 2 else {}
+    missing = [i for i in ids if i not in found]
     if missing:
         loaded = _users_by_id(account, missing)
         found.update(zip([row.id for row in loaded], _user_documents(loaded), strict=True))
     return [found[i] for i in ids if i in found]
+
+
+def _kept_documents(account: Account, ids: list[Any], users_url: str) -> dict[str, str]:
+    """The kept documents of these records (of ``account``), read without their attributes.
+
+    A linked record's document is named by its version and its membership's
+    status; an unlinked record's ``active`` is in its attributes, so it is
+    left to be loaded like one not kept.
+    """
+    light: Any = (DirectoryRecord.select(DirectoryRecord.id, DirectoryRecord.version, DirectoryRecord.account,
+                                         DirectoryRecord.membership, Membership.status)
+                  .join(Membership, JOIN.LEFT_OUTER, on=(DirectoryRecord.membership == Membership.id))
+                  .where(DirectoryRecord.id.in_(ids)))
+    found: dict[str, str] = {}
+    for record_id, version, account_id, membership_id, status in light.tuples():
+        if account_id == account.id and membership_id is not None and status is not None:
+            text = rendered.users.get((record_id, version, status != "deactivated", users_url + record_id))
+            if text is not None:
+                found[record_id] = text
+    return found
 
 
 def _users_url() -> str:

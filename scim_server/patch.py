@@ -102,6 +102,44 @@ def normalize(payload: Any) -> Any:
     return {**{k: v for k, v in payload.items() if k != key}, "Operations": operations}
 
 
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+_BOOLEANS: dict[Any, bool] = {True: True, False: False, "True": True, "False": False, "true": True, "false": False}
+
+
+def only_active(payload: Any) -> bool | None:
+    """The new ``active`` when a request does nothing but set it, else None.
+
+    That is how Okta and Entra ID deactivate and reactivate: ``replace`` (any
+    case) of path ``active``, or path-less with ``{"active": …}``, the value a
+    boolean or ``"True"``/``"False"``. Such a request needs no PatchOp model:
+    scim2-models would set ``active`` and change nothing else. Any other shape
+    returns None and goes the whole way through :func:`parse` and :func:`apply`.
+    """
+    if not isinstance(payload, dict) or payload.keys() != {"schemas", "Operations"} \
+            or payload["schemas"] != [PATCH_OP]:
+        return None
+    operations = payload["Operations"]
+    if not isinstance(operations, list) or not operations:
+        return None
+    active = None
+    for operation in operations:
+        if not isinstance(operation, dict) or str(operation.get("op")).lower() != "replace":
+            return None
+        path, value = operation.get("path"), operation.get("value")
+        if operation.keys() == {"op", "path", "value"} and isinstance(path, str) and path.lower() == "active":
+            pass
+        elif operation.keys() == {"op", "value"} and isinstance(value, dict) and len(value) == 1 \
+                and "active" in value:
+            value = value["active"]
+        else:
+            return None
+        if isinstance(value, bool | str) and value in _BOOLEANS:
+            active = _BOOLEANS[value]
+        else:
+            return None
+    return active
+
+
 def parse(payload: Any) -> Any:
     """Validate a PATCH request body (RFC 7644 §3.5.2) under :data:`TOLERANT`; a SCIMException when invalid."""
     try:

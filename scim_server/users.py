@@ -92,15 +92,35 @@ def replace_user(record_id: str) -> Response:
 def patch_user(record_id: str) -> Response:
     """RFC 7644 §3.5.2: the operations apply to the User as it is under the lock, then replace the record."""
     record = directory.get_record(g.account, record_id)
-    operations = patch.parse(json_body())
-    url = location(record.id)
+    body = json_body()
+    active = patch.only_active(body)
+    if active is not None:
+        change = _set_active(active)
+    else:
+        operations = patch.parse(body)
+        url = location(record.id)
 
-    def change(current: DirectoryRecord, membership: Membership | None) -> directory.Replacement | None:
-        user = to_scim_user(current, membership, url)
-        return from_user_model(user) if patch.apply(operations, user) else None
+        def change(current: DirectoryRecord, membership: Membership | None) -> directory.Replacement | None:
+            user = to_scim_user(current, membership, url)
+            return from_user_model(user) if patch.apply(operations, user) else None
 
     record = directory.update_record(record, change, by=g.actor, check=check_write, action="directory_record.patched")
     return _render(record, directory.membership_of(record))
+
+
+def _set_active(active: bool) -> directory.Change:
+    """The change of a PATCH that only sets ``active`` (:func:`patch.only_active`), without a User model.
+
+    What scim2-models would make of it: the stored attributes with the new
+    ``active``, nothing else; no change at all when it is ``active`` already.
+    """
+
+    def change(current: DirectoryRecord, membership: Membership | None) -> directory.Replacement | None:
+        if directory.is_active(current, membership) == active:
+            return None
+        return current.user_name, {**current.attributes, "active": active}, current.external_id, None
+
+    return change
 
 
 @bp.delete("/Users/<record_id>")
