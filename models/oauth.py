@@ -12,13 +12,17 @@ and everything issued from that code or token family is revoked.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import secrets
 from typing import Any
 
+from peewee import JOIN
+
 from . import audit, clock
 from .audit import Actor
 from .database import transaction
+from .prepared import Prepared
 from .secrets import token_hash
 from .security import AuthorizationCode, OAuthToken, Session
 from .sessions import _revoke_and_notify
@@ -93,7 +97,7 @@ def take_refresh_token(raw: str, client_id: str) -> OAuthToken | None:
                    .execute())
         token = OAuthToken.get_or_none((OAuthToken.refresh_token_hash == digest) & (OAuthToken.client == client_id))
         if claimed == 1 and token is not None:
-            if _holder_is_active(token):
+            if holder_is_active(token):
                 return token
             _revoke_and_notify([token], now)
             return None
@@ -106,45 +110,74 @@ def take_refresh_token(raw: str, client_id: str) -> OAuthToken | None:
     return None
 
 
-def find_token(raw: str, hint: str | None = None) -> OAuthToken | None:
-    """An access or refresh token by its value, whatever its state (revocation, introspection)."""
-    digest = token_hash(raw)
-    fields = [OAuthToken.access_token_hash, OAuthToken.refresh_token_hash]
-    if hint == "refresh_token":
-        fields.reverse()
-    for field in fields:
-        token = OAuthToken.get_or_none(field == digest)
-        if token is not None:
-            return token
-    return None
+@dataclasses.dataclass
+class Grant:
+    """A token as a request presents it: the row, which of its two values it was, and who holds it."""
+
+    token: OAuthToken
+    kind: str  # "access" or "refresh"
+    user: User
+    account: Account | None
+    membership: Membership | None
+    session: Session | None
+
+    @property
+    def active(self) -> bool:
+        """May be used now: not revoked or expired, its person active and, for an account, an active member."""
+        token, now = self.token, clock.now()
+        if token.revoked_at is not None or self.user.status != "active":
+            return False
+        if self.kind == "access" and token.access_expires_at <= now:
+            return False
+        if self.kind == "refresh" and (token.rotated_at is not None or token.refresh_expires_at is None
+                                       or token.refresh_expires_at <= now):
+            return False
+        return token.account_id is None or (self.membership is not None and self.membership.status == "active")
 
 
-def active_access_token(raw: str) -> OAuthToken | None:
-    """The access token if it may be used now: not revoked or expired, its person still in its account."""
-    token = OAuthToken.get_or_none(OAuthToken.access_token_hash == token_hash(raw))
-    if token is None or not is_active(token, kind="access"):
+# token, holder, account, membership and session in one statement whose SQL is built once: every API call
+# that carries a token reads this, so it is the hot path of userinfo, introspection and /Me
+_GRANT = Prepared(lambda hashed: (
+    OAuthToken.select(OAuthToken, User, Account, Membership, Session)
+    .join(User, on=(OAuthToken.user == User.id), attr="holder")
+    .switch(OAuthToken)
+    .join(Account, JOIN.LEFT_OUTER, on=(OAuthToken.account == Account.id), attr="account_row")
+    .switch(OAuthToken)
+    .join(Membership, JOIN.LEFT_OUTER, on=((Membership.user == OAuthToken.user)
+                                           & (Membership.account == OAuthToken.account)), attr="membership_row")
+    .switch(OAuthToken)
+    .join(Session, JOIN.LEFT_OUTER, on=(OAuthToken.session == Session.id), attr="session_row")
+    .where((OAuthToken.access_token_hash == hashed) | (OAuthToken.refresh_token_hash == hashed))
+    .limit(1)))
+
+
+def load(raw: str) -> Grant | None:
+    """The token whose access or refresh value is ``raw``, whatever its state (revocation, introspection)."""
+    if not raw or len(raw) > 512:
         return None
-    return token
+    digest = token_hash(raw)
+    row = _GRANT.first(digest)
+    if row is None:
+        return None
+    return Grant(token=row, kind="access" if row.access_token_hash == digest else "refresh", user=row.holder,
+                 account=_present(getattr(row, "account_row", None)),
+                 membership=_present(getattr(row, "membership_row", None)),
+                 session=_present(getattr(row, "session_row", None)))
 
 
-def is_active(token: OAuthToken, *, kind: str) -> bool:
-    now = clock.now()
-    if token.revoked_at is not None:
-        return False
-    if kind == "access" and token.access_expires_at <= now:
-        return False
-    if kind == "refresh" and (token.rotated_at is not None or token.refresh_expires_at is None
-                              or token.refresh_expires_at <= now):
-        return False
-    return _holder_is_active(token)
+def _present(model: Any) -> Any:
+    """A LEFT JOIN that found nothing gives a model of NULLs: None instead."""
+    return model if model is not None and model.id is not None else None
 
 
-def kind_of(token: OAuthToken, raw: str) -> str:
-    return "refresh" if token.refresh_token_hash == token_hash(raw) else "access"
+def active_access_token(raw: str) -> Grant | None:
+    """The access token if it may be used now (R11: a revoked or deprovisioned one is refused at once)."""
+    grant = load(raw)
+    return grant if grant is not None and grant.kind == "access" and grant.active else None
 
 
-def _holder_is_active(token: OAuthToken) -> bool:
-    """Defence in depth for R11: the person is active and, for an account's token, an active member."""
+def holder_is_active(token: OAuthToken) -> bool:
+    """Defence in depth for R11 at refresh: the person is active and, for an account's token, an active member."""
     user = User.get_or_none(User.id == token.user_id)
     if user is None or user.status != "active":
         return False
@@ -156,25 +189,22 @@ def holder_is_member(user_id: str, account_id: str) -> bool:
                                           & (Membership.status == "active")).exists())
 
 
-def introspection(token: OAuthToken, *, kind: str, issuer: str) -> dict[str, Any]:
+def introspection(grant: Grant, *, issuer: str) -> dict[str, Any]:
     """RFC 7662 §2.2: ``active`` first; details only for a token that may be used now."""
-    if not is_active(token, kind=kind):
+    if not grant.active:
         return {"active": False}
-    expires = token.access_expires_at if kind == "access" else token.refresh_expires_at
-    session = session_of(token)
+    token = grant.token
+    expires = token.access_expires_at if grant.kind == "access" else token.refresh_expires_at
     body: dict[str, Any] = {
         "active": True, "scope": token.scope, "client_id": token.client_id, "token_type": "Bearer",
-        "sub": token.user_id, "iss": issuer, "aud": token.client_id,
+        "sub": token.user_id, "iss": issuer, "aud": token.client_id, "username": grant.user.email,
         "iat": _epoch(token.issued_at), "exp": _epoch(expires or token.access_expires_at),
     }
-    user = User.get_or_none(User.id == token.user_id)
-    if user is not None:
-        body["username"] = user.email
     if token.account_id:
         body["account_id"] = token.account_id
-    if session is not None:
-        body["sid"] = session.id
-        body["amr"] = list(session.amr or [])
+    if grant.session is not None:
+        body["sid"] = grant.session.id
+        body["amr"] = list(grant.session.amr or [])
     return body
 
 
@@ -197,15 +227,23 @@ def revoke(token: OAuthToken, *, kind: str) -> None:
                          target_type="client", target_id=token.client_id, user_id=token.user_id, count=len(tokens))
 
 
-def session_of(token: OAuthToken) -> Session | None:
-    return Session.get_or_none(Session.id == token.session_id) if token.session_id else None
-
-
 # --- claims -------------------------------------------------------------------
 
 
 def claims_for(user: User, account_id: str | None, scope: str) -> dict[str, Any]:
-    """The userinfo / ID token claims ``scope`` allows (OpenID Connect Core §5.4), and the account context."""
+    """The ID token claims ``scope`` allows (OpenID Connect Core §5.4), and the account the sign-in was for."""
+    account = Account.get_or_none(Account.id == account_id) if account_id else None
+    membership = (Membership.get_or_none((Membership.user == user.id) & (Membership.account == account_id))
+                  if account_id else None)
+    return _claims(user, account, membership, scope)
+
+
+def userinfo(grant: Grant) -> dict[str, Any]:
+    """The userinfo claims of an access token, from what :func:`load` already read."""
+    return _claims(grant.user, grant.account, grant.membership, grant.token.scope)
+
+
+def _claims(user: User, account: Account | None, membership: Membership | None, scope: str) -> dict[str, Any]:
     scopes = set(scope.split())
     claims: dict[str, Any] = {"sub": user.id}
     if "profile" in scopes:
@@ -214,13 +252,10 @@ def claims_for(user: User, account_id: str | None, scope: str) -> dict[str, Any]
     if "email" in scopes:
         # Roster only registers people through a mailed link, so an active person's address is verified
         claims.update(email=user.email, email_verified=user.status == "active")
-    if account_id is not None:
-        account = Account.get_or_none(Account.id == account_id)
-        membership = Membership.get_or_none((Membership.user == user.id) & (Membership.account == account_id))
-        if account is not None and membership is not None:
-            groups = [g.display_name for g in Group.select(Group.display_name)
-                      .join(GroupMember, on=(GroupMember.group == Group.id))
-                      .where(GroupMember.membership == membership.id).order_by(Group.display_name_key)]
-            claims["account"] = {"id": account.id, "name": account.name, "type": account.type,
-                                 "role": membership.role, "groups": groups}
+    if account is not None and membership is not None:
+        groups = [g.display_name for g in Group.select(Group.display_name)
+                  .join(GroupMember, on=(GroupMember.group == Group.id))
+                  .where(GroupMember.membership == membership.id).order_by(Group.display_name_key)]
+        claims["account"] = {"id": account.id, "name": account.name, "type": account.type,
+                             "role": membership.role, "groups": groups}
     return claims

@@ -10,8 +10,6 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from models import oauth
-from models.security import OAuthToken
-from models.tenancy import User
 
 from . import provider, web_session
 from .authorize import bp
@@ -24,7 +22,7 @@ def bearer_token() -> str | None:
     return value.strip() or None if scheme.lower() == "bearer" else None
 
 
-def authenticated_token() -> OAuthToken | None:
+def authenticated_token() -> oauth.Grant | None:
     """The live access token this request carries, checked against the database (R11: revocation is immediate)."""
     raw = bearer_token()
     return oauth.active_access_token(raw) if raw else None
@@ -48,13 +46,12 @@ def userinfo() -> Response:
     found = authenticated_token()
     if found is None:
         return _invalid_token("The access token is missing, expired or revoked.")
-    if "openid" not in found.scope.split():
+    if "openid" not in found.token.scope.split():
         response = jsonify(error="insufficient_scope", error_description="The token was not issued for openid.")
         response.status_code = 403
         response.headers["WWW-Authenticate"] = 'Bearer error="insufficient_scope", scope="openid"'
         return response
-    user = User.get_by_id(found.user_id)
-    response = jsonify(oauth.claims_for(user, found.account_id, found.scope))
+    response = jsonify(oauth.userinfo(found))
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -218,6 +218,7 @@ class TokenRef:
 
     row: Any
     kind: str
+    grant: oauth.Grant | None = None
 
     def check_client(self, client: Client) -> bool:
         return bool(self.row.client_id == client.get_client_id())
@@ -229,7 +230,7 @@ class TokenRef:
         return int(oauth.ACCESS_TOKEN_LIFETIME.total_seconds())
 
     def is_expired(self) -> bool:
-        return not oauth.is_active(self.row, kind=self.kind)
+        return self.grant is not None and not self.grant.active
 
     def is_revoked(self) -> bool:
         return self.row.revoked_at is not None
@@ -239,8 +240,7 @@ class Revocation(RevocationEndpoint):
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> TokenRef | None:
-        row = oauth.find_token(token_string, token_type_hint)
-        return TokenRef(row, oauth.kind_of(row, token_string)) if row is not None else None
+        return _token_ref(token_string)
 
     def revoke_token(self, token: TokenRef, request: Any) -> None:
         oauth.revoke(token.row, kind=token.kind)
@@ -250,8 +250,7 @@ class Introspection(IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> TokenRef | None:
-        row = oauth.find_token(token_string, token_type_hint)
-        return TokenRef(row, oauth.kind_of(row, token_string)) if row is not None else None
+        return _token_ref(token_string)
 
     def check_permission(self, token: TokenRef, client: Client, request: Any) -> bool:
         """The client the token was issued to, or another client of the same account (a resource server)."""
@@ -260,7 +259,14 @@ class Introspection(IntrospectionEndpoint):
         return client.row.account_id is not None and client.row.account_id == token.row.account_id
 
     def introspect_token(self, token: TokenRef) -> dict[str, Any]:
-        return oauth.introspection(token.row, kind=token.kind, issuer=current_app.config["BASE_URL"].rstrip("/"))
+        assert token.grant is not None
+        return oauth.introspection(token.grant, issuer=current_app.config["BASE_URL"].rstrip("/"))
+
+
+def _token_ref(token_string: str) -> TokenRef | None:
+    """Either value of a token pair; the hint is not needed, one statement looks at both (RFC 7009 §2.1)."""
+    grant = oauth.load(token_string)
+    return TokenRef(grant.token, grant.kind, grant) if grant is not None else None
 
 
 class EndSession(EndSessionEndpoint):

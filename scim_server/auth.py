@@ -50,12 +50,11 @@ def authenticate() -> Response | None:
 
 def _authenticate_person(secret: str) -> Response | None:
     """/Me takes a person's OpenID Connect access token, checked against the database (R11: revoked is out)."""
-    token = oauth.active_access_token(secret) if secret else None
-    account = Account.get_or_none(Account.id == token.account_id) if token and token.account_id else None
-    if token is None or account is None:
+    grant = oauth.active_access_token(secret) if secret else None
+    if grant is None or grant.account is None:
         return error_response(401, "A valid OpenID Connect access token for an account is required for /Me.",
                               headers={"WWW-Authenticate": 'Bearer realm="SCIM", error="invalid_token"'})
-    g.account = account
-    g.oauth_token = token
-    g.actor = Actor("user", token.user_id, token.user_id, user_id=token.user_id)
+    g.account = grant.account
+    g.oauth_grant = grant
+    g.actor = Actor.for_user(grant.user)
     return None

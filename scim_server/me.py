@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g
 
-from models.tenancy import DirectoryRecord, Membership
+from models.tenancy import DirectoryRecord
 
 from .errors import error_response
 from .users import _render
@@ -20,8 +20,7 @@ bp = Blueprint("me", __name__)
 
 @bp.get("/Me")
 def me() -> Response:
-    membership = Membership.get_or_none((Membership.user == g.oauth_token.user_id)
-                                        & (Membership.account == g.account.id))
+    membership = g.oauth_grant.membership
     record = (DirectoryRecord.get_or_none(DirectoryRecord.membership == membership.id)
               if membership is not None else None)
     if record is None:
