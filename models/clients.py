@@ -21,6 +21,7 @@ from .accounts import require_admin
 from .audit import Actor
 from .database import transaction
 from .errors import ForbiddenError, InvalidInputError
+from .prepared import Prepared
 from .secrets import new_token, same, token_hash
 from .security import AuthorizationCode, OAuthClient, OAuthToken
 from .tenancy import Account
@@ -87,7 +88,11 @@ def get_client(client_id: str) -> OAuthClient | None:
     """The client with this id, or None."""
     if not client_id or len(client_id) > 64:
         return None
-    return OAuthClient.get_or_none(OAuthClient.client_id == client_id)
+    return _CLIENT.first(client_id)
+
+
+# every token, introspection and revocation request reads its client: the SQL is built once
+_CLIENT = Prepared(lambda client_id: OAuthClient.select().where(OAuthClient.client_id == client_id).limit(1))
 
 
 def check_secret(client: OAuthClient, secret: str | None) -> bool:

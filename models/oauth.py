@@ -151,6 +151,11 @@ _GRANT = Prepared(lambda hashed: (
     .limit(1)))
 
 
+_GROUPS_OF = Prepared(lambda membership_id: (
+    Group.select(Group.display_name).join(GroupMember, on=(GroupMember.group == Group.id))
+    .where(GroupMember.membership == membership_id).order_by(Group.display_name_key)))
+
+
 def load(raw: str) -> Grant | None:
     """The token whose access or refresh value is ``raw``, whatever its state (revocation, introspection)."""
     if not raw or len(raw) > 512:
@@ -253,9 +258,7 @@ def _claims(user: User, account: Account | None, membership: Membership | None, 
         # Roster only registers people through a mailed link, so an active person's address is verified
         claims.update(email=user.email, email_verified=user.status == "active")
     if account is not None and membership is not None:
-        groups = [g.display_name for g in Group.select(Group.display_name)
-                  .join(GroupMember, on=(GroupMember.group == Group.id))
-                  .where(GroupMember.membership == membership.id).order_by(Group.display_name_key)]
+        groups = [g.display_name for g in _GROUPS_OF.all(membership.id)]
         claims["account"] = {"id": account.id, "name": account.name, "type": account.type,
                              "role": membership.role, "groups": groups}
     return claims
