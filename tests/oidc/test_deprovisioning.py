@@ -2,58 +2,91 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import pytest
 
-from models import Actor, members
+from models import Actor, clock, members
 from models.ops import OutboxMessage
 from models.security import OAuthToken, Session
+from models.tenancy import Account, User
 from oidc.web_session import COOKIE
 
 from ..scim.scim_support import USER_SCHEMA, Tenant, other_tenant, tenant
 from ..scim.test_cli import _runner
-from .flow import PASSWORD, RelyingParty, introspect, ready_person, refresh, sign_in_for_tokens
+from .flow import PASSWORD, RelyingParty, introspect, ready_person, refresh, sign_in_for_tokens, submit
 
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
-def scim_deactivate_by_patch(scim: Tenant, record_id: str, email: str, cli) -> None:
+def scim_deactivate_by_patch(scim: Tenant, record_id: str, email: str, ctx: Paths) -> None:
     response = scim.client.patch(f"/scim/v2/Users/{record_id}", headers=scim.headers, json={
         "schemas": [PATCH_SCHEMA], "Operations": [{"op": "replace", "value": {"active": False}}]})
     assert response.status_code == 200, response.get_json()
 
 
-def scim_deactivate_by_put(scim: Tenant, record_id: str, email: str, cli) -> None:
+def scim_deactivate_by_put(scim: Tenant, record_id: str, email: str, ctx: Paths) -> None:
     current = scim.get(f"/Users/{record_id}").get_json()
     response = scim.put(f"/Users/{record_id}", {"schemas": [USER_SCHEMA], "userName": current["userName"],
                                                   "active": False})
     assert response.status_code == 200, response.get_json()
 
 
-def scim_delete(scim: Tenant, record_id: str, email: str, cli) -> None:
+def scim_delete(scim: Tenant, record_id: str, email: str, ctx: Paths) -> None:
     assert scim.delete(f"/Users/{record_id}").status_code == 204
 
 
-def cli_deactivate(scim: Tenant, record_id: str, email: str, cli) -> None:
-    result = cli("user", "deactivate", scim.account.id, email)
+def cli_deactivate(scim: Tenant, record_id: str, email: str, ctx: Paths) -> None:
+    result = ctx.cli("user", "deactivate", scim.account.id, email)
     assert result.exit_code == 0, result.output
 
 
-def cli_remove(scim: Tenant, record_id: str, email: str, cli) -> None:
-    result = cli("user", "remove", scim.account.id, email)
+def cli_remove(scim: Tenant, record_id: str, email: str, ctx: Paths) -> None:
+    result = ctx.cli("user", "remove", scim.account.id, email)
     assert result.exit_code == 0, result.output
 
 
-def operator_disable(scim: Tenant, record_id: str, email: str, cli) -> None:
+def operator_disable(scim: Tenant, record_id: str, email: str, ctx: Paths) -> None:
     members.disable_user(members.find_user(email), by=Actor.cli("operator"))
 
 
-def self_delete(scim: Tenant, record_id: str, email: str, cli) -> None:
-    person = members.find_user(email)
-    members.delete_user(person, by=Actor.for_user(person))
+def self_delete(scim: Tenant, record_id: str, email: str, ctx: Paths) -> None:
+    """The person deletes their own user on the profile page (R9), in the browser that is signed in."""
+    page = ctx.person_browser.get("/profile/delete")
+    done = submit(ctx.person_browser, page, "/profile/delete", password=PASSWORD, confirm="y")
+    assert done.status_code == 302, done.get_data(as_text=True)
+    assert members.find_user(email) is None
+
+
+def _console_post(ctx: Paths, email: str, action: str) -> None:
+    membership = members.get_membership(ctx.account, email)
+    response = ctx.admin_browser.get(f"/console/{ctx.account.id}/members/{membership.id}")
+    assert response.status_code == 200, response.status_code
+    done = submit(ctx.admin_browser, response, f"/console/{ctx.account.id}/members/{membership.id}/{action}")
+    assert done.status_code == 302, done.get_data(as_text=True)
+
+
+def console_deactivate(scim: Tenant, record_id: str, email: str, ctx: Paths) -> None:
+    _console_post(ctx, email, "deactivate")
+
+
+def console_remove(scim: Tenant, record_id: str, email: str, ctx: Paths) -> None:
+    _console_post(ctx, email, "remove")
+
+
+@dataclasses.dataclass
+class Paths:
+    """What the deprovisioning paths act with: the CLI, an admin's browser, the person's own browser."""
+
+    account: Account
+    cli: Any
+    admin_browser: Any
+    person_browser: Any
 
 
 PATHS = [scim_deactivate_by_patch, scim_deactivate_by_put, scim_delete, cli_deactivate, cli_remove,
-         operator_disable, self_delete]
+         console_deactivate, console_remove, operator_disable, self_delete]
 
 
 @pytest.fixture
@@ -70,13 +103,17 @@ def provisioned(client, account):
 
 
 @pytest.mark.parametrize("path", PATHS, ids=[p.__name__ for p in PATHS])
-def test_r11_every_deprovisioning_path_ends_access_at_once(client, provisioned, path, database_url, monkeypatch,
-                                                          tmp_path):
+def test_r11_every_deprovisioning_path_ends_access_at_once(app, client, provisioned, path, database_url, monkeypatch,
+                                                          tmp_path, admin, sign_in):
     scim, record_id, person, rp, tokens = provisioned
+    admin_browser = app.test_client()
+    User.update(must_change_password=False, terms_accepted_at=clock.now()).where(User.id == admin[1].id).execute()
+    sign_in(admin_browser, User.get_by_id(admin[1].id))
+    ctx = Paths(scim.account, _runner(monkeypatch, tmp_path, database_url), admin_browser, client)
     bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
     assert client.get("/oauth/userinfo", headers=bearer).status_code == 200
     assert client.get("/scim/v2/Me", headers=bearer).status_code == 200
-    path(scim, record_id, person.email, _runner(monkeypatch, tmp_path, database_url))
+    path(scim, record_id, person.email, ctx)
     assert introspect(client, rp, tokens["access_token"]) == {"active": False}
     assert client.get("/oauth/userinfo", headers=bearer).status_code == 401
     assert client.get("/scim/v2/Me", headers=bearer).status_code == 401
