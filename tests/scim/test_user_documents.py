@@ -53,7 +53,8 @@ SHAPES: list[dict[str, Any]] = [
     # Okta: password, groups: [] and a string "true"
     {"userName": "okta.user@example.com", "name": {"givenName": "Okta", "familyName": "User"},
      "emails": [{"primary": True, "value": "okta.user@example.com", "type": "work"}], "displayName": "Okta User",
-     "locale": "en-US", "externalId": "00ujl29u0le5T6Aj10h7", "groups": [], "password": "a long enough initial passphrase", "active": "true"},
+     "locale": "en-US", "externalId": "00ujl29u0le5T6Aj10h7", "groups": [],
+     "password": "a long enough initial passphrase", "active": "true"},
     {"userName": "blank@example.com", "name": {"formatted": "", "givenName": "Blank"}, "emails": []},
     {"userName": "nobody", "emails": [{"value": "not an address", "type": "work"}]},
 ]
