@@ -129,6 +129,22 @@ class ClientForm(FlaskForm):
         return [u.strip() for u in (self.redirect_uris.data or "").split() if u.strip()]
 
 
+class ClientEditForm(FlaskForm):
+    """An application's name and addresses after creation; its type and secret have their own actions."""
+
+    name = StringField("Application name", validators=[DataRequired(message="A name is required."),
+                                                      Length(max=200)])
+    redirect_uris = TextAreaField("Redirect URIs (one per line)",
+                                  validators=[DataRequired(message="At least one redirect URI is required.")])
+    post_logout_redirect_uris = TextAreaField("Post-logout redirect URIs (one per line, optional)")
+    backchannel_logout_uri = StringField("Back-channel logout URI (optional)", validators=[Optional(),
+                                                                                         Length(max=2048)])
+
+    @staticmethod
+    def lines(text: str | None) -> list[str]:
+        return [u.strip() for u in (text or "").split() if u.strip()]
+
+
 class AuditFilterForm(FlaskForm):
     """A GET form: it changes nothing, so it needs no CSRF token."""
 

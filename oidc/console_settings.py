@@ -15,7 +15,7 @@ from models.errors import RosterError
 from models.tenancy import Account
 
 from .console_base import actor, admin_view, back, bp, field_error, render
-from .console_forms import ClientForm, PolicyForm, TokenForm
+from .console_forms import ClientEditForm, ClientForm, PolicyForm, TokenForm
 
 
 def scim_base_url() -> str:
@@ -106,6 +106,28 @@ def rotate_secret(account: Account, client_id: str) -> Any:
     return render("console/secret.html", title=f"New secret for {client.name}",
                   lead="The old secret stopped working. Copy the new one now: it is shown this once.",
                   secret=secret, secret_label="Client secret", extra=[("Client ID", client.client_id)])
+
+
+@bp.route("/<account_id>/settings/clients/<client_id>", methods=["GET", "POST"])
+@admin_view
+def edit_client(account: Account, client_id: str) -> Any:
+    client = console_queries.client_in(account, client_id)
+    if request.method == "GET":
+        form = ClientEditForm(formdata=None, name=client.name, redirect_uris="\n".join(client.redirect_uris),
+                              post_logout_redirect_uris="\n".join(client.post_logout_redirect_uris or []),
+                              backchannel_logout_uri=client.backchannel_logout_uri or "")
+        return render("console/client.html", client=client, form=form)
+    form = ClientEditForm()
+    if form.validate_on_submit():
+        try:
+            clients.update_client(client, name=form.name.data or "", redirect_uris=form.lines(form.redirect_uris.data),
+                                  post_logout_redirect_uris=form.lines(form.post_logout_redirect_uris.data),
+                                  backchannel_logout_uri=form.backchannel_logout_uri.data or None, by=actor())
+        except RosterError as exc:
+            field_error(form, exc, "redirect_uris")
+        else:
+            return back("console.settings", f"Application {form.name.data} is saved.")
+    return render("console/client.html", 400, client=client, form=form)
 
 
 @bp.route("/<account_id>/settings/clients/<client_id>/delete", methods=["GET", "POST"])

@@ -128,3 +128,27 @@ def test_another_accounts_client_is_not_found(console, other, cli_actor):
     assert console.post(f"/settings/clients/{client.client_id}/rotate").status_code == 404
     assert console.post(f"/settings/clients/{client.client_id}/delete").status_code == 404
     assert OAuthClient.get_or_none(OAuthClient.client_id == client.client_id) is not None
+
+
+def test_an_applications_addresses_can_be_edited(console, account, other, cli_actor):
+    client, _ = clients.create_client(account, redirect_uris=["https://shop.example/cb"], name="Shop", by=cli_actor)
+    page = text(console.get(f"/settings/clients/{client.client_id}"))
+    assert "https://shop.example/cb" in page and 'value="Shop"' in page
+    bad = console.post(f"/settings/clients/{client.client_id}", {"name": "Shop", "redirect_uris": "http://shop.example/cb"})
+    assert bad.status_code == 400 and "http://shop.example/cb" in text(bad)
+    assert OAuthClient.get_by_id(client.client_id).redirect_uris == ["https://shop.example/cb"]
+    saved = console.post(f"/settings/clients/{client.client_id}", {
+        "name": "Shop 2", "redirect_uris": "https://shop.example/cb\nhttps://shop.example/cb2",
+        "post_logout_redirect_uris": "https://shop.example/bye",
+        "backchannel_logout_uri": "https://shop.example/logout"})
+    assert saved.status_code == 302
+    row = OAuthClient.get_by_id(client.client_id)
+    assert row.name == "Shop 2" and row.redirect_uris == ["https://shop.example/cb", "https://shop.example/cb2"]
+    assert row.post_logout_redirect_uris == ["https://shop.example/bye"]
+    assert row.backchannel_logout_uri == "https://shop.example/logout"
+    theirs, _ = clients.create_client(other.account, redirect_uris=["https://o.example/cb"], name="Theirs",
+                                      by=cli_actor)
+    assert console.get(f"/settings/clients/{theirs.client_id}").status_code == 404
+    assert console.post(f"/settings/clients/{theirs.client_id}", {"name": "Mine", "redirect_uris": "https://x.example/cb"}
+                        ).status_code == 404
+    assert OAuthClient.get_by_id(theirs.client_id).name == "Theirs"
