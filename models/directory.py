@@ -92,6 +92,7 @@ def _record_query(*condition: Any) -> Any:
 _RECORD = Prepared(lambda record_id: _record_query(DirectoryRecord.id == record_id))
 _RECORD_FOR_UPDATE = Prepared(lambda record_id: _record_query(DirectoryRecord.id == record_id)
                               .for_update(of=DirectoryRecord))
+_USER_BY_EMAIL = Prepared(lambda email_key: User.select().where(User.email_key == email_key).limit(1))
 _RECORD_OF_ACCOUNT = Prepared(lambda record_id, account_id: _record_query(
     (DirectoryRecord.id == record_id) & (DirectoryRecord.account == account_id)))
 
@@ -133,7 +134,7 @@ def _link(account: Account, record_id: str, user_name: str, attributes: dict[str
     email = login_email(user_name, attributes)
     if email is None:
         return _Link(reason=NO_VALID_EMAIL)
-    user = members.find_user(email)
+    user = _USER_BY_EMAIL.first(emails.key(email))  # members.find_user, with the SQL built once
     if user is not None:
         linked = _link_existing(account, record_id, user.id)
         if linked is not None:
