@@ -34,6 +34,8 @@ node-packages:
 	@if command -v npm >/dev/null; then npm ci --prefix conformance --no-audit --no-fund --silent; \
 	else echo "npm is missing: the newman and Okta conformance tests cannot run (they fail under CI)" >&2; fi
 
+# links and the OpenID issuer name the address served, unless ROSTER_BASE_URL says otherwise
+serve: export ROSTER_BASE_URL ?= http://$(HOST):$(PORT)
 serve: install
 	$(BIN)/roster init --admin-email $(ADMIN_EMAIL)
 	@echo
