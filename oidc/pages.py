@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request, url_for
 
 from models import invitations
 from models.errors import InvalidInputError, PolicyViolationError
@@ -72,7 +72,8 @@ def accept_invitation(token: str) -> tuple[str, int] | str:
         else:
             return render_template("message.html", title=f"Welcome to {view.account.name}",
                                    message=f"You are now a member of {view.account.name}. You can sign in.",
-                                   kind="success")
+                                   kind="success", link=(url_for("signin.login", login_hint=view.invitation.email),
+                                                         "Sign in"))
     status = 400 if form.is_submitted() else 200
     return render_template("invitation.html", form=form, account=view.account, invitation=view.invitation,
                            registering=view.needs_registration), status
