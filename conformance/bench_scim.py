@@ -427,6 +427,10 @@ def seed_roster(roster: Roster, memberships: int, group_id: str, group_size: int
             # what autovacuum does after a real sync: PostgreSQL ≥ 13 vacuums insert-only tables too, which
             # sets the visibility map that index-only scans (a COUNT, a page's ids) need
             db.execute_sql("VACUUM ANALYZE")
+        else:
+            # what SQLite's own checkpoints reach once a sync settles: the bulk inserts' pages moved from
+            # the write-ahead log into the database file, so readers stop looking them up in the log
+            db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         return [r for r, _, _ in ordered], [u for _, u, _ in ordered]
     finally:
         if not db.is_closed():

@@ -80,11 +80,6 @@ def admitted_accounts(user: User, client_account_id: str | None) -> list[Account
     return list(query)
 
 
-def is_active_member(user_id: str, account_id: str) -> bool:
-    return bool(Membership.select().where((Membership.user == user_id) & (Membership.account == account_id)
-                                          & (Membership.status == "active")).exists())
-
-
 @dataclasses.dataclass(frozen=True)
 class Step:
     """What a sign-in still needs: ``login``, ``first_login``, ``mfa``, ``mfa_enrol``; None when complete."""

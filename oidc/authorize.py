@@ -8,7 +8,6 @@ coming back here afterwards with the same request.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from typing import Any
 from urllib.parse import urlencode
@@ -166,7 +165,3 @@ def mark_done(key: str) -> None:
     digest = session.pop(f"{key}_pending", None)
     if digest is not None:
         session[key] = digest
-
-
-def auth_time_epoch(value: dt.datetime) -> int:
-    return int(value.replace(tzinfo=dt.UTC).timestamp())
