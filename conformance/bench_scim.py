@@ -15,7 +15,9 @@ sync workers (``roster serve``'s default is 2):
    from :func:`models.directory_index.values_of`: the rows SCIM would have
    written, without 90,000 HTTP POSTs), and a group made by ``POST /Groups``
    gets its first ``--group-size`` members through :func:`models.groups.update_group`
-   (5,000 per call, as a SCIM PATCH would add them).
+   (5,000 per call, as a SCIM PATCH would add them). Then the store is left as it
+   settles after a sync: PostgreSQL vacuumed and analysed (autovacuum's work),
+   SQLite's write-ahead log checkpointed into the database file.
 2. A Flask hello world (conformance/bench_peers/hello.py): ``GET /``.
 3. The scim2-server reference (PyPI, in memory; conformance/bench_peers/
    scim2_server_app.py): a fresh instance for the POST sync, then one whose
