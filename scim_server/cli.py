@@ -231,7 +231,6 @@ def _json_logging(level: str) -> dict[str, Any]:
         "root": {"handlers": ["stderr"], "level": level},
         "loggers": {
             "gunicorn.error": {"handlers": ["stderr"], "level": level, "propagate": False},
-            "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
         },
     }
 
@@ -272,6 +271,7 @@ def serve(config: dict[str, Any], host: str, port: int, workers: int) -> None:
         "proc_name": "roster",
         "loglevel": level.lower(),
         "logconfig_dict": _json_logging(level),
+        "logger_class": "scim_server.server_log.RequestLogOnly",
         # gunicorn ≥ 25 opens a control socket at one path per $HOME: two servers would fight over it
         "control_socket_disable": True,
     })

@@ -114,3 +114,7 @@ def test_init_then_serve(database_url, tmp_path):
         "a child of roster serve outlived it")
     lines = [line for line in log.read_text().splitlines() if line.strip()]
     assert all(json.loads(line) for line in lines), "every log line is one JSON object"
+    # one line per request, with its request id: gunicorn's access line would only repeat it
+    entries = [json.loads(line) for line in lines]
+    assert [(e["path"], e["status"]) for e in entries if e.get("request_id") == "e2e-check-1"] == [("/healthz", 200)]
+    assert not [e for e in entries if e["logger"] == "gunicorn.access"]
