@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import current_app, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.wrappers import Response
 
 from models import sessions
@@ -26,6 +27,22 @@ PENDING = "signin"
 KEEP_AT_SIGN_IN = ("fresh_for_pending", "account_for_pending", "account_for")
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class PagesOnlySessions(SecureCookieSessionInterface):
+    """Flask's signed session cookie, opened only where a browser's pages use it.
+
+    Token, introspection, revocation, userinfo and SCIM calls carry no cookie
+    worth reading; skipping the signature check saves every one of them work.
+    """
+
+    API_PATHS = ("/oauth/token", "/oauth/introspect", "/oauth/revoke", "/oauth/userinfo", "/oauth/jwks")
+
+    def open_session(self, app: Any, request: Any) -> Any:
+        path = request.path
+        if path.startswith(self.API_PATHS) or path.startswith("/scim/") or path.startswith("/.well-known/"):
+            return self.null_session_class()
+        return super().open_session(app, request)
 
 
 def secure_cookies() -> bool:

@@ -218,3 +218,14 @@ def test_unsupported_response_types_and_grants_are_refused(client, account):
     password = client.post("/oauth/token", data={"grant_type": "password", "username": "x", "password": "y"},
                            auth=rp.auth)
     assert password.status_code == 400 and password.get_json()["error"] == "unsupported_grant_type"
+
+
+def test_api_calls_neither_read_nor_set_the_browser_session_cookie(client, account):
+    person = ready_person(account, "pat@acme.example")
+    rp = RelyingParty.register(account)
+    tokens = sign_in_for_tokens(client, rp, person.email)
+    for response in (client.get("/oauth/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}),
+                     client.post("/oauth/introspect", data={"token": tokens["access_token"]}, auth=rp.auth),
+                     client.get("/oauth/jwks")):
+        assert response.status_code == 200
+        assert "Set-Cookie" not in response.headers
