@@ -220,7 +220,7 @@ def test_unsupported_response_types_and_grants_are_refused(client, account):
     assert password.status_code == 400 and password.get_json()["error"] == "unsupported_grant_type"
 
 
-def test_api_calls_neither_read_nor_set_the_browser_session_cookie(client, account):
+def test_api_calls_set_no_cookie(client, account):
     person = ready_person(account, "pat@acme.example")
     rp = RelyingParty.register(account)
     tokens = sign_in_for_tokens(client, rp, person.email)
