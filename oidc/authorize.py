@@ -28,11 +28,11 @@ from models import sessions, signin
 from models.tenancy import Account
 
 from . import web_session
-from .pages import page_headers
+from .pages import sign_in_page_headers
 from .provider import SignInContext
 
 bp = Blueprint("oauth", __name__)
-bp.after_request(page_headers)
+bp.after_request(sign_in_page_headers)
 
 # a choice of account or a fresh sign-in made for one authorization request, keyed by its digest
 FRESH = "fresh_for"

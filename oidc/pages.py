@@ -28,13 +28,23 @@ def require_csrf() -> None:
         current_app.extensions["csrf"].protect()
 
 
+CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+
 def page_headers(response: Response) -> Response:
-    # pages refuse framing (clickjacking) and are never cached with a token in the URL
+    """Pages refuse framing (clickjacking), post forms only to Roster, and are never cached with a token."""
     response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+    response.headers["Content-Security-Policy"] = CSP + "; form-action 'self'"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def sign_in_page_headers(response: Response) -> Response:
+    """The same for the sign-in pages, without form-action: browsers apply it to every redirect after a
+    form is posted, and a sign-in form's redirects end at the application's redirect URI, which is not Roster."""
+    page_headers(response)
+    response.headers["Content-Security-Policy"] = CSP
     return response
 
 

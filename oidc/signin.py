@@ -27,11 +27,11 @@ from .forms import (
     LoginForm,
     ResetPasswordForm,
 )
-from .pages import page_headers, require_csrf
+from .pages import require_csrf, sign_in_page_headers
 from .qr import qr_svg
 
 bp = Blueprint("signin", __name__, template_folder="templates")
-bp.after_request(page_headers)
+bp.after_request(sign_in_page_headers)
 bp.before_request(require_csrf)
 
 

@@ -331,3 +331,9 @@ def test_login_hint_fills_in_the_email(client, account):
     rp = RelyingParty.register(account)
     page = follow(client, client.get(authorization(rp, login_hint="pat@acme.example").url))
     assert 'value="pat@acme.example"' in page.get_data(as_text=True)
+
+
+def test_sign_in_pages_let_forms_redirect_to_the_application_but_other_pages_do_not(client):
+    # browsers apply form-action to the redirects after a post; a sign-in ends at the application's URI
+    assert "form-action" not in client.get("/login").headers["Content-Security-Policy"]
+    assert "form-action 'self'" in client.get("/invitations/nope").headers["Content-Security-Policy"]
