@@ -6,6 +6,7 @@ import contextvars
 import dataclasses
 from typing import Any
 
+from . import prepared
 from .ops import AuditEvent
 
 # Set by whichever surface handles the request (HTTP, CLI) so every audit
@@ -66,7 +67,7 @@ def event(
 def record_many(rows: list[dict[str, Any]]) -> None:
     """Write many audit events in one statement per 500 (bulk operations)."""
     for start in range(0, len(rows), 500):
-        AuditEvent.insert_many(rows[start : start + 500]).execute()
+        prepared.insert(AuditEvent, rows[start : start + 500])
 
 
 def record(
@@ -79,6 +80,5 @@ def record(
     **detail: Any,
 ) -> None:
     """Write one audit event; call it inside the transaction of the change."""
-    AuditEvent.insert(
-        event(by, action, account_id=account_id, target_type=target_type, target_id=target_id, **detail)
-    ).execute()
+    prepared.insert(AuditEvent, [
+        event(by, action, account_id=account_id, target_type=target_type, target_id=target_id, **detail)])

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import peewee
 
-from . import audit, clock, directory_index, emails, groups, invitations, members, passwords
+from . import audit, clock, directory_index, emails, groups, invitations, members, passwords, prepared
 from .accounts import lock, require_admin
 from .audit import Actor
 from .database import is_postgres, transaction
@@ -95,6 +95,12 @@ _RECORD_FOR_UPDATE = Prepared(lambda record_id: _record_query(DirectoryRecord.id
 _USER_BY_EMAIL = Prepared(lambda email_key: User.select().where(User.email_key == email_key).limit(1))
 _RECORD_OF_ACCOUNT = Prepared(lambda record_id, account_id: _record_query(
     (DirectoryRecord.id == record_id) & (DirectoryRecord.account == account_id)))
+
+
+_REPLACE = Prepared(lambda user_name, key, external_id, attributes, updated_at, record_id: DirectoryRecord.update(
+    user_name=user_name, user_name_key=key, external_id=external_id,
+    attributes=peewee.Value(attributes, converter=False),  # the caller passes it as JSON text
+    version=DirectoryRecord.version + 1, updated_at=updated_at).where(DirectoryRecord.id == record_id))
 
 
 def _with_membership(record: DirectoryRecord | None) -> DirectoryRecord | None:
@@ -180,7 +186,8 @@ def _initial_password(membership_id: str, password: str) -> None:
 def _set_active(link: _Link, active: bool, by: Actor, membership: Membership | None = None) -> bool:
     """``active`` from the directory applied to the linked membership (R6); True when its status changed.
 
-    The caller holds the account's lock (R1) or created the membership itself (invited: never an admin).
+    The caller holds the account's lock (R1) or created the membership itself (invited: never an admin),
+    and has written the record in this transaction (its version is raised: the membership has no other).
     """
     if link.membership_id is None or active == (link.status != "deactivated"):
         return False
@@ -188,7 +195,7 @@ def _set_active(link: _Link, active: bool, by: Actor, membership: Membership | N
         membership = Membership.get_or_none(Membership.id == link.membership_id)
         if membership is None:
             return False
-    return members.set_status_locked(membership, active, by=by)
+    return members.set_status_locked(membership, active, by=by, views_touched=True)
 
 
 def _locked(record: DirectoryRecord, by: Actor, check: Check | None) -> DirectoryRecord:
@@ -219,10 +226,10 @@ def create_record(account: Account, user_name: str, attributes: dict[str, Any], 
         link = _link(account, record_id, user_name, attributes, by, password)
         try:
             # no savepoint: a refusal rolls the whole creation back, invitation included
-            DirectoryRecord.insert(id=record_id, account=account.id, user_name=user_name,
-                                   user_name_key=user_name_key(user_name), external_id=external_id,
-                                   attributes=attributes, membership=link.membership_id,
-                                   unlinked_reason=link.reason).execute()
+            prepared.insert(DirectoryRecord, [dict(
+                id=record_id, account=account.id, user_name=user_name, user_name_key=user_name_key(user_name),
+                external_id=external_id, attributes=attributes, membership=link.membership_id,
+                unlinked_reason=link.reason)])
         except peewee.IntegrityError as exc:
             raise ConflictError(f"The userName {user_name!r} is taken in this account.", field="userName",
                                 reason="uniqueness") from exc
@@ -283,12 +290,11 @@ def update_record(record: DirectoryRecord, change: Change, *, by: Actor, check: 
             # a replacement that leaves out "active" keeps the status: it is the
             # membership's, and reactivating someone by omission would be a hole
             attributes["active"] = is_active(current, membership)
+        now = clock.now()
         try:
             # no savepoint: a refusal rolls the whole change back
-            DirectoryRecord.update(user_name=user_name, user_name_key=user_name_key(user_name),
-                                   external_id=external_id, attributes=attributes,
-                                   version=DirectoryRecord.version + 1, updated_at=clock.now()).where(
-                DirectoryRecord.id == current.id).execute()
+            _REPLACE.execute(user_name, user_name_key(user_name), external_id,
+                             DirectoryRecord.attributes.db_value(attributes), now, current.id)
         except peewee.IntegrityError as exc:
             raise ConflictError(f"The userName {user_name!r} is taken in this account.", field="userName",
                                 reason="uniqueness") from exc
@@ -296,6 +302,7 @@ def update_record(record: DirectoryRecord, change: Change, *, by: Actor, check: 
             directory_index.reindex(current.id, attributes)
         if user_name != current.user_name or _display(attributes) != _display(current.attributes):
             groups.record_renamed(current.id)  # the groups show the member's userName and displayName
+        relink = current.membership_id is None
         if current.membership_id is None:
             account = Account.get_by_id(current.account_id)
             link = _link(account, current.id, user_name, attributes, by, password)
@@ -310,6 +317,11 @@ def update_record(record: DirectoryRecord, change: Change, *, by: Actor, check: 
         _set_active(link, bool(attributes.get("active", True)), by, membership)
         audit.record(by, action, account_id=current.account_id, target_type="directory_record",
                      target_id=current.id, user_name=user_name)
+    if not relink:
+        # what was written, under the lock: the record's new values and its membership (updated in place)
+        current.user_name, current.user_name_key, current.external_id = user_name, user_name_key(user_name), external_id
+        current.attributes, current.version, current.updated_at = attributes, current.version + 1, now
+        return current
     updated = load_record(record.id)
     if updated is None:  # deleted by another request since
         raise NotFoundError(f"No user {record.id} in this account.")

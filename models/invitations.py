@@ -16,7 +16,7 @@ import secrets as _secrets
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from . import audit, clock, emails, outbox, passwords, permissions, settings
+from . import audit, clock, emails, outbox, passwords, permissions, prepared, settings
 from .accounts import require_admin
 from .audit import Actor
 from .database import supports_returning, transaction
@@ -364,11 +364,12 @@ def _insert_ignoring_conflicts(model: Any, rows: list[dict[str, Any]]) -> set[st
     returning = supports_returning()
     for start in range(0, len(rows), CHUNK):
         part = rows[start : start + CHUNK]
-        query = model.insert_many(part).on_conflict_ignore()
+        # SQL built once per shape (models.prepared): on the SCIM path this is one row each time
         if returning:
-            inserted.update(r[0] for r in query.returning(model.id).tuples().execute())
+            inserted.update(r[0] for r in prepared.insert(model, part, ignore_conflicts=True,
+                                                          returning_ids=True).fetchall())
             continue
-        count = query.as_rowcount().execute()
+        count = prepared.insert(model, part, ignore_conflicts=True).rowcount
         ids = [r["id"] for r in part]
         if count == len(part):
             inserted.update(ids)

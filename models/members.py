@@ -14,6 +14,7 @@ from .audit import Actor
 from .database import transaction
 from .errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError, PolicyViolationError
 from .groups import resolve_groups
+from .prepared import Prepared
 from .sessions import end_access
 from .tenancy import Account, DirectoryRecord, Group, GroupMember, Invitation, Membership, User
 
@@ -217,12 +218,18 @@ def reactivate(membership: Membership, *, by: Actor) -> Membership:
     return membership
 
 
-def set_status_locked(membership: Membership, active: bool, *, by: Actor) -> bool:
+_SET_STATUS = Prepared(lambda status, updated_at, membership_id: Membership.update(
+    status=status, updated_at=updated_at).where(Membership.id == membership_id))
+
+
+def set_status_locked(membership: Membership, active: bool, *, by: Actor, views_touched: bool = False) -> bool:
     """Deactivate (R6, R11, R1) or reactivate ``membership``; True when its status changed.
 
     For callers that have checked ``by``, hold the account's lock in their
     transaction and read ``membership`` under it (:func:`deactivate` and
     :func:`reactivate` do). ``membership`` is updated in place.
+    ``views_touched``: the caller has raised the version of the membership's
+    directory record (there is at most one) in this transaction already.
     """
     if active == (membership.status != "deactivated"):
         return False
@@ -234,8 +241,9 @@ def set_status_locked(membership: Membership, active: bool, *, by: Actor) -> boo
     else:
         status = "deactivated"
     was_active_admin = _was_active_admin(membership)
-    Membership.update(status=status, updated_at=now).where(Membership.id == membership.id).execute()
-    _touch_directory_views(membership.id)
+    _SET_STATUS.execute(status, now, membership.id)
+    if not views_touched:
+        _touch_directory_views(membership.id)
     if not active:
         if was_active_admin:
             _ensure_an_admin_remains(membership.account_id)

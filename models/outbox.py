@@ -12,7 +12,7 @@ import datetime as dt
 import secrets
 from typing import Any
 
-from . import clock
+from . import clock, prepared
 from .database import is_postgres, transaction
 from .ops import OutboxMessage
 
@@ -32,7 +32,7 @@ def enqueue(*messages: dict[str, Any]) -> None:
     now = clock.now()
     rows = [{"created_at": now, "next_attempt_at": now, **m} for m in messages]
     for start in range(0, len(rows), 500):
-        OutboxMessage.insert_many(rows[start : start + 500]).execute()
+        prepared.insert(OutboxMessage, rows[start : start + 500])
 
 
 def claim(limit: int = 50, worker: str | None = None) -> list[OutboxMessage]:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import peewee
+
 from . import audit, clock, outbox
 from .audit import Actor
-from .database import transaction
+from .database import db, transaction
+from .prepared import Prepared
 from .secrets import new_token, token_hash
 from .security import OAuthClient, OAuthToken, Session
 from .tenancy import User
@@ -18,6 +21,10 @@ def end_access(user_id: str, account_id: str | None, reason: str) -> int:
     Queues an OIDC back-channel logout to each client that had a token in
     that context. Returns the number of sessions ended.
     """
+    # most people a directory deactivates hold no live session or token there: one cheap statement says so
+    live = _LIVE_ACCESS.execute(user_id) if account_id is None else _LIVE_ACCESS_IN.execute(user_id, account_id)
+    if not live.fetchone()[0]:
+        return 0
     now = clock.now()
     sessions = Session.select(Session.id).where((Session.user == user_id) & Session.ended_at.is_null())
     tokens = OAuthToken.select().where((OAuthToken.user == user_id) & OAuthToken.revoked_at.is_null())
@@ -29,6 +36,21 @@ def end_access(user_id: str, account_id: str | None, reason: str) -> int:
         Session.update(ended_at=now, end_reason=reason).where(Session.id.in_(session_ids)).execute()
     _revoke_and_notify(list(tokens), now)
     return len(session_ids)
+
+
+def _live_access(user_id: str, account_id: str | None) -> peewee.Query:
+    """Whether ``user_id`` has a live session or token (in ``account_id``'s context, unless None)."""
+    sessions = Session.select(Session.id).where((Session.user == user_id) & Session.ended_at.is_null())
+    tokens = OAuthToken.select(OAuthToken.id).where((OAuthToken.user == user_id) & OAuthToken.revoked_at.is_null())
+    if account_id is not None:
+        sessions = sessions.where(Session.account == account_id)
+        tokens = tokens.where(OAuthToken.account == account_id)
+    # bound, so the SQL is written in the database's dialect (its placeholders)
+    return peewee.Select(columns=[peewee.fn.EXISTS(sessions) | peewee.fn.EXISTS(tokens)]).bind(db)
+
+
+_LIVE_ACCESS = Prepared(lambda user_id: _live_access(user_id, None))
+_LIVE_ACCESS_IN = Prepared(lambda user_id, account_id: _live_access(user_id, account_id))
 
 
 def _revoke_and_notify(tokens: list[OAuthToken], now: dt.datetime) -> None:
