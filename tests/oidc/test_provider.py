@@ -53,12 +53,16 @@ def test_tokens_are_opaque_and_stored_only_as_hashes(client, account):
 
 def test_userinfo_gives_the_claims_of_the_token_scope(client, account):
     person = ready_person(account, "pat@acme.example")
+    membership = members.get_membership(account, person.email).id
+    for name in ("Support", "Billing"):
+        groups.add_members(groups.create_group(account, name, by=Actor.cli("tests")), [membership],
+                           by=Actor.cli("tests"))
     rp = RelyingParty.register(account)
     tokens = sign_in_for_tokens(client, rp, person.email, scope="openid email")
     info = client.get("/oauth/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}).get_json()
     assert info["sub"] == person.id and info["email"] == person.email
     assert "given_name" not in info  # no profile scope
-    assert info["account"]["id"] == account.id
+    assert info["account"]["id"] == account.id and info["account"]["groups"] == ["Billing", "Support"]
 
 
 def test_userinfo_without_or_with_a_bad_token_is_401_with_a_bearer_challenge(client, account):
