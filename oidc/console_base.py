@@ -26,11 +26,10 @@ from flask import (
     request,
     url_for,
 )
-from flask_wtf import FlaskForm
 
 from models import console_queries, signin
 from models.audit import Actor
-from models.errors import NotFoundError, RosterError
+from models.errors import NotFoundError
 from models.tenancy import User
 
 from . import web_session
@@ -123,14 +122,6 @@ def render(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     """A console page: the account, the accounts to switch to and the section are always there."""
     return render_template(template, account=g.console_account, admin_accounts=g.console_accounts,
                            **context), status
-
-
-def field_error(form: FlaskForm, error: RosterError, default: str) -> None:
-    """Show a domain refusal next to the field it names (else next to ``default``)."""
-    target = getattr(form, error.field or "", None)
-    if target is None or not hasattr(target, "errors"):
-        target = getattr(form, default)
-    target.errors = [*target.errors, error.message]
 
 
 def page_number() -> int:

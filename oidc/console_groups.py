@@ -10,8 +10,9 @@ from models import console_queries, groups
 from models.errors import NotFoundError, RosterError
 from models.tenancy import Account
 
-from .console_base import actor, admin_view, back, bp, field_error, page_number, render
+from .console_base import actor, admin_view, back, bp, page_number, render
 from .console_forms import GroupForm, GroupMemberForm
+from .forms import field_error
 
 
 @bp.route("/<account_id>/groups", methods=["GET", "POST"])

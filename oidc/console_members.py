@@ -13,8 +13,9 @@ from models import console_queries, groups, invitations, members
 from models.errors import PolicyViolationError, RosterError
 from models.tenancy import Account
 
-from .console_base import actor, admin_view, back, bp, field_error, render
+from .console_base import actor, admin_view, back, bp, render
 from .console_forms import InvitationForm, MemberForm, choices
+from .forms import field_error
 
 
 def _member_page(account: Account, membership_id: str, form: MemberForm | None = None, status: int = 200) -> Any:

@@ -14,8 +14,9 @@ from models import accounts, clients, console_queries, scim_tokens
 from models.errors import RosterError
 from models.tenancy import Account
 
-from .console_base import actor, admin_view, back, bp, field_error, render
+from .console_base import actor, admin_view, back, bp, render
 from .console_forms import ClientEditForm, ClientForm, PolicyForm, TokenForm
+from .forms import field_error
 
 
 def scim_base_url() -> str:

@@ -10,8 +10,9 @@ from models import console_queries, invitations, members
 from models.errors import NotFoundError, RosterError
 from models.tenancy import Account
 
-from .console_base import actor, admin_view, bp, field_error, page_number, render
+from .console_base import actor, admin_view, bp, page_number, render
 from .console_forms import BulkInviteForm, CreateUserForm, WizardForm, choices
+from .forms import field_error
 
 TABS = {"active": "Active", "pending": "Pending invitations", "deactivated": "Deactivated",
         "attention": "Needs attention"}

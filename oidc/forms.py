@@ -6,6 +6,19 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, RadioField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from models.errors import RosterError
+
+
+def field_error(form: FlaskForm, error: RosterError, default: str | None = None) -> None:
+    """Show a domain refusal next to the field it names, else next to ``default``, else above the form."""
+    target = getattr(form, error.field or "", None)
+    if target is None or not hasattr(target, "errors"):
+        target = getattr(form, default) if default else None
+    if target is None:
+        form.form_errors.append(error.message)
+    else:
+        target.errors = [*target.errors, error.message]
+
 
 class RegistrationForm(FlaskForm):
     """Accepting an invitation as a new person (R2): name, password, terms."""

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 from models import invitations
 from models.errors import InvalidInputError, PolicyViolationError
 
-from .forms import JoinForm, RegistrationForm
+from .forms import JoinForm, RegistrationForm, field_error
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/pages")
@@ -75,8 +75,7 @@ def accept_invitation(token: str) -> tuple[str, int] | str:
             else:
                 invitations.accept(token)
         except InvalidInputError as exc:
-            target = getattr(form, exc.field or "", None)
-            (target.errors if target is not None else form.form_errors).append(exc.message)  # type: ignore[union-attr]
+            field_error(form, exc)
         except PolicyViolationError:
             return _refusal(invitations.lookup(token).status)
         else:

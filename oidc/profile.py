@@ -19,6 +19,7 @@ from models.errors import RosterError
 from models.tenancy import Account, Membership, User
 
 from . import web_session
+from .forms import field_error
 from .pages import page_headers
 from .profile_forms import ConfirmForm, GeneralForm
 
@@ -142,8 +143,7 @@ def general() -> Any:
                 date_format=form.date_format.data or "", locale=form.locale.data or "",
                 news_opt_in=bool(form.news_opt_in.data), email_notifications=form.notifications())
         except RosterError as exc:
-            target = getattr(form, exc.field or "", None) or form.given_name
-            target.errors = [*target.errors, exc.message]
+            field_error(form, exc, "given_name")
         else:
             flash("Your settings are saved.")
             return redirect(url_for("profile.general"))

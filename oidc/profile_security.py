@@ -20,6 +20,7 @@ from models.audit import Actor
 from models.errors import RosterError
 
 from . import web_session
+from .forms import field_error
 from .profile import bp, viewer
 from .profile_forms import ConfirmForm, DeleteUserForm, NicknameForm, PasswordForm, TotpConfirmForm
 from .qr import qr_svg
@@ -69,8 +70,7 @@ def change_password() -> Any:
             members.change_password(viewer(), current=form.current_password.data or "",
                                     new=form.new_password.data or "")
         except RosterError as exc:
-            target = getattr(form, exc.field or "", None) or form.new_password
-            target.errors = [*target.errors, exc.message]
+            field_error(form, exc, "new_password")
         else:
             flash("Your password is changed.")
             return redirect(url_for("profile.security"))
@@ -110,8 +110,7 @@ def totp() -> Any:
         else:
             session.pop(TOTP_PENDING, None)
             flash("Your authenticator app is set up. Save your new recovery codes.")
-            return render_template("profile/recovery_codes.html", codes=codes, section="security",
-                                   title="Your recovery codes")
+            return _show_recovery_codes(codes)
     uri = pending["uri"]
     secret = uri.split("secret=", 1)[1].split("&", 1)[0]
     return render_template("profile/totp.html", form=form, qr=qr_svg(uri), secret=secret, section="security",
@@ -185,8 +184,7 @@ def new_recovery_codes() -> Any:
     codes = session.pop("new_recovery_codes", None)
     if not codes:
         return redirect(url_for("profile.security"))
-    return render_template("profile/recovery_codes.html", codes=codes, section="security",
-                           title="Your recovery codes")
+    return _show_recovery_codes(codes)
 
 
 @bp.post("/security/webauthn/<key_id>/rename")
@@ -225,6 +223,12 @@ def webauthn_remove(key_id: str) -> Response:
 # --- recovery codes, delete my user ------------------------------------------------------
 
 
+def _show_recovery_codes(codes: list[str]) -> str:
+    """New recovery codes, on the one page that ever shows them."""
+    return render_template("profile/recovery_codes.html", codes=codes, section="security",
+                           title="Your recovery codes")
+
+
 @bp.post("/security/recovery-codes")
 @web_session.login_required
 def recovery_codes() -> Any:
@@ -234,8 +238,7 @@ def recovery_codes() -> Any:
         return redirect(url_for("profile.security"))
     codes = mfa.regenerate_recovery_codes(user)
     flash("New recovery codes are made; the old ones no longer work.")
-    return render_template("profile/recovery_codes.html", codes=codes, section="security",
-                           title="Your recovery codes")
+    return _show_recovery_codes(codes)
 
 
 @bp.route("/delete", methods=["GET", "POST"])
@@ -247,11 +250,7 @@ def delete_user() -> Any:
         try:
             profile.delete_own_user(viewer(), password=form.password.data or "", confirm=bool(form.confirm.data))
         except RosterError as exc:
-            target = getattr(form, exc.field or "", None)
-            if target is None:
-                form.form_errors.append(exc.message)
-            else:
-                target.errors = [*target.errors, exc.message]
+            field_error(form, exc)
         else:
             response = redirect(url_for("signin.login"))
             web_session.sign_out(response, "user_deleted")

@@ -26,6 +26,7 @@ from .forms import (
     ForgotPasswordForm,
     LoginForm,
     ResetPasswordForm,
+    field_error,
 )
 from .pages import require_csrf, sign_in_page_headers
 from .qr import qr_svg
@@ -37,11 +38,6 @@ bp.before_request(require_csrf)
 
 def _next() -> str:
     return web_session.safe_next(request.values.get("next"), url_for("signin.home"))
-
-
-def _field_error(form: FlaskForm, error: RosterError, default: str) -> None:
-    target = getattr(form, error.field or default, None) or getattr(form, default)
-    target.errors = [*target.errors, error.message]
 
 
 def _continue(user: User, amr: list[str], target: str) -> Response:
@@ -83,7 +79,7 @@ def login() -> Any:
         except throttle.LockedOutError as exc:
             form.form_errors.append(exc.message)
         except RosterError as exc:
-            _field_error(form, exc, "password")
+            field_error(form, exc, "password")
         else:
             if mfa.has_second_factor(user):
                 # people who enrolled a second factor use it at every sign-in, whatever the account asks
@@ -119,7 +115,7 @@ def second_factor() -> Any:
         except throttle.LockedOutError as exc:
             form.form_errors.append(exc.message)
         except RosterError as exc:
-            _field_error(form, exc, "code")
+            field_error(form, exc, "code")
         else:
             return _factor_done(user, amr, method, pending)
     status = 400 if form.is_submitted() else 200
@@ -149,7 +145,7 @@ def enrol() -> Any:
         try:
             codes = mfa.confirm_totp(user, credential_id, form.code.data or "")
         except RosterError as exc:
-            _field_error(form, exc, "code")
+            field_error(form, exc, "code")
         else:
             session.pop("enrol_totp", None)
             live = web_session.current_session()
@@ -180,7 +176,7 @@ def first_login() -> Any:
             members.complete_first_login(user, new_password=form.new_password.data or "",
                                          accept_terms=bool(form.accept_terms.data))
         except RosterError as exc:
-            _field_error(form, exc, "new_password")
+            field_error(form, exc, "new_password")
         else:
             return redirect(_next())
     status = 400 if form.is_submitted() else 200
@@ -226,7 +222,7 @@ def reset_password(token: str) -> Any:
         try:
             password_reset.reset(token, form.password.data or "")
         except RosterError as exc:
-            _field_error(form, exc, "password")
+            field_error(form, exc, "password")
         else:
             return render_template("message.html", title="Your password is changed", kind="success",
                                    message="Sign in with your new password. Every other session was signed out.")
