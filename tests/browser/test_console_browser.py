@@ -222,6 +222,7 @@ def test_the_console_works_at_phone_width(server, browser, admin_context):
             if name:
                 screenshot(page, name)
         page.get_by_role("link", name="Settings").click()
+        page.wait_for_url("**/settings")  # measure the new page, not the one being left
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
         screenshot(page, "console-phone-settings")
     finally:
