@@ -79,7 +79,7 @@ from conformance.bench_scim import (  # noqa: E402
     reset_postgres,
     wait_until_serving,
 )
-from conformance.live_server import free_port  # noqa: E402
+from conformance.live_server import free_port, roster_env  # noqa: E402
 
 REDIRECT_URI = "https://rp.example/callback"
 PASSWORD = "correct horse battery staple"
@@ -108,9 +108,7 @@ class Deployment:
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "DATABASE_URL": self.database_url, "ROSTER_SECRET_KEY": self.secret_key,
-                "ROSTER_BASE_URL": self.base_url, "ROSTER_DATA_DIR": str(self.workdir),
-                "ROSTER_MAIL_BACKEND": "file", "ROSTER_MAIL_FILE": str(self.workdir / "outbox.mbox")}
+        return roster_env(self.database_url, self.secret_key, self.base_url, self.workdir)
 
     def roster(self, *args: str) -> Any:
         done = subprocess.run([str(ROSTER), *args], env=self.env, capture_output=True, text=True, timeout=300)

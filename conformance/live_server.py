@@ -45,7 +45,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_until_healthy(port: int, server: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+def roster_env(database_url: str, secret_key: str, base_url: str, workdir: Path) -> dict[str, str]:
+    """The environment of a `roster` process on this deployment; mail goes to an mbox in ``workdir``."""
+    return {**os.environ, "DATABASE_URL": database_url, "ROSTER_SECRET_KEY": secret_key,
+            "ROSTER_BASE_URL": base_url, "ROSTER_DATA_DIR": str(workdir), "ROSTER_MAIL_BACKEND": "file",
+            "ROSTER_MAIL_FILE": str(workdir / "outbox.mbox")}
+
+
+def wait_until_healthy(port: int, server: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+    """Until /healthz answers 200; ServerError with the log if the server exits or the time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -71,15 +79,9 @@ def serve(database_url: str | None = None, workdir: Path | None = None, workers:
         if workdir is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="roster-conformance-")))
         port = free_port()
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url or f"sqlite:///{workdir}/roster.sqlite3",
-            "ROSTER_SECRET_KEY": os.environ.get("ROSTER_SECRET_KEY") or secrets.token_urlsafe(48),
-            "ROSTER_BASE_URL": f"http://127.0.0.1:{port}",
-            "ROSTER_DATA_DIR": str(workdir),
-            "ROSTER_MAIL_BACKEND": "file",
-            "ROSTER_MAIL_FILE": str(workdir / "outbox.mbox"),
-        }
+        env = roster_env(database_url or f"sqlite:///{workdir}/roster.sqlite3",
+                         os.environ.get("ROSTER_SECRET_KEY") or secrets.token_urlsafe(48),
+                         f"http://127.0.0.1:{port}", workdir)
         account = f"Conformance {secrets.token_hex(4)}"
         init = subprocess.run([str(ROSTER), "init", "--account", account, "--admin-email", "admin@conformance.example",
                                "--json"], env=env, capture_output=True, text=True, timeout=120)
@@ -93,13 +95,14 @@ def serve(database_url: str | None = None, workdir: Path | None = None, workers:
             server = subprocess.Popen([str(ROSTER), "serve", "--port", str(port), "--workers", str(workers)], env=env,
                                       stdout=log_file, stderr=subprocess.STDOUT)
         try:
-            _wait_until_healthy(port, server, log, timeout)
+            wait_until_healthy(port, server, log, timeout)
             yield LiveServer(created["scim_base_url"], created["scim_token"], created["account"]["id"], log)
         finally:
-            _stop(server)
+            stop(server)
 
 
-def _stop(server: subprocess.Popen[bytes]) -> None:
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then wait; SIGKILL if it ignores it."""
     if server.poll() is None:
         server.send_signal(signal.SIGTERM)
     try:

@@ -11,14 +11,12 @@ import secrets
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from conformance.live_server import free_port
+from conformance.live_server import free_port, roster_env, stop, wait_until_healthy
 
 from ..conftest import IN_CI
 
@@ -45,31 +43,20 @@ class Server:
 def _serve(workdir: Path, host: str) -> Iterator[Server]:
     """`roster init` and `roster serve` on a free port; ``host`` is the name pages are opened with."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{workdir}/roster.sqlite3",
-           "ROSTER_SECRET_KEY": secrets.token_urlsafe(32), "ROSTER_BASE_URL": f"http://{host}:{port}",
-           "ROSTER_DATA_DIR": str(workdir), "ROSTER_MAIL_BACKEND": "file",
-           "ROSTER_MAIL_FILE": str(workdir / "mail.mbox")}
+    env = roster_env(f"sqlite:///{workdir}/roster.sqlite3", secrets.token_urlsafe(32), f"http://{host}:{port}",
+                     workdir)
     init = json.loads(subprocess.run(
         [str(ROSTER), "init", "--account", "Browser Vendor", "--admin-email", "admin@browser.example", "--json"],
         env=env, capture_output=True, text=True, timeout=120, check=True).stdout)
-    log = (workdir / "serve.log").open("w")
-    process = subprocess.Popen([str(ROSTER), "serve", "--port", str(port), "--workers", "1"], env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
+    log = workdir / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([str(ROSTER), "serve", "--port", str(port), "--workers", "1"], env=env,
+                                   stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError((workdir / "serve.log").read_text()) from None
-                time.sleep(0.1)
+        wait_until_healthy(port, process, log)
         yield Server(f"http://{host}:{port}", env, init)
     finally:
-        process.terminate()
-        process.wait(30)
-        log.close()
+        stop(process)
 
 
 @pytest.fixture(scope="module")

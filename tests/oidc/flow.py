@@ -22,8 +22,8 @@ REDIRECT = "https://app.example/callback"
 
 
 def csrf(page: str) -> str:
-    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
-    assert found, "the page has no CSRF token"
+    found = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert found, f"the page has no CSRF token:\n{page[:2000]}"
     return found.group(1)
 
 

@@ -14,10 +14,8 @@ import contextlib
 import dataclasses
 import html
 import json
-import os
 import re
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -28,7 +26,9 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import pyotp
 import requests
 
-from conformance.live_server import ServerError, free_port
+from conformance.live_server import ServerError, free_port, roster_env, stop, wait_until_healthy
+
+from .flow import csrf, hidden
 
 ROSTER = Path(sys.executable).parent / "roster"
 PASSWORD = "correct horse battery staple"
@@ -61,15 +61,7 @@ class Deployment:
 
     @property
     def env(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            "DATABASE_URL": self.database_url,
-            "ROSTER_SECRET_KEY": self.secret_key,
-            "ROSTER_BASE_URL": self.base_url,
-            "ROSTER_DATA_DIR": str(self.workdir),
-            "ROSTER_MAIL_BACKEND": "file",
-            "ROSTER_MAIL_FILE": str(self.workdir / "outbox.mbox"),
-        }
+        return roster_env(self.database_url, self.secret_key, self.base_url, self.workdir)
 
     def roster(self, *args: str) -> str:
         """Run the ``roster`` CLI on this deployment; its standard output."""
@@ -101,7 +93,7 @@ class Deployment:
             process = subprocess.Popen([str(ROSTER), "serve", "--port", str(port), "--workers", str(workers)],
                                        env=self.env, stdout=out, stderr=subprocess.STDOUT)
         try:
-            _wait_until_healthy(port, process, log)
+            wait_until_healthy(port, process, log)
             yield Instance(port, process, log)
         finally:
             stop(process)
@@ -177,42 +169,7 @@ def fresh_postgres(url: str, prefix: str) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _wait_until_healthy(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ServerError(f"roster serve exited with {process.returncode}:\n{log.read_text()}")
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise ServerError(f"roster serve was not healthy on port {port} within {timeout} s:\n{log.read_text()}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then wait; SIGKILL if it ignores it."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 # ----------------------------------------------------------------- the browser
-
-
-def csrf(page: str) -> str:
-    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
-    if not found:
-        raise AssertionError(f"the page has no CSRF token:\n{page[:2000]}")
-    return found.group(1)
-
-
-def hidden(page: str, name: str) -> str | None:
-    found = re.search(rf'name="{name}" value="([^"]*)"', page)
-    return html.unescape(found.group(1)) if found else None
 
 
 def form_action(page: str) -> str | None:

@@ -6,7 +6,6 @@ The fixtures here (``console``, ``other``) are shared by the other console test 
 from __future__ import annotations
 
 import dataclasses
-import re
 
 import pytest
 
@@ -14,13 +13,9 @@ from models import Actor, accounts, clock, groups, invitations, members
 from models.ops import AuditEvent
 from models.tenancy import Account, Membership, User
 
+from .flow import csrf
+
 PASSWORD = "a long and unusual passphrase"
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html)
-    assert match, "the page carries a CSRF token"
-    return match.group(1)
 
 
 @dataclasses.dataclass
@@ -38,7 +33,7 @@ class Console:
         return self.client.get(self.url(path), **kwargs)
 
     def token(self) -> str:
-        return csrf_of(self.get("/groups").get_data(as_text=True))
+        return csrf(self.get("/groups").get_data(as_text=True))
 
     def post(self, path: str, data: dict | None = None, *, account_id: str | None = None, **kwargs):
         form = {"csrf_token": self.token(), **(data or {})}

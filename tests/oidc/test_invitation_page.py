@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from models import Actor, Invitation, Membership, User, accounts, invitations, members
 
+from .flow import csrf
+
 PASSWORD = "a long and unusual passphrase"
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
-    assert match, "the form carries a CSRF token"
-    return match.group(1)
 
 
 @pytest.fixture
@@ -26,7 +20,7 @@ def invited(app, account, admin):
 
 def register(client, path, **overrides):
     page = client.get(path)
-    form = {"csrf_token": csrf_of(page.get_data(as_text=True)), "given_name": "Nia", "family_name": "Newcomer",
+    form = {"csrf_token": csrf(page.get_data(as_text=True)), "given_name": "Nia", "family_name": "Newcomer",
             "password": PASSWORD, "confirm": PASSWORD, "accept_terms": "y", **overrides}
     return client.post(path, data=form)
 
@@ -108,6 +102,6 @@ def test_a_person_who_registered_meanwhile_joins_with_one_click(client, invited,
     members.add_user(other, "newcomer@acme.example", password=PASSWORD, by=cli_actor)
     page = client.get(path)
     assert "join with one click" in page.get_data(as_text=True)
-    response = client.post(path, data={"csrf_token": csrf_of(page.get_data(as_text=True))})
+    response = client.post(path, data={"csrf_token": csrf(page.get_data(as_text=True))})
     assert response.status_code == 200
     assert Membership.get_by_id(result.membership_id).status == "active"

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from models import Actor, AuditEvent, Membership, User, accounts, clock, groups, members, sessions
 from models.security import Session
 
+from .flow import csrf
+
 PASSWORD = "correct horse battery staple"
 CHROME_WINDOWS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
                   "Chrome/131.0.0.0 Safari/537.36")
 FIREFOX_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
-    assert match, "the page carries a CSRF token"
-    return match.group(1)
 
 
 def ready(user: User) -> User:
@@ -40,7 +34,7 @@ def signed_in(client, person, sign_in):
 
 def post_form(client, page: str, action: str, data: dict | None = None, **kwargs):
     """POST ``data`` to ``action`` with the CSRF token of ``page``, as the browser would."""
-    token = csrf_of(client.get(page).get_data(as_text=True))
+    token = csrf(client.get(page).get_data(as_text=True))
     return client.post(action, data={"csrf_token": token, **(data or {})}, **kwargs)
 
 

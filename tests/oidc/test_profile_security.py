@@ -14,7 +14,8 @@ from models import Actor, Membership, User, WebAuthnCredential, members, mfa, pa
 from models.security import RecoveryCode, Session, TotpCredential
 
 from ..models.test_passkeys import for_device, to_json
-from .test_profile import PASSWORD, csrf_of, html_of, other_person, post_form, ready
+from .flow import csrf
+from .test_profile import PASSWORD, html_of, other_person, post_form, ready
 
 ORIGIN = "http://roster.test"
 NEW_PASSWORD = "an entirely different passphrase"
@@ -31,7 +32,7 @@ def signed_in(client, person, sign_in):
 
 
 def token(client) -> str:
-    return csrf_of(html_of(client.get("/profile/security")))
+    return csrf(html_of(client.get("/profile/security")))
 
 
 # --- password ---------------------------------------------------------------------
@@ -86,7 +87,7 @@ def enrol_totp(client, frozen_clock) -> tuple[str, list[str]]:
     assert "<svg" in page
     secret = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', page).group(1)
     code = pyotp.TOTP(secret).at(frozen_clock.current.replace(tzinfo=dt.UTC))
-    done = client.post("/profile/security/totp", data={"csrf_token": csrf_of(page), "code": code})
+    done = client.post("/profile/security/totp", data={"csrf_token": csrf(page), "code": code})
     assert done.status_code == 200
     html = html_of(done)
     assert "Your authenticator app is set up." in html
@@ -108,7 +109,7 @@ def test_enrolling_an_authenticator_app(client, signed_in, person, frozen_clock)
 def test_a_wrong_code_keeps_the_enrolment_open(client, signed_in, person, frozen_clock):
     post_form(client, "/profile/security", "/profile/security/totp/start")
     page = html_of(client.get("/profile/security/totp"))
-    response = client.post("/profile/security/totp", data={"csrf_token": csrf_of(page), "code": "000000"})
+    response = client.post("/profile/security/totp", data={"csrf_token": csrf(page), "code": "000000"})
     assert response.status_code == 400
     html = html_of(response)
     assert 'id="code-error">That code is not right' in html and 'value="000000"' in html
