@@ -52,7 +52,6 @@ import os
 import random
 import re
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -77,6 +76,7 @@ from conformance.bench_scim import (  # noqa: E402
     http,
     load,
     reset_postgres,
+    run_until_interrupted,
     wait_until_serving,
 )
 from conformance.live_server import free_port, roster_env  # noqa: E402
@@ -586,16 +586,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = parser.parse_args(argv)
 
-    def terminate(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, terminate)
-    try:
-        run(args)
-    except KeyboardInterrupt:
-        print("Interrupted: servers stopped.", file=sys.stderr)
-        return 130
-    return 0
+    return run_until_interrupted(run, args)
 
 
 if __name__ == "__main__":

@@ -750,6 +750,21 @@ def _figures(result: Result) -> dict[str, Any]:
             "concurrency": result.concurrency}
 
 
+def run_until_interrupted(run: Callable[[argparse.Namespace], Any], args: argparse.Namespace) -> int:
+    """Run a benchmark; Ctrl-C or SIGTERM stop it (the servers' context managers clean up) with status 130."""
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        run(args)
+    except KeyboardInterrupt:
+        print("Interrupted: servers stopped.", file=sys.stderr)
+        return 130
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -772,16 +787,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.memberships < args.users or args.group_size > args.memberships:
         parser.error("needs --users ≤ --memberships and --group-size ≤ --memberships")
 
-    def terminate(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, terminate)
-    try:
-        run(args)
-    except KeyboardInterrupt:
-        print("Interrupted: servers stopped.", file=sys.stderr)
-        return 130
-    return 0
+    return run_until_interrupted(run, args)
 
 
 if __name__ == "__main__":
