@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -191,8 +192,6 @@ class OpenIDConnectCode(OpenIDCode):
         return {"alg": "RS256", "kid": keys.active_key("RS256").kid, "typ": "JWT"}
 
     def get_client_claims(self, client: Client) -> dict[str, Any]:
-        import time
-
         now = int(time.time())
         return {"iss": current_app.config["BASE_URL"].rstrip("/"), "aud": client.get_client_id(),
                 "iat": now, "exp": now + ID_TOKEN_LIFETIME, "azp": client.get_client_id()}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
@@ -36,7 +36,7 @@ bp.after_request(sign_in_page_headers)
 bp.before_request(require_csrf)
 
 
-def _next() -> str:
+def next_target() -> str:
     return web_session.safe_next(request.values.get("next"), url_for("signin.home"))
 
 
@@ -55,14 +55,10 @@ def _continue(user: User, amr: list[str], target: str) -> Response:
 def home() -> Any:
     if web_session.current_session() is None:
         return redirect(url_for("signin.login"))
-    return redirect(url_for("profile.general")) if "profile.general" in _endpoints() else render_template(
-        "message.html", title="You are signed in", message="You are signed in to Roster.", kind="success")
-
-
-def _endpoints() -> set[str]:
-    from flask import current_app
-
-    return {rule.endpoint for rule in current_app.url_map.iter_rules()}
+    if "profile.general" in current_app.view_functions:
+        return redirect(url_for("profile.general"))
+    return render_template("message.html", title="You are signed in", message="You are signed in to Roster.",
+                           kind="success")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -70,7 +66,7 @@ def login() -> Any:
     form = LoginForm()
     if not form.is_submitted():
         # an application's login_hint (OpenID Connect Core §3.1.2.1) arrives inside the authorization request
-        hint = parse_qs(urlsplit(_next()).query).get("login_hint", [request.args.get("login_hint", "")])[0]
+        hint = parse_qs(urlsplit(next_target()).query).get("login_hint", [request.args.get("login_hint", "")])[0]
         form.email.data = hint[:320] or None
     if form.validate_on_submit():
         try:
@@ -84,13 +80,13 @@ def login() -> Any:
             if mfa.has_second_factor(user):
                 # people who enrolled a second factor use it at every sign-in, whatever the account asks
                 web_session.set_pending(user, ["pwd"])
-                return redirect(url_for("signin.second_factor", next=_next()))
-            return _continue(user, ["pwd"], _next())
+                return redirect(url_for("signin.second_factor", next=next_target()))
+            return _continue(user, ["pwd"], next_target())
     status = 400 if form.is_submitted() else 200
-    return render_template("login.html", form=form, next=_next()), status
+    return render_template("login.html", form=form, next=next_target()), status
 
 
-def _second_factor_subject() -> tuple[User | None, list[str], bool]:
+def second_factor_subject() -> tuple[User | None, list[str], bool]:
     """Whose second factor this is: a pending sign-in, or a step-up of the live session."""
     state = web_session.pending()
     if state is not None:
@@ -103,11 +99,11 @@ def _second_factor_subject() -> tuple[User | None, list[str], bool]:
 
 @bp.route("/login/mfa", methods=["GET", "POST"])
 def second_factor() -> Any:
-    user, amr, pending = _second_factor_subject()
+    user, amr, pending = second_factor_subject()
     if user is None:
-        return redirect(url_for("signin.login", next=_next()))
+        return redirect(url_for("signin.login", next=next_target()))
     if not mfa.has_second_factor(user):
-        return redirect(url_for("signin.enrol", next=_next()))
+        return redirect(url_for("signin.enrol", next=next_target()))
     form = CodeForm()
     if form.validate_on_submit():
         try:
@@ -117,20 +113,20 @@ def second_factor() -> Any:
         except RosterError as exc:
             field_error(form, exc, "code")
         else:
-            return _factor_done(user, amr, method, pending)
+            return finish_second_factor(user, amr, method, pending)
     status = 400 if form.is_submitted() else 200
-    return render_template("mfa.html", form=form, next=_next(), user=user, has_totp=signin.has_totp(user),
+    return render_template("mfa.html", form=form, next=next_target(), user=user, has_totp=signin.has_totp(user),
                            has_webauthn=bool(passkeys.list_for(user))), status
 
 
-def _factor_done(user: User, amr: list[str], method: str, pending: bool) -> Response:
+def finish_second_factor(user: User, amr: list[str], method: str, pending: bool) -> Response:
     new_amr = signin.amr_with(amr, method)
     if pending:
-        return _continue(user, new_amr, _next())
+        return _continue(user, new_amr, next_target())
     live = web_session.current_session()
     if live is not None:
         sessions.add_methods(live, new_amr)
-    return redirect(_next())
+    return redirect(next_target())
 
 
 @bp.route("/login/mfa/enrol", methods=["GET", "POST"])
@@ -151,14 +147,14 @@ def enrol() -> Any:
             live = web_session.current_session()
             assert live is not None
             sessions.add_methods(live, signin.amr_with(live.amr, "otp"))
-            return render_template("recovery_codes.html", codes=codes, next=_next())
+            return render_template("recovery_codes.html", codes=codes, next=next_target())
     if not form.is_submitted() or not credential_id:
         credential, uri = mfa.begin_totp(user)
         session["enrol_totp"] = credential.id
         session["enrol_totp_uri"] = uri
     uri = session["enrol_totp_uri"]
     status = 400 if form.is_submitted() else 200
-    return render_template("enrol.html", form=form, next=_next(), qr=qr_svg(uri), webauthn_enrol=True,
+    return render_template("enrol.html", form=form, next=next_target(), qr=qr_svg(uri), webauthn_enrol=True,
                            secret=uri.split("secret=")[1].split("&")[0]), status
 
 
@@ -169,7 +165,7 @@ def first_login() -> Any:
     user = web_session.current_user()
     assert user is not None
     if not user.must_change_password and user.terms_accepted_at is not None:
-        return redirect(_next())
+        return redirect(next_target())
     form = FirstLoginForm()
     if form.validate_on_submit():
         try:
@@ -178,9 +174,9 @@ def first_login() -> Any:
         except RosterError as exc:
             field_error(form, exc, "new_password")
         else:
-            return redirect(_next())
+            return redirect(next_target())
     status = 400 if form.is_submitted() else 200
-    return render_template("first_login.html", form=form, next=_next(),
+    return render_template("first_login.html", form=form, next=next_target(),
                            temporary=user.must_change_password), status
 
 
@@ -191,14 +187,14 @@ def choose_account() -> Any:
     assert user is not None
     from .authorize import client_account_for
 
-    accounts = signin.admitted_accounts(user, client_account_for(_next()))
+    accounts = signin.admitted_accounts(user, client_account_for(next_target()))
     form = AccountChoiceForm()
     form.account.choices = [(a.id, a.name) for a in accounts]
     if form.validate_on_submit():
         session[CHOSEN] = {"digest": session.pop(f"{CHOSEN}_pending", None), "account_id": form.account.data}
-        return redirect(_next())
+        return redirect(next_target())
     status = 400 if form.is_submitted() else 200
-    return render_template("choose_account.html", form=form, next=_next(), accounts=accounts), status
+    return render_template("choose_account.html", form=form, next=next_target(), accounts=accounts), status
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
@@ -247,5 +243,5 @@ def recovery_codes() -> Any:
     """Codes made when a security key was the first second factor: shown once, then gone from the session."""
     codes = session.pop("new_recovery_codes", None)
     if not codes:
-        return redirect(_next())
-    return render_template("recovery_codes.html", codes=codes, next=_next())
+        return redirect(next_target())
+    return render_template("recovery_codes.html", codes=codes, next=next_target())

@@ -20,7 +20,7 @@ from models.audit import Actor
 from models.errors import RosterError
 
 from . import web_session
-from .signin import _factor_done, _next, _second_factor_subject, bp
+from .signin import bp, finish_second_factor, next_target, second_factor_subject
 
 CHALLENGE = "webauthn_challenge"
 
@@ -48,7 +48,7 @@ def _refused(message: str, status: int = 400) -> Response:
 
 @bp.post("/login/mfa/webauthn/options")
 def webauthn_options() -> Any:
-    user, _, _ = _second_factor_subject()
+    user, _, _ = second_factor_subject()
     if user is None:
         return _refused("Your sign-in has expired; start again.", 401)
     rp_id, _ = relying_party()
@@ -59,7 +59,7 @@ def webauthn_options() -> Any:
 
 @bp.post("/login/mfa/webauthn")
 def webauthn_verify() -> Any:
-    user, amr, pending = _second_factor_subject()
+    user, amr, pending = second_factor_subject()
     if user is None:
         return _refused("Your sign-in has expired; start again.", 401)
     key = throttle.totp_key(user.id)
@@ -74,7 +74,7 @@ def webauthn_verify() -> Any:
         throttle.fail(key)
         return _refused(exc.message)
     throttle.succeed(key)
-    response = _factor_done(user, amr, passkeys.amr_method(credential), pending)
+    response = finish_second_factor(user, amr, passkeys.amr_method(credential), pending)
     return jsonify(redirect=response.headers["Location"]), 200, [
         ("Set-Cookie", c) for c in response.headers.getlist("Set-Cookie")]
 
@@ -105,5 +105,5 @@ def webauthn_register() -> Any:
     codes = mfa.first_recovery_codes(user)
     if codes:
         session["new_recovery_codes"] = codes
-        return jsonify(redirect=url_for("signin.recovery_codes", next=_next()))
-    return jsonify(redirect=_next())
+        return jsonify(redirect=url_for("signin.recovery_codes", next=next_target()))
+    return jsonify(redirect=next_target())

@@ -58,8 +58,12 @@ def current_session() -> Session | None:
 
 
 def current_user() -> User | None:
-    found = current_session()
-    return User.get_or_none(User.id == found.user_id) if found else None
+    """The signed-in person, read once per request (a page asks several times)."""
+    if "roster_user" not in g:
+        found = current_session()
+        g.roster_user = User.get_or_none(User.id == found.user_id) if found else None
+    user: User | None = g.roster_user
+    return user
 
 
 def client_ip() -> str:
@@ -78,7 +82,7 @@ def begin(user: User, *, account_id: str | None, amr: list[str], response: Respo
     row, raw = sessions.start(user, account_id=account_id, amr=amr, ip=client_ip(),
                               user_agent=request.user_agent.string or "")
     set_cookie(response, raw)
-    g.roster_session = row
+    g.roster_session, g.roster_user = row, user
     return row
 
 
@@ -93,7 +97,7 @@ def sign_out(response: Response, reason: str = "signed_out") -> Session | None:
         sessions.end(ended.id, reason)
     session.clear()
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Lax", secure=secure_cookies())
-    g.roster_session = None
+    g.roster_session = g.roster_user = None
     return ended
 
 

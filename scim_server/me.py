@@ -13,7 +13,7 @@ from flask import Blueprint, Response, g
 from models.tenancy import DirectoryRecord
 
 from .errors import error_response
-from .users import _render
+from .users import render_user
 
 bp = Blueprint("me", __name__)
 
@@ -26,7 +26,7 @@ def me() -> Response:
     if record is None:
         return error_response(404, "You have no record in this account's directory: your administrator adds "
                                    "people through the account's identity provider (SCIM).")
-    return _render(record, membership)
+    return render_user(record, membership)
 
 
 @bp.route("/Me", methods=["PUT", "PATCH", "DELETE", "POST"])

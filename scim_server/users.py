@@ -46,7 +46,7 @@ def user_text(record: DirectoryRecord, membership: Membership | None, url: str) 
     return cast(str, text)
 
 
-def _render(record: DirectoryRecord, membership: Membership | None, status: int = 200) -> Response:
+def render_user(record: DirectoryRecord, membership: Membership | None, status: int = 200) -> Response:
     url = location(record.id)
     headers = {"ETag": etag(record)}
     if status == 201:
@@ -69,14 +69,14 @@ def get_user(record_id: str) -> Response:
         check_read(record.version)
     except NotModified:
         return Response(status=304, headers={"ETag": etag(record)})
-    return _render(record, membership)
+    return render_user(record, membership)
 
 
 @bp.post("/Users")
 def create_user() -> Response:
     user_name, attributes, external_id, password = from_scim_user(json_body(), Context.RESOURCE_CREATION_REQUEST)
     record = directory.create_record(g.account, user_name, attributes, external_id, by=g.actor, password=password)
-    return _render(record, directory.membership_of(record), 201)
+    return render_user(record, directory.membership_of(record), 201)
 
 
 @bp.put("/Users/<record_id>")
@@ -85,7 +85,7 @@ def replace_user(record_id: str) -> Response:
     user_name, attributes, external_id, password = from_scim_user(json_body(), Context.RESOURCE_REPLACEMENT_REQUEST)
     record = directory.replace_record(record, user_name, attributes, external_id, by=g.actor, password=password,
                                       check=check_write)
-    return _render(record, directory.membership_of(record))
+    return render_user(record, directory.membership_of(record))
 
 
 @bp.patch("/Users/<record_id>")
@@ -105,7 +105,7 @@ def patch_user(record_id: str) -> Response:
             return from_user_model(user) if patch.apply(operations, user) else None
 
     record = directory.update_record(record, change, by=g.actor, check=check_write, action="directory_record.patched")
-    return _render(record, directory.membership_of(record))
+    return render_user(record, directory.membership_of(record))
 
 
 def _set_active(active: bool) -> directory.Change:
