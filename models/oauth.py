@@ -59,13 +59,17 @@ def take_code(code: str, client_id: str) -> AuthorizationCode | None:
     if claimed == 1:
         return found
     if found is not None and found.used_at is not None:
-        families = OAuthToken.select(OAuthToken.family_id).where(OAuthToken.authorization_code_hash == digest)
-        tokens = list(OAuthToken.select().where(OAuthToken.family_id.in_(families)
-                                                & OAuthToken.revoked_at.is_null()))
+        tokens = _live_in_families(OAuthToken.select(OAuthToken.family_id)
+                                   .where(OAuthToken.authorization_code_hash == digest))
         _revoke_and_notify(tokens, now)
         audit.record(Actor.system("oauth"), "oauth.code_replayed", account_id=found.account_id,
                      target_type="client", target_id=client_id, user_id=found.user_id, revoked=len(tokens))
     return None
+
+
+def _live_in_families(families: Any) -> list[OAuthToken]:
+    """The unrevoked tokens of the given families (ids, or a subquery selecting them)."""
+    return list(OAuthToken.select().where(OAuthToken.family_id.in_(families) & OAuthToken.revoked_at.is_null()))
 
 
 def save_token(*, client_id: str, user_id: str, account_id: str | None, session_id: str | None, scope: str,
@@ -102,8 +106,7 @@ def take_refresh_token(raw: str, client_id: str) -> OAuthToken | None:
             _revoke_and_notify([token], now)
             return None
         if token is not None and token.rotated_at is not None:
-            family = list(OAuthToken.select().where((OAuthToken.family_id == token.family_id)
-                                                    & OAuthToken.revoked_at.is_null()))
+            family = _live_in_families([token.family_id])
             _revoke_and_notify(family, now)
             audit.record(Actor.system("oauth"), "oauth.refresh_token_reused", account_id=token.account_id,
                          target_type="client", target_id=client_id, user_id=token.user_id, revoked=len(family))
@@ -238,8 +241,7 @@ def revoke(token: OAuthToken, *, kind: str) -> None:
     now = clock.now()
     with transaction():
         if kind == "refresh":
-            tokens = list(OAuthToken.select().where((OAuthToken.family_id == token.family_id)
-                                                    & OAuthToken.revoked_at.is_null()))
+            tokens = _live_in_families([token.family_id])
         else:
             tokens = [token] if token.revoked_at is None else []
         if tokens:
