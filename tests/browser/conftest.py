@@ -90,6 +90,15 @@ def page(browser, request):
     context.close()
 
 
+def add_security_key(context, page) -> None:
+    """A DevTools virtual authenticator on ``page``: a USB security key with resident keys and verification."""
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "usb", "hasResidentKey": True, "hasUserVerification": True,
+        "isUserVerified": True}})
+
+
 def screenshot(page, name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"

@@ -14,7 +14,7 @@ import time
 import pyotp
 import pytest
 
-from .conftest import ROSTER, screenshot
+from .conftest import ROSTER, add_security_key, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -123,11 +123,7 @@ def test_a_person_adds_a_security_key_and_signs_in_with_it(server, browser):
     context = browser.new_context(viewport={"width": 1024, "height": 768})
     try:
         page = context.new_page()
-        cdp = context.new_cdp_session(page)
-        cdp.send("WebAuthn.enable")
-        cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-            "protocol": "ctap2", "transport": "usb", "hasResidentKey": True, "hasUserVerification": True,
-            "isUserVerified": True}})
+        add_security_key(context, page)
         first_sign_in(page, server, email)
         page.goto(f"{server.base_url}/profile/security")
         page.get_by_label("Name for the new key (optional)").fill("Virtual key")

@@ -21,7 +21,7 @@ from joserfc.jwk import KeySet
 
 from conformance.live_server import free_port
 
-from .conftest import ROSTER, screenshot
+from .conftest import ROSTER, add_security_key, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -96,11 +96,7 @@ def test_enrol_a_security_key_during_a_forced_mfa_sign_in_then_sign_in_with_it(l
     context = browser.new_context(viewport={"width": 1024, "height": 768})
     try:
         page = context.new_page()
-        cdp = context.new_cdp_session(page)
-        cdp.send("WebAuthn.enable")
-        cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-            "protocol": "ctap2", "transport": "usb", "hasResidentKey": True, "hasUserVerification": True,
-            "isUserVerified": True}})
+        add_security_key(context, page)
 
         url, verifier = authorize_url(localhost_server, client["client_id"], callback)
         page.goto(url)
