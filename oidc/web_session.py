@@ -58,12 +58,9 @@ def current_session() -> Session | None:
 
 
 def current_user() -> User | None:
-    """The signed-in person, read once per request (a page asks several times)."""
-    if "roster_user" not in g:
-        found = current_session()
-        g.roster_user = User.get_or_none(User.id == found.user_id) if found else None
-    user: User | None = g.roster_user
-    return user
+    """The signed-in person (read with the session, see models.sessions.find_active)."""
+    found = current_session()
+    return found.user if found else None
 
 
 def client_ip() -> str:
@@ -82,7 +79,8 @@ def begin(user: User, *, account_id: str | None, amr: list[str], response: Respo
     row, raw = sessions.start(user, account_id=account_id, amr=amr, ip=client_ip(),
                               user_agent=request.user_agent.string or "")
     set_cookie(response, raw)
-    g.roster_session, g.roster_user = row, user
+    row.user = user
+    g.roster_session = row
     return row
 
 
@@ -97,7 +95,7 @@ def sign_out(response: Response, reason: str = "signed_out") -> Session | None:
         sessions.end(ended.id, reason)
     session.clear()
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Lax", secure=secure_cookies())
-    g.roster_session = g.roster_user = None
+    g.roster_session = None
     return ended
 
 
