@@ -29,19 +29,17 @@ KEEP_AT_SIGN_IN = ("fresh_for_pending", "account_for_pending", "account_for")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class PagesOnlySessions(SecureCookieSessionInterface):
-    """Flask's signed session cookie, opened only where a browser's pages use it.
+class LazySessions(SecureCookieSessionInterface):
+    """Flask's signed session cookie, whose signer is built only when a request carries the cookie.
 
-    Token, introspection, revocation, userinfo and SCIM calls carry no cookie
-    worth reading; skipping the signature check saves every one of them work.
+    API calls (tokens, introspection, userinfo, SCIM) never do; for them the
+    signer was most of the session's cost, and an empty session is what
+    Flask would have given them anyway.
     """
 
-    API_PATHS = ("/oauth/token", "/oauth/introspect", "/oauth/revoke", "/oauth/userinfo", "/oauth/jwks")
-
     def open_session(self, app: Any, request: Any) -> Any:
-        path = request.path
-        if path.startswith(self.API_PATHS) or path.startswith("/scim/") or path.startswith("/.well-known/"):
-            return self.null_session_class()
+        if not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
         return super().open_session(app, request)
 
 

@@ -150,7 +150,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(console.bp)
     app.extensions["roster_oauth"] = provider.create_server(app)
     app.context_processor(web_session.template_context)
-    app.session_interface = web_session.PagesOnlySessions()
+    app.session_interface = web_session.LazySessions()
     app.wsgi_app = CanonicalScimPaths(app.wsgi_app)  # type: ignore[method-assign]
 
     return app
