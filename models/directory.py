@@ -92,6 +92,8 @@ def _record_query(*condition: Any) -> Any:
 _RECORD = Prepared(lambda record_id: _record_query(DirectoryRecord.id == record_id))
 _RECORD_FOR_UPDATE = Prepared(lambda record_id: _record_query(DirectoryRecord.id == record_id)
                               .for_update(of=DirectoryRecord))
+_RECORD_BY_USER_NAME = Prepared(lambda account_id, key: _record_query(
+    (DirectoryRecord.account == account_id) & (DirectoryRecord.user_name_key == key)))
 _USER_BY_EMAIL = Prepared(lambda email_key: User.select().where(User.email_key == email_key).limit(1))
 _RECORD_OF_ACCOUNT = Prepared(lambda record_id, account_id: _record_query(
     (DirectoryRecord.id == record_id) & (DirectoryRecord.account == account_id)))
@@ -114,6 +116,11 @@ def load_record(record_id: str, *, for_update: bool = False) -> DirectoryRecord 
     """A record and its membership in one statement (:func:`membership_of` then reads nothing)."""
     query = _RECORD_FOR_UPDATE if for_update and is_postgres() else _RECORD
     return _with_membership(query.first(record_id))
+
+
+def find_record_by_user_name(account_id: str, key: str) -> DirectoryRecord | None:
+    """The account's record whose userName folds to ``key`` (unique per account), with its membership."""
+    return _with_membership(_RECORD_BY_USER_NAME.first(account_id, key))
 
 
 def _clean(user_name: str, attributes: dict[str, Any]) -> tuple[str, dict[str, Any]]:

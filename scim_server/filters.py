@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -339,8 +340,13 @@ def _contains(expression: Expression, value: str) -> Expression:
     return fn.INSTR(expression, value) > 0
 
 
+@functools.lru_cache(maxsize=64)
 def parse_user_filter(text: str) -> ScimFilter[Any]:
-    """Parse ``text`` with scim2-models against the Roster User; raises InvalidFilterException."""
+    """Parse ``text`` with scim2-models against the Roster User; raises InvalidFilterException.
+
+    Kept for a few filters: a lookup that is not :func:`user_name_lookup`'s
+    shape is parsed again by :func:`compile_user_filter` in the same request.
+    """
     try:
         return ScimFilter[UserModel](text)  # type: ignore[valid-type]
     except InvalidFilterException:
@@ -353,6 +359,22 @@ def compile_user_filter(text: str) -> Expression:
     """Parse ``text`` with scim2-models and compile it; raises InvalidFilterException (400 invalidFilter)."""
     scim_filter = parse_user_filter(text)
     return UserFilterCompiler(scim_filter).visit(scim_filter.ast)
+
+
+def user_name_lookup(text: str) -> str | None:
+    """The folded userName of a filter that is exactly ``userName eq "…"``, else None.
+
+    It is what Okta and Entra ID send before every create; with userName
+    unique in the account, the answer is one row found by its key.
+    """
+    scim_filter = parse_user_filter(text)
+    node = scim_filter.ast
+    if not isinstance(node, Comparison) or node.op != CompareOperator.eq or not isinstance(node.value, str):
+        return None
+    binding = scim_filter.resolve_comparison(node.attr_path, strict=True)
+    if binding is None or binding.urn.lower() != CORE + "username":
+        return None
+    return str(node.value).lower()  # as UserFilterCompiler folds it
 
 
 @dataclasses.dataclass(frozen=True)

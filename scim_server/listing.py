@@ -40,7 +40,7 @@ from models.tenancy import Account, DirectoryRecord, Membership
 
 from . import rendered, search
 from .errors import MEDIA_TYPE, scim_response
-from .filters import Expression, SortKey, compile_user_filter, user_sort_key
+from .filters import Expression, SortKey, compile_user_filter, user_name_lookup, user_sort_key
 from .mapping import UserModel, to_scim_user
 from .users import location, user_text
 
@@ -74,6 +74,9 @@ class ResourceListing:
     ``attributes`` or ``excludedAttributes`` (kept per version: see rendered.py);
     ``documents_by_ids(account, ids)``, when given too, is the same from the
     picked ids, which need not load the full rows of documents already kept.
+    ``lookup(account, filter)``, when given, answers a first page for a
+    filter that names one resource by a unique key (its rows), or None when
+    the filter is not of that shape.
     """
 
     name: str
@@ -90,6 +93,7 @@ class ResourceListing:
     by_ids: Callable[[Account, list[Any]], list[Any]] | None = None
     documents: Callable[[list[Any]], list[str]] | None = None
     documents_by_ids: Callable[[Account, list[Any]], list[str]] | None = None
+    lookup: Callable[[Account, str], list[Any] | None] | None = None
 
 
 RESOURCE_TYPES: dict[str, ResourceListing] = {}
@@ -382,6 +386,11 @@ def list_resources(names: list[str], account: Account, query: ListQuery) -> Resp
         listing = listings[0]
         documents = listing.documents
         if documents is not None and not query.attributes and not query.excluded_attributes:
+            if listing.lookup is not None and query.filter and query.cursor is None and query.start_index == 1 \
+                    and query.count > 0:
+                rows = listing.lookup(account, query.filter)
+                if rows is not None:
+                    return _respond_documents(listing.model, Page(len(rows), rows, start_index=1), documents(rows))
             page = fetch_page(listing, account, query, full=listing.documents_by_ids is None)
             if page.narrow and listing.documents_by_ids is not None:
                 return _respond_documents(listing.model, page,
@@ -439,6 +448,14 @@ def _users_by_id(account: Account, ids: list[Any]) -> list[Any]:
         record = directory.load_record(ids[0])
         return [record] if record is not None and record.account_id == account.id else []
     return [row for row in _joined_users().where(DirectoryRecord.id.in_(ids)) if row.account_id == account.id]
+
+
+def _user_by_user_name(account: Account, filter_text: str) -> list[Any] | None:
+    key = user_name_lookup(filter_text)
+    if key is None:
+        return None
+    record = directory.find_record_by_user_name(account.id, key)
+    return [record] if record is not None else []
 
 
 def _user_resources(rows: list[Any], query: ListQuery) -> list[Any]:
@@ -499,7 +516,8 @@ USERS = register(ResourceListing(
     sort_key=user_sort_key,
     default_sort=lambda: SortKey(DirectoryRecord.created_at), id_column=lambda: DirectoryRecord.id,
     serialise=_user_resources, narrow_query=_records, joined=(Membership,),
-    by_ids=_users_by_id, documents=_user_documents, documents_by_ids=_user_documents_by_ids))
+    by_ids=_users_by_id, documents=_user_documents, documents_by_ids=_user_documents_by_ids,
+    lookup=_user_by_user_name))
 
 
 @bp.get("/Users")

@@ -79,3 +79,32 @@ def test_a_group_is_kept_per_version_and_per_attribute_selection(scim):
     assert renamed.status_code == 200
     assert [m["display"] for m in scim.get(path).get_json()["members"]] == ["After"]
     assert scim.get(path, excludedAttributes="members").get_json()["meta"]["version"] != full["meta"]["version"]
+
+
+def test_a_user_name_lookup_is_one_statement_and_answers_as_the_general_filter_does(scim, cli_actor):
+    created = scim.create("Lookup.Person@Example.com", externalId="ext-1")
+    scim.create("someone.else@example.com")
+    general = scim.get("/Users", filter='userName eq "lookup.person@example.com" or userName eq "nobody"')
+    with count_queries() as counted:
+        looked_up = scim.get("/Users", filter='userName eq "LOOKUP.person@example.COM"')
+    assert counted.count == 2  # the SCIM token, then the record with its membership
+    assert looked_up.get_json() == general.get_json()
+    assert looked_up.get_json()["Resources"] == [scim.get(f"/Users/{created['id']}").get_json()]
+    missing = scim.get("/Users", filter='userName eq "nobody@example.com"').get_json()
+    assert missing["totalResults"] == 0 and missing["Resources"] == []
+    # a deactivation shows at once: the looked-up row is read, not kept
+    members.deactivate(Membership.get_by_id(DirectoryRecord.get_by_id(created["id"]).membership_id), by=cli_actor)
+    assert scim.get("/Users", filter='userName eq "lookup.person@example.com"').get_json()["Resources"][0][
+        "active"] is False
+
+
+def test_a_user_name_lookup_stays_inside_the_tenant(scim, client):
+    from .scim_support import other_tenant
+
+    theirs = other_tenant(client)
+    theirs.create("shared.name@example.com")
+    assert scim.get("/Users", filter='userName eq "shared.name@example.com"').get_json()["totalResults"] == 0
+    scim.create("shared.name@example.com")
+    found = theirs.get("/Users", filter='userName eq "shared.name@example.com"').get_json()
+    assert found["totalResults"] == 1 and found["Resources"][0]["id"] != scim.get(
+        "/Users", filter='userName eq "shared.name@example.com"').get_json()["Resources"][0]["id"]
