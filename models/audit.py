@@ -6,7 +6,8 @@ import contextvars
 import dataclasses
 from typing import Any
 
-from . import prepared
+from . import clock, prepared
+from .database import defer_to_commit
 from .ops import AuditEvent
 
 # Set by whichever surface handles the request (HTTP, CLI) so every audit
@@ -52,6 +53,7 @@ def event(
 ) -> dict[str, Any]:
     """One audit row, for :func:`record_many`."""
     return {
+        "at": clock.now(),
         "actor_type": by.type,
         "actor_id": by.id,
         "actor_label": by.label,
@@ -79,6 +81,7 @@ def record(
     target_id: str = "",
     **detail: Any,
 ) -> None:
-    """Write one audit event; call it inside the transaction of the change."""
-    prepared.insert(AuditEvent, [
-        event(by, action, account_id=account_id, target_type=target_type, target_id=target_id, **detail)])
+    """Write one audit event; call it inside the transaction of the change (it is written as that commits)."""
+    row = event(by, action, account_id=account_id, target_type=target_type, target_id=target_id, **detail)
+    if not defer_to_commit(record_many, row):
+        prepared.insert(AuditEvent, [row])

@@ -8,10 +8,12 @@ can serve any request.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import peewee
@@ -136,16 +138,60 @@ def end_request(error: BaseException | None = None) -> None:
         connection.rollback()
 
 
+# Rows queued by defer_to_commit for the outermost transaction(), each with the function that writes a batch of them
+_deferred: contextvars.ContextVar[list[tuple[Callable[[list[Any]], None], Any]] | None] = contextvars.ContextVar(
+    "roster_deferred_writes", default=None)
+
+
+def defer_to_commit(write: Callable[[list[Any]], None], item: Any) -> bool:
+    """Leave ``item`` for the outermost :func:`transaction` to ``write`` just before it commits.
+
+    A change that leaves several rows of one kind (the audit trail) then
+    writes them in one statement instead of one each, a round trip apiece
+    on PostgreSQL. Returns False outside a transaction: write it now.
+    """
+    queue = _deferred.get()
+    if queue is None or not db.in_transaction():
+        return False
+    queue.append((write, item))
+    return True
+
+
+def _write_deferred(queue: list[tuple[Callable[[list[Any]], None], Any]]) -> None:
+    while queue:
+        write = queue[0][0]
+        count = next((i for i, (other, _) in enumerate(queue) if other is not write), len(queue))
+        batch = [item for _, item in queue[:count]]
+        del queue[:count]
+        write(batch)
+
+
 @contextlib.contextmanager
 def transaction() -> Iterator[None]:
     """A write transaction; nested calls become savepoints.
 
     SQLite starts writers with BEGIN IMMEDIATE so two writers queue on the
     busy timeout instead of failing when a reader upgrades to a writer.
+    Rows deferred inside a savepoint that rolls back are dropped with it.
     """
-    if db.in_transaction() or is_postgres():
-        with db.atomic():
+    queue = _deferred.get()
+    outermost = queue is None or not db.in_transaction()
+    atomic = db.atomic() if not outermost or is_postgres() else db.atomic("IMMEDIATE")
+    if outermost:
+        queue = []
+        token = _deferred.set(queue)
+        try:
+            with atomic:
+                yield
+                _write_deferred(queue)
+        finally:
+            _deferred.reset(token)
+        return
+    assert queue is not None
+    kept = len(queue)
+    try:
+        with atomic:
             yield
-    else:
-        with db.atomic("IMMEDIATE"):
-            yield
+    except BaseException:
+        del queue[kept:]
+        raise
