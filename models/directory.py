@@ -205,14 +205,17 @@ def _set_active(link: _Link, active: bool, by: Actor, membership: Membership | N
     return members.set_status_locked(membership, active, by=by, views_touched=True)
 
 
-def _locked(record: DirectoryRecord, by: Actor, check: Check | None) -> DirectoryRecord:
-    """The record as it is now, after the account lock (R1 and linking; every writer takes it before the
-    record's row) and the caller's ``check`` of its version."""
-    require_admin(record.account_id, by)
-    lock(record.account_id)
-    current = load_record(record.id)
-    if current is None:
-        raise NotFoundError(f"No user {record.id} in this account.")
+def _locked(account_id: str, record_id: str, by: Actor, check: Check | None) -> DirectoryRecord:
+    """The account's record as it is now, after the account lock (R1 and linking; every writer takes it
+    before the record's row) and the caller's ``check`` of its version.
+
+    Read once, under the lock: another account's record is not found, like an unknown one.
+    """
+    require_admin(account_id, by)
+    lock(account_id)
+    current = load_record(record_id)
+    if current is None or current.account_id != account_id:
+        raise NotFoundError(f"No user {record_id} in this account.")
     if check is not None:
         check(current.version)
     return current
@@ -263,7 +266,7 @@ Change = Callable[[DirectoryRecord, Membership | None], Replacement | None]
 """Computes a replacement from the current record and membership; None when nothing changes."""
 
 
-def replace_record(record: DirectoryRecord, user_name: str, attributes: dict[str, Any], external_id: str | None,
+def replace_record(account_id: str, record_id: str, user_name: str, attributes: dict[str, Any], external_id: str | None,
                    *, by: Actor, password: str | None = None, check: Check | None = None) -> DirectoryRecord:
     """Replace what the directory says (RFC 7644 §3.5.1); ``active`` deactivates or reactivates (R6).
 
@@ -271,11 +274,12 @@ def replace_record(record: DirectoryRecord, user_name: str, attributes: dict[str
     (R4); an unlinked one tries to link again. ``check`` runs first, under
     the lock, with the record's current version.
     """
-    return update_record(record, lambda current, membership: (user_name, attributes, external_id, password),
+    return update_record(account_id, record_id,
+                         lambda current, membership: (user_name, attributes, external_id, password),
                          by=by, check=check, action="directory_record.replaced")
 
 
-def update_record(record: DirectoryRecord, change: Change, *, by: Actor, check: Check | None = None,
+def update_record(account_id: str, record_id: str, change: Change, *, by: Actor, check: Check | None = None,
                   action: str = "directory_record.updated") -> DirectoryRecord:
     """Read, change and write a record as one step (RFC 7644 §3.5.2: PATCH is read-modify-write).
 
@@ -286,7 +290,7 @@ def update_record(record: DirectoryRecord, change: Change, *, by: Actor, check: 
     conflict, an exception from ``check`` or ``change``) changes nothing.
     """
     with transaction():
-        current = _locked(record, by, check)
+        current = _locked(account_id, record_id, by, check)
         membership = membership_of(current)
         replacement = change(current, membership)
         if replacement is None:
@@ -329,9 +333,9 @@ def update_record(record: DirectoryRecord, change: Change, *, by: Actor, check: 
         current.user_name, current.user_name_key, current.external_id = user_name, user_name_key(user_name), external_id
         current.attributes, current.version, current.updated_at = attributes, current.version + 1, now
         return current
-    updated = load_record(record.id)
+    updated = load_record(record_id)
     if updated is None:  # deleted by another request since
-        raise NotFoundError(f"No user {record.id} in this account.")
+        raise NotFoundError(f"No user {record_id} in this account.")
     return updated
 
 
@@ -339,13 +343,13 @@ def _display(attributes: dict[str, Any]) -> Any:
     return attributes.get("displayName")
 
 
-def delete_record(record: DirectoryRecord, *, by: Actor, check: Check | None = None) -> None:
+def delete_record(account_id: str, record_id: str, *, by: Actor, check: Check | None = None) -> None:
     """Delete the record and remove its membership (R6, R11); refused for the last admin (R1).
 
     ``check`` runs first, under the lock, with the record's current version.
     """
     with transaction():
-        current = _locked(record, by, check)
+        current = _locked(account_id, record_id, by, check)
         membership = membership_of(current)
         if membership is not None:
             members.remove(membership, by=by)

@@ -81,30 +81,29 @@ def create_user() -> Response:
 
 @bp.put("/Users/<record_id>")
 def replace_user(record_id: str) -> Response:
-    record = directory.get_record(g.account, record_id)
     user_name, attributes, external_id, password = from_scim_user(json_body(), Context.RESOURCE_REPLACEMENT_REQUEST)
-    record = directory.replace_record(record, user_name, attributes, external_id, by=g.actor, password=password,
-                                      check=check_write)
+    record = directory.replace_record(g.account.id, record_id, user_name, attributes, external_id, by=g.actor,
+                                      password=password, check=check_write)
     return render_user(record, directory.membership_of(record))
 
 
 @bp.patch("/Users/<record_id>")
 def patch_user(record_id: str) -> Response:
     """RFC 7644 §3.5.2: the operations apply to the User as it is under the lock, then replace the record."""
-    record = directory.get_record(g.account, record_id)
     body = json_body()
     active = patch.only_active(body)
     if active is not None:
         change = _set_active(active)
     else:
         operations = patch.parse(body)
-        url = location(record.id)
+        url = location(record_id)
 
         def change(current: DirectoryRecord, membership: Membership | None) -> directory.Replacement | None:
             user = to_scim_user(current, membership, url)
             return from_user_model(user) if patch.apply(operations, user) else None
 
-    record = directory.update_record(record, change, by=g.actor, check=check_write, action="directory_record.patched")
+    record = directory.update_record(g.account.id, record_id, change, by=g.actor, check=check_write,
+                                     action="directory_record.patched")
     return render_user(record, directory.membership_of(record))
 
 
@@ -125,5 +124,5 @@ def _set_active(active: bool) -> directory.Change:
 
 @bp.delete("/Users/<record_id>")
 def delete_user(record_id: str) -> Response:
-    directory.delete_record(directory.get_record(g.account, record_id), by=g.actor, check=check_write)
+    directory.delete_record(g.account.id, record_id, by=g.actor, check=check_write)
     return Response(status=204)

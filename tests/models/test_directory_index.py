@@ -69,7 +69,7 @@ def test_reindex_of_nothing_deletes_only(record):
 
 def test_rows_go_with_their_record(record):
     directory_index.reindex(record.id, ATTRIBUTES)
-    directory.delete_record(record, by=Actor.cli("tests"))
+    directory.delete_record(record.account_id, record.id, by=Actor.cli("tests"))
     assert not DirectoryValue.select().exists()
 
 
