@@ -24,7 +24,7 @@ from .audit import Actor
 from .database import is_postgres, transaction
 from .prepared import Prepared
 from .secrets import token_hash
-from .security import AuthorizationCode, OAuthToken, Session
+from .security import AuthorizationCode, OAuthClient, OAuthToken, Session
 from .sessions import _revoke_and_notify
 from .tenancy import Account, Group, GroupMember, Membership, User
 
@@ -141,7 +141,7 @@ class Grant:
 
 # token, holder, account, membership and session in one statement whose SQL is built once: every API call
 # that carries a token reads this, so it is the hot path of userinfo, introspection and /Me
-def _grant_query(hashed: str) -> Any:
+def _grant_columns() -> list[Any]:
     # only the columns a token's checks and claims read: turning a row into models is most of this call
     columns = [OAuthToken, User.id, User.email, User.given_name, User.family_name, User.display_name, User.status,
                User.locale, User.timezone, Account.id, Account.name, Account.type, Membership.id, Membership.status,
@@ -152,8 +152,12 @@ def _grant_query(hashed: str) -> Any:
         columns.append(link.select(fn.json_agg(group.display_name).order_by(group.display_name_key))
                        .join(group, on=(link.group == group.id)).where(link.membership == Membership.id)
                        .alias("group_names"))
-    return (OAuthToken.select(*columns)
-            .join(User, on=(OAuthToken.user == User.id), attr="holder")
+    return columns
+
+
+def _holder_joins(query: Any, holder_join: str) -> Any:
+    """Join the token's person, account, membership and session onto ``query``, which has just joined the token."""
+    return (query.join(User, holder_join, on=(OAuthToken.user == User.id), attr="holder")
             .switch(OAuthToken)
             .join(Account, JOIN.LEFT_OUTER, on=(OAuthToken.account == Account.id), attr="account_row")
             .switch(OAuthToken)
@@ -161,12 +165,22 @@ def _grant_query(hashed: str) -> Any:
                                                    & (Membership.account == OAuthToken.account)),
                   attr="membership_row")
             .switch(OAuthToken)
-            .join(Session, JOIN.LEFT_OUTER, on=(OAuthToken.session == Session.id), attr="session_row")
-            .where((OAuthToken.access_token_hash == hashed) | (OAuthToken.refresh_token_hash == hashed))
-            .limit(1))
+            .join(Session, JOIN.LEFT_OUTER, on=(OAuthToken.session == Session.id), attr="session_row"))
 
 
-_GRANT = Prepared(_grant_query)
+def _is_token(hashed: str) -> Any:
+    return (OAuthToken.access_token_hash == hashed) | (OAuthToken.refresh_token_hash == hashed)
+
+
+_GRANT = Prepared(lambda hashed: _holder_joins(OAuthToken.select(*_grant_columns()), JOIN.INNER)
+                  .where(_is_token(hashed)).limit(1))
+
+# introspection and revocation read their client and then the token: one statement for both, the client
+# found by its id and the token (if any) left-joined to it
+_CLIENT_AND_GRANT = Prepared(lambda client_id, hashed: _holder_joins(
+    OAuthClient.select(OAuthClient, *_grant_columns())
+    .join(OAuthToken, JOIN.LEFT_OUTER, on=_is_token(hashed), attr="token_row"), JOIN.LEFT_OUTER)
+    .where(OAuthClient.client_id == client_id).limit(1))
 
 
 _GROUPS_OF = Prepared(lambda membership_id: (
@@ -174,19 +188,42 @@ _GROUPS_OF = Prepared(lambda membership_id: (
     .where(GroupMember.membership == membership_id).order_by(Group.display_name_key)))
 
 
-def load(raw: str) -> Grant | None:
-    """The token whose access or refresh value is ``raw``, whatever its state (revocation, introspection)."""
-    if not raw or len(raw) > 512:
-        return None
-    digest = token_hash(raw)
-    row = _GRANT.first(digest)
-    if row is None:
-        return None
+def _readable(raw: str) -> bool:
+    return bool(raw) and len(raw) <= 512
+
+
+def _grant_of(row: Any, digest: str) -> Grant:  # an OAuthToken with its joined rows
     return Grant(token=row, kind="access" if row.access_token_hash == digest else "refresh", user=row.holder,
                  account=_present(getattr(row, "account_row", None)),
                  membership=_present(getattr(row, "membership_row", None)),
                  session=_present(getattr(row, "session_row", None)),
                  groups=(getattr(row, "group_names", None) or []) if is_postgres() else None)
+
+
+def load(raw: str) -> Grant | None:
+    """The token whose access or refresh value is ``raw``, whatever its state (revocation, introspection)."""
+    if not _readable(raw):
+        return None
+    digest = token_hash(raw)
+    row = _GRANT.first(digest)
+    return _grant_of(row, digest) if row is not None else None
+
+
+def load_with_client(client_id: str, raw: str) -> tuple[OAuthClient | None, Grant | None]:
+    """The client ``client_id`` and, when there is one, the token ``raw``: what :func:`clients.get_client`
+    and :func:`load` give, in one statement. Without the client, the token is not looked up (None)."""
+    if not client_id or len(client_id) > 64:
+        return None, None
+    digest = token_hash(raw) if _readable(raw) else ""  # no token has the empty hash: the client alone
+    row = _CLIENT_AND_GRANT.first(client_id, digest)
+    if row is None:
+        return None, None
+    token = row.__dict__.pop("token_row", None)
+    if token is None or token.id is None:
+        return row, None
+    if "group_names" in row.__dict__:  # peewee puts a computed column on the row's first model
+        token.group_names = row.__dict__.pop("group_names")
+    return row, _grant_of(token, digest)
 
 
 def _present(model: Any) -> Any:

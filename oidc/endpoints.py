@@ -59,12 +59,14 @@ def userinfo() -> Response:
 @bp.post("/oauth/revoke")
 def revoke() -> Any:
     server = current_app.extensions["roster_oauth"]
+    provider.read_client_and_token()
     return server.create_endpoint_response("revocation")
 
 
 @bp.post("/oauth/introspect")
 def introspect() -> Any:
     server = current_app.extensions["roster_oauth"]
+    provider.read_client_and_token()
     return server.create_endpoint_response("introspection")
 
 
