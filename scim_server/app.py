@@ -5,13 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import time
-import uuid
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, jsonify
 
-from models import audit, settings
+from models import settings
 from models.database import bind, db, end_request, open_database
 
 log = logging.getLogger("roster.http")
@@ -93,29 +91,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     configure_domain(app.config)
 
-    @app.before_request
-    def _start() -> None:
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
-        g.request_token = audit.request_id.set(g.request_id)
-        g.started = time.perf_counter()
-
-    @app.after_request
-    def _finish(response: Response) -> Response:
-        response.headers["X-Request-ID"] = g.get("request_id", "")
-        elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        fields = {"method": request.method, "path": request.path, "status": response.status_code,
-                  "duration_ms": round(elapsed_ms, 2)}
-        log.info("%s %s %s", request.method, request.path, response.status_code,
-                 extra={"fields": fields, "request_id": g.get("request_id")})
-        return response
-
     @app.teardown_request
     def _close(exc: BaseException | None) -> None:
         end_request(exc)  # SQLite keeps the connection, never a transaction
-        token = g.pop("request_token", None)
-        if token is not None:
-            audit.request_id.reset(token)
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:
@@ -133,6 +111,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from oidc import discovery, endpoints, pages, provider, signin_webauthn, web_session
 
     from . import scim
+    from .request_log import RequestLog
     from .routing import CanonicalScimPaths
 
     # CSRF is checked where cookies authenticate (the pages blueprint opts in);
@@ -151,6 +130,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["roster_oauth"] = provider.create_server(app)
     app.context_processor(web_session.template_context)
     app.session_interface = web_session.LazySessions()
-    app.wsgi_app = CanonicalScimPaths(app.wsgi_app)  # type: ignore[method-assign]
+    # outermost, so the path it logs is the canonical one CanonicalScimPaths set
+    app.wsgi_app = RequestLog(CanonicalScimPaths(app.wsgi_app))  # type: ignore[method-assign]
 
     return app

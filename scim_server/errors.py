@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 import pydantic
-from flask import Response, g
+from flask import Response
 from scim2_models import Context, Error, SCIMException
 from werkzeug.exceptions import HTTPException
 
@@ -66,5 +66,5 @@ def to_response(exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         status = exc.code or 500
         return error_response(status, exc.description or exc.name)
-    log.exception("unexpected error in a SCIM request", extra={"request_id": g.get("request_id")})
+    log.exception("unexpected error in a SCIM request")  # the log line carries the request id
     return error_response(500, "The server could not complete this request; it has been logged.")

@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from models import settings
+from models import Actor, settings
 from models.database import db
 from scim_server import logs
 from scim_server.app import create_app, load_config
@@ -95,3 +95,25 @@ def test_sql_parameters_never_reach_the_logs_even_at_debug(account, cli_actor):
         logging.getLogger().handlers.clear()
     token = invited.link.rsplit("/", 1)[1]
     assert token not in stream.getvalue()
+
+
+def test_the_audit_rows_of_a_request_carry_its_id_and_the_log_names_the_canonical_path(client, account):
+    from models import AuditEvent, scim_tokens
+    from models.audit import request_id
+
+    _, token = scim_tokens.create_token(account, by=Actor.cli("tests"))
+    stream = io.StringIO()
+    logs.configure("INFO", stream)
+    try:
+        response = client.post("/scim/v2/users/", json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                                        "userName": "traced@example.com"},
+                               headers={"Authorization": f"Bearer {token}", "X-Request-ID": "trace-audit"})
+    finally:
+        logging.getLogger().handlers.clear()
+    assert response.status_code == 201 and response.headers["X-Request-ID"] == "trace-audit"
+    created = AuditEvent.select().where(AuditEvent.action == "directory_record.created").get()
+    assert created.request_id == "trace-audit"
+    assert request_id.get() == ""  # nothing of the request stays behind
+    access = [json.loads(line) for line in stream.getvalue().splitlines() if '"status"' in line]
+    assert access[-1]["path"] == "/scim/v2/Users" and access[-1]["status"] == 201
+    assert access[-1]["request_id"] == "trace-audit"
