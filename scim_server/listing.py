@@ -386,8 +386,9 @@ def list_resources(names: list[str], account: Account, query: ListQuery) -> Resp
         listing = listings[0]
         documents = listing.documents
         if documents is not None and not query.attributes and not query.excluded_attributes:
-            if listing.lookup is not None and query.filter and query.cursor is None and query.start_index == 1 \
-                    and query.count > 0:
+            # an invalid sortBy must still be refused: a lookup is only a lookup without one
+            if listing.lookup is not None and query.filter and not query.sort_by and query.cursor is None \
+                    and query.start_index == 1 and query.count > 0:
                 rows = listing.lookup(account, query.filter)
                 if rows is not None:
                     return _respond_documents(listing.model, Page(len(rows), rows, start_index=1), documents(rows))

@@ -108,3 +108,9 @@ def test_a_user_name_lookup_stays_inside_the_tenant(scim, client):
     found = theirs.get("/Users", filter='userName eq "shared.name@example.com"').get_json()
     assert found["totalResults"] == 1 and found["Resources"][0]["id"] != scim.get(
         "/Users", filter='userName eq "shared.name@example.com"').get_json()["Resources"][0]["id"]
+
+
+def test_a_user_name_lookup_with_a_bad_sort_is_refused_like_any_list(scim):
+    scim.create("sorted@example.com")
+    response = scim.get("/Users", filter='userName eq "sorted@example.com"', sortBy="noSuchAttribute")
+    assert response.status_code == 400, response.get_json()
