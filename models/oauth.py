@@ -19,7 +19,7 @@ from typing import Any
 
 from peewee import JOIN, fn
 
-from . import audit, clock
+from . import audit, clients, clock
 from .audit import Actor
 from .database import is_postgres, transaction
 from .prepared import Prepared
@@ -175,12 +175,13 @@ def _is_token(hashed: str) -> Any:
 _GRANT = Prepared(lambda hashed: _holder_joins(OAuthToken.select(*_grant_columns()), JOIN.INNER)
                   .where(_is_token(hashed)).limit(1))
 
-# introspection and revocation read their client and then the token: one statement for both, the client
-# found by its id and the token (if any) left-joined to it
-_CLIENT_AND_GRANT = Prepared(lambda client_id, hashed: _holder_joins(
-    OAuthClient.select(OAuthClient, *_grant_columns())
-    .join(OAuthToken, JOIN.LEFT_OUTER, on=_is_token(hashed), attr="token_row"), JOIN.LEFT_OUTER)
-    .where(OAuthClient.client_id == client_id).limit(1))
+# introspection and revocation read their client and then the token: one statement for both when the token
+# exists, the presented client left-joined to it by its id (a constant: the plan stays the token's own)
+_GRANT_AND_CLIENT = Prepared(lambda hashed, client_id: _holder_joins(
+    OAuthToken.select(*_grant_columns(), OAuthClient), JOIN.INNER)
+    .switch(OAuthToken).join(OAuthClient, JOIN.LEFT_OUTER, on=(OAuthClient.client_id == client_id),
+                             attr="presented_client")
+    .where(_is_token(hashed)).limit(1))
 
 
 _GROUPS_OF = Prepared(lambda membership_id: (
@@ -210,20 +211,19 @@ def load(raw: str) -> Grant | None:
 
 
 def load_with_client(client_id: str, raw: str) -> tuple[OAuthClient | None, Grant | None]:
-    """The client ``client_id`` and, when there is one, the token ``raw``: what :func:`clients.get_client`
-    and :func:`load` give, in one statement. Without the client, the token is not looked up (None)."""
-    if not client_id or len(client_id) > 64:
-        return None, None
-    digest = token_hash(raw) if _readable(raw) else ""  # no token has the empty hash: the client alone
-    row = _CLIENT_AND_GRANT.first(client_id, digest)
+    """The client ``client_id`` and the token ``raw``, as :func:`clients.get_client` and :func:`load` give
+    them: in one statement when the token exists."""
+    if not _readable(raw):
+        return clients.get_client(client_id), None
+    digest = token_hash(raw)
+    row = _GRANT_AND_CLIENT.first(digest, client_id)
     if row is None:
-        return None, None
-    token = row.__dict__.pop("token_row", None)
-    if token is None or token.id is None:
-        return row, None
-    if "group_names" in row.__dict__:  # peewee puts a computed column on the row's first model
-        token.group_names = row.__dict__.pop("group_names")
-    return row, _grant_of(token, digest)
+        return clients.get_client(client_id), None
+    return _present_client(row.__dict__.pop("presented_client", None)), _grant_of(row, digest)
+
+
+def _present_client(client: OAuthClient | None) -> OAuthClient | None:
+    return client if client is not None and client.client_id is not None else None
 
 
 def _present(model: Any) -> Any:
