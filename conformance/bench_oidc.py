@@ -49,7 +49,6 @@ import hashlib
 import html
 import json
 import math
-import multiprocessing
 import os
 import random
 import re
@@ -74,10 +73,12 @@ from conformance.bench_scim import (  # noqa: E402
     Result,
     Servers,
     fixed,
+    gather,
     gunicorn_argv,
     http,
     load,
     reset_postgres,
+    result_of,
     run_until_interrupted,
     wait_until_serving,
 )
@@ -326,39 +327,14 @@ def run_units(unit: Unit, *, concurrency: int, clients: int, duration: float, wa
               limit_per_thread: int = 10**7) -> Result:
     """bench_scim.load's shape for units that are not one fixed request (a chain, a whole flow); counts what ended
     between ``warmup`` and ``warmup + duration``."""
-    context = multiprocessing.get_context("fork")
-    processes = max(1, min(clients, concurrency))
     start = time.monotonic() + 0.3
     stop = start + warmup + duration
-    workers = []
-    for index in range(processes):
-        receiver, sender = context.Pipe(duplex=False)
-        process = context.Process(target=_unit_process, args=(unit, list(range(index, concurrency, processes)),
-                                                              concurrency, start, stop, limit_per_thread, sender),
-                                  daemon=True)
-        process.start()
-        sender.close()
-        workers.append((process, receiver))
-    rows: list[Row] = []
-    try:
-        for process, receiver in workers:
-            if receiver.poll(max(1.0, stop - time.monotonic() + 240)):
-                rows.extend(receiver.recv())
-            process.join(timeout=10)
-    finally:
-        for process, _ in workers:
-            if process.is_alive():
-                process.terminate()
-                process.join(timeout=5)
+    rows: list[Row] = gather(_unit_process, lambda slots: (unit, slots, concurrency, start, stop, limit_per_thread),
+                             concurrency=concurrency, clients=clients, stop=stop)
     window_start = start + warmup
     # units that ended in the window: a flow takes seconds, so "began and ended inside" would drop most of them
     measured = [r for r in rows if window_start <= r[1] <= stop]
-    last = max((r[1] for r in rows), default=stop)
-    seconds = (min(last, stop) - window_start) if measured else 0.0
-    ok = [r for r in measured if r[2]]
-    errors = [r for r in measured if not r[2]]
-    return Result(len(ok), len(errors), seconds, [r[1] - r[0] for r in ok], errors[0][3] if errors else "",
-                  concurrency)
+    return result_of(rows, measured, window_start, stop, concurrency)
 
 
 # ----------------------------------------------------------------- workloads

@@ -261,30 +261,21 @@ def _client_process(port: int, headers: dict[str, str], make: Make, slots: list[
     conn.close()
 
 
-def load(port: int, headers: dict[str, str], make: Make, *, concurrency: int, duration: float, warmup: float,
-         max_requests: int, clients: int, expect: tuple[int, ...] = (200,)) -> Result:
-    """Run ``make``'s requests from ``concurrency`` threads spread over ``clients`` processes.
-
-    Counts what completes between ``warmup`` and ``warmup + duration`` (or, when
-    ``max_requests`` ends the run first, until the last request). Requests
-    number ``slot + k * concurrency``: distinct across threads, for workloads
-    that must not touch the same resource twice.
-    """
+def gather(target: Callable[..., None], arguments: Callable[[list[int]], tuple[Any, ...]], *, concurrency: int,
+           clients: int, stop: float) -> list[Any]:
+    """Run ``target(*arguments(slots), sender)`` in ``clients`` forked processes sharing the ``concurrency``
+    thread slots, and return the rows they send back; a process still running well after ``stop`` is ended."""
     context = multiprocessing.get_context("fork")
     processes = max(1, min(clients, concurrency))
-    start = time.monotonic() + 0.3
-    stop = start + warmup + duration
-    max_per_thread = max(1, math.ceil(max_requests / concurrency))
     workers = []
     for index in range(processes):
-        slots = list(range(index, concurrency, processes))
         receiver, sender = context.Pipe(duplex=False)
-        process = context.Process(target=_client_process, args=(port, headers, make, slots, concurrency, start, stop,
-                                                                max_per_thread, expect, sender), daemon=True)
+        process = context.Process(target=target, args=(*arguments(list(range(index, concurrency, processes))),
+                                                       sender), daemon=True)
         process.start()
         sender.close()
         workers.append((process, receiver))
-    rows: list[tuple[float, float, int, str]] = []
+    rows: list[Any] = []
     try:
         for process, receiver in workers:
             if receiver.poll(max(1.0, stop - time.monotonic() + 240)):
@@ -295,18 +286,42 @@ def load(port: int, headers: dict[str, str], make: Make, *, concurrency: int, du
             if process.is_alive():
                 process.terminate()
                 process.join(timeout=5)
-    window_start = start + warmup
-    measured = [r for r in rows if r[0] >= window_start and r[1] <= stop]
-    if not measured and rows:  # each request slower than the window: keep what there is
-        measured = rows
-        window_start = min(r[0] for r in rows)
+    return rows
+
+
+def result_of(rows: list[tuple[float, float, int, str]], measured: list[tuple[float, float, int, str]],
+              window_start: float, stop: float, concurrency: int) -> Result:
+    """The figures of the ``measured`` (began, ended, ok, error) rows, in a window ending at ``stop`` or the last."""
     last = max((r[1] for r in rows), default=stop)
-    # stopped early by max_requests: the rate is over the time the requests took
+    # stopped early (max_requests, a per-thread limit): the rate is over the time the work took
     seconds = (min(last, stop) - window_start) if measured else 0.0
     ok = [r for r in measured if r[2]]
     errors = [r for r in measured if not r[2]]
     return Result(len(ok), len(errors), seconds, [r[1] - r[0] for r in ok], errors[0][3] if errors else "",
                   concurrency)
+
+
+def load(port: int, headers: dict[str, str], make: Make, *, concurrency: int, duration: float, warmup: float,
+         max_requests: int, clients: int, expect: tuple[int, ...] = (200,)) -> Result:
+    """Run ``make``'s requests from ``concurrency`` threads spread over ``clients`` processes.
+
+    Counts what completes between ``warmup`` and ``warmup + duration`` (or, when
+    ``max_requests`` ends the run first, until the last request). Requests
+    number ``slot + k * concurrency``: distinct across threads, for workloads
+    that must not touch the same resource twice.
+    """
+    start = time.monotonic() + 0.3
+    stop = start + warmup + duration
+    max_per_thread = max(1, math.ceil(max_requests / concurrency))
+    rows: list[tuple[float, float, int, str]] = gather(
+        _client_process, lambda slots: (port, headers, make, slots, concurrency, start, stop, max_per_thread, expect),
+        concurrency=concurrency, clients=clients, stop=stop)
+    window_start = start + warmup
+    measured = [r for r in rows if r[0] >= window_start and r[1] <= stop]
+    if not measured and rows:  # each request slower than the window: keep what there is
+        measured = rows
+        window_start = min(r[0] for r in rows)
+    return result_of(rows, measured, window_start, stop, concurrency)
 
 
 def count_run(port: int, headers: dict[str, str], make: Make, total: int, *, concurrency: int, clients: int,
