@@ -67,6 +67,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from conformance import live_server  # noqa: E402
 from conformance.bench_scim import (  # noqa: E402
     HOST,
     ROSTER,
@@ -82,7 +83,7 @@ from conformance.bench_scim import (  # noqa: E402
     run_until_interrupted,
     wait_until_serving,
 )
-from conformance.live_server import free_port, roster_env  # noqa: E402
+from conformance.live_server import free_port  # noqa: E402
 
 REDIRECT_URI = "https://rp.example/callback"
 PASSWORD = "correct horse battery staple"
@@ -99,25 +100,13 @@ Row = tuple[float, float, int, str]
 
 
 @dataclasses.dataclass
-class Deployment:
-    database_url: str
-    secret_key: str
-    base_url: str
-    workdir: Path
-    account_id: str = ""
-    scim_token: str = ""
+class Deployment(live_server.Deployment):
+    """conformance.live_server's deployment, with the benchmark's client and its servers."""
+
     client_id: str = ""
     client_secret: str = ""
 
-    @property
-    def env(self) -> dict[str, str]:
-        return roster_env(self.database_url, self.secret_key, self.base_url, self.workdir)
-
-    def roster(self, *args: str) -> Any:
-        done = subprocess.run([str(ROSTER), *args], env=self.env, capture_output=True, text=True, timeout=300)
-        if done.returncode != 0:
-            raise RuntimeError(f"roster {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-        return json.loads(done.stdout)
+    CLI_TIMEOUT = 300.0  # roster init on a fresh PostgreSQL schema
 
     def start(self, servers: Servers, port: int, workers: int, name: str) -> subprocess.Popen[bytes]:
         log = self.workdir / f"{name}.log"
@@ -126,23 +115,6 @@ class Deployment:
         wait_until_serving(port, "/healthz", process, log, 90)
         return process
 
-    @contextlib.contextmanager
-    def domain(self) -> Any:
-        """The models bound to the server's database and secret key, in this process."""
-        from models import settings
-        from models.database import bind, db, open_database
-
-        bind(open_database(self.database_url))
-        settings.configure(secret_key=self.secret_key, base_url=self.base_url)
-        db.connect(reuse_if_open=True)
-        try:
-            yield
-        finally:
-            if not db.is_closed():
-                db.close()
-            if hasattr(db.obj, "close_all"):
-                db.obj.close_all()
-
 
 def deploy(workdir: Path, database_url: str | None) -> Deployment:
     url = database_url or f"sqlite:///{workdir}/roster.sqlite3"
@@ -150,11 +122,8 @@ def deploy(workdir: Path, database_url: str | None) -> Deployment:
         reset_postgres(url)
     port = free_port()
     deployment = Deployment(url, secrets.token_urlsafe(48), f"http://{HOST}:{port}", workdir)
-    created = deployment.roster("init", "--account", "Bench", "--admin-email", "admin@bench.example", "--json")
-    deployment.account_id, deployment.scim_token = created["account"]["id"], created["scim_token"]
-    client = deployment.roster("client", "create", deployment.account_id, "--redirect-uri", REDIRECT_URI,
-                               "--name", "Bench app", "--json")
-    deployment.client_id, deployment.client_secret = client["client_id"], client["client_secret"]
+    deployment.init("Bench", "admin@bench.example")
+    deployment.client_id, deployment.client_secret = deployment.create_client(REDIRECT_URI, name="Bench app")
     return deployment
 
 

@@ -52,6 +52,63 @@ def roster_env(database_url: str, secret_key: str, base_url: str, workdir: Path)
             "ROSTER_MAIL_FILE": str(workdir / "outbox.mbox")}
 
 
+@dataclasses.dataclass
+class Deployment:
+    """A database, a secret key and a public base URL shared by every `roster` process started on them."""
+
+    database_url: str
+    secret_key: str
+    base_url: str
+    workdir: Path
+    account_id: str = ""
+    scim_token: str = ""
+
+    CLI_TIMEOUT = 120.0  # seconds a `roster` command may take
+
+    @property
+    def env(self) -> dict[str, str]:
+        return roster_env(self.database_url, self.secret_key, self.base_url, self.workdir)
+
+    def roster(self, *args: str) -> str:
+        """Run the ``roster`` CLI on this deployment; its standard output."""
+        done = subprocess.run([str(ROSTER), *args], env=self.env, capture_output=True, text=True,
+                              timeout=self.CLI_TIMEOUT)
+        if done.returncode != 0:
+            raise ServerError(f"roster {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+        return done.stdout
+
+    def init(self, account: str, admin_email: str) -> None:
+        """``roster init`` for a new account: its id and a SCIM token."""
+        created = json.loads(self.roster("init", "--account", account, "--admin-email", admin_email, "--json"))
+        self.account_id, self.scim_token = created["account"]["id"], created["scim_token"]
+
+    def create_client(self, redirect_uri: str, *, name: str,
+                      post_logout_redirect_uri: str | None = None) -> tuple[str, str]:
+        """``roster client create`` for the account: (client_id, client_secret)."""
+        args = ["client", "create", self.account_id, "--redirect-uri", redirect_uri, "--name", name, "--json"]
+        if post_logout_redirect_uri:
+            args += ["--post-logout-redirect-uri", post_logout_redirect_uri]
+        created = json.loads(self.roster(*args))
+        return created["client_id"], created["client_secret"]
+
+    @contextlib.contextmanager
+    def domain(self) -> Iterator[None]:
+        """The models bound to this deployment's database and secret key, in this process."""
+        from models import settings
+        from models.database import bind, db, open_database
+
+        bind(open_database(self.database_url))
+        settings.configure(secret_key=self.secret_key, base_url=self.base_url)
+        db.connect(reuse_if_open=True)
+        try:
+            yield
+        finally:
+            if not db.is_closed():
+                db.close()
+            if hasattr(db.obj, "close_all"):  # a pool's idle connections too
+                db.obj.close_all()
+
+
 def wait_until_healthy(port: int, server: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
     """Until /healthz answers 200; ServerError with the log if the server exits or the time runs out."""
     deadline = time.monotonic() + timeout

@@ -13,11 +13,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import html
-import json
 import re
 import secrets
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,11 +24,11 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import pyotp
 import requests
 
-from conformance.live_server import ServerError, free_port, roster_env, stop, wait_until_healthy
+from conformance import live_server
+from conformance.live_server import ROSTER, free_port, stop, wait_until_healthy
 
 from .flow import csrf, hidden
 
-ROSTER = Path(sys.executable).parent / "roster"
 PASSWORD = "correct horse battery staple"
 TIMEOUT = 30
 
@@ -49,40 +47,8 @@ class Instance:
 
 
 @dataclasses.dataclass
-class Deployment:
-    """A database, a secret key and a public base URL shared by every instance started on them."""
-
-    database_url: str
-    secret_key: str
-    base_url: str
-    workdir: Path
-    account_id: str = ""
-    scim_token: str = ""
-
-    @property
-    def env(self) -> dict[str, str]:
-        return roster_env(self.database_url, self.secret_key, self.base_url, self.workdir)
-
-    def roster(self, *args: str) -> str:
-        """Run the ``roster`` CLI on this deployment; its standard output."""
-        done = subprocess.run([str(ROSTER), *args], env=self.env, capture_output=True, text=True, timeout=120)
-        if done.returncode != 0:
-            raise ServerError(f"roster {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-        return done.stdout
-
-    def init(self, account: str) -> None:
-        """``roster init`` for a new account: its id and a SCIM token."""
-        created = json.loads(self.roster("init", "--account", account, "--admin-email", "admin@e2e.example",
-                                         "--json"))
-        self.account_id, self.scim_token = created["account"]["id"], created["scim_token"]
-
-    def create_client(self, redirect_uri: str, *, post_logout_redirect_uri: str | None = None) -> tuple[str, str]:
-        """``roster client create`` for the account: (client_id, client_secret)."""
-        args = ["client", "create", self.account_id, "--redirect-uri", redirect_uri, "--name", "E2E app", "--json"]
-        if post_logout_redirect_uri:
-            args += ["--post-logout-redirect-uri", post_logout_redirect_uri]
-        created = json.loads(self.roster(*args))
-        return created["client_id"], created["client_secret"]
+class Deployment(live_server.Deployment):
+    """conformance.live_server's deployment, with the instances and people the end-to-end tests need."""
 
     @contextlib.contextmanager
     def serve(self, *, port: int | None = None, workers: int = 2, name: str = "serve") -> Iterator[Instance]:
@@ -97,21 +63,6 @@ class Deployment:
             yield Instance(port, process, log)
         finally:
             stop(process)
-
-    @contextlib.contextmanager
-    def domain(self) -> Iterator[None]:
-        """The models bound to this deployment's database and secret key, in this process."""
-        from models import settings
-        from models.database import bind, db, open_database
-        from tests.conftest import dispose
-
-        bind(open_database(self.database_url))
-        settings.configure(secret_key=self.secret_key, base_url=self.base_url)
-        db.connect(reuse_if_open=True)
-        try:
-            yield
-        finally:
-            dispose(db.obj)
 
     def ready_person(self, email: str, *, given_name: str = "Pat", family_name: str = "Person") -> str:
         """A member of the account with PASSWORD who accepted the terms (no first-login step); their user id."""

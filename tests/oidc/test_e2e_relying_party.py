@@ -36,7 +36,7 @@ SCOPE = "openid profile email offline_access"
 def deployment(database_url, tmp_path) -> Deployment:
     port = free_port()
     found = Deployment(database_url, secrets.token_urlsafe(48), f"http://127.0.0.1:{port}", tmp_path)
-    found.init(f"E2E {secrets.token_hex(4)}")
+    found.init(f"E2E {secrets.token_hex(4)}", "admin@e2e.example")
     return found
 
 
@@ -102,7 +102,8 @@ class RelyingParty:
 
 @pytest.fixture
 def relying_party(deployment, server) -> Iterator[RelyingParty]:
-    client_id, client_secret = deployment.create_client(REDIRECT_URI, post_logout_redirect_uri=SIGNED_OUT_URI)
+    client_id, client_secret = deployment.create_client(REDIRECT_URI, name="E2E app",
+                                                        post_logout_redirect_uri=SIGNED_OUT_URI)
     rp = RelyingParty(deployment.base_url, client_id, client_secret)
     yield rp
     rp.close()

@@ -35,7 +35,7 @@ def deployment(tmp_path) -> Iterator[Deployment]:
     """A database of its own on the test server, made for this test and dropped after it."""
     with fresh_postgres(_postgres_url(), "test_twoinst") as url:
         found = Deployment(url, secrets.token_urlsafe(48), f"http://127.0.0.1:{free_port()}", tmp_path)
-        found.init(f"Two instances {secrets.token_hex(4)}")
+        found.init(f"Two instances {secrets.token_hex(4)}", "admin@e2e.example")
         yield found
 
 
@@ -70,7 +70,7 @@ class Client:
 
 
 def test_sign_in_on_one_refresh_on_the_other_and_deprovisioning_refused_at_once(deployment):
-    client_id, secret = deployment.create_client(REDIRECT_URI)
+    client_id, secret = deployment.create_client(REDIRECT_URI, name="E2E app")
     first_port = urlsplit(deployment.base_url).port
     with deployment.serve(port=first_port, name="first") as first, deployment.serve(name="second") as second:
         assert first.port != second.port
