@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from flask import current_app, jsonify, make_response, render_template, request
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -33,6 +34,17 @@ def _invalid_token(description: str) -> Response:
     response.status_code = 401
     response.headers["WWW-Authenticate"] = f'Bearer error="invalid_token", error_description="{description}"'
     return response
+
+
+@bp.errorhandler(InsecureTransportError)
+def insecure_transport(error: InsecureTransportError) -> Any:
+    """Plain HTTP to a public host on the token, revocation and introspection endpoints (RFC 6749 §1.6).
+
+    authlib refuses such a request before its own error handling (the
+    authorization endpoint catches it itself); behind a proxy that ends TLS,
+    the proxy's ``X-Forwarded-Proto`` says HTTPS (gunicorn's ``forwarded_allow_ips``).
+    """
+    return jsonify(error=error.error, error_description="OAuth 2.0 needs HTTPS: use the https:// address."), 400
 
 
 @bp.post("/oauth/token")

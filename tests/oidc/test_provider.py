@@ -233,3 +233,26 @@ def test_api_calls_set_no_cookie(client, account):
                      client.get("/oauth/jwks")):
         assert response.status_code == 200
         assert "Set-Cookie" not in response.headers
+
+
+def test_the_token_endpoints_refuse_plain_http_except_on_loopback(client, account):
+    """OAuth 2.0 needs TLS (RFC 6749 §1.6); plain HTTP is for a developer's own machine only (RFC 8252 §7.3)."""
+    person = ready_person(account, "pat@acme.example")
+    rp = RelyingParty.register(account)
+    tokens = sign_in_for_tokens(client, rp, person.email)
+    form = {"token": tokens["access_token"]}
+    for base, status in (("http://id.example.com", 400), ("http://id.example.com:8080", 400),
+                         ("https://id.example.com", 200), ("http://127.0.0.1:8000", 200), ("http://localhost", 200)):
+        response = client.post("/oauth/introspect", data=form, auth=rp.auth, base_url=base)
+        assert response.status_code == status, (base, response.get_json())
+        if status == 400:
+            assert response.get_json()["error"] == "insecure_transport"
+            assert "https://" in response.get_json()["error_description"]
+        else:
+            assert response.get_json()["active"] is True
+    page = client.get(authorization(rp).url, base_url="http://id.example.com")
+    assert page.status_code == 400 and "https" in page.get_data(as_text=True)
+    token = client.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+                        auth=rp.auth, base_url="http://id.example.com")
+    assert token.status_code == 400 and token.get_json()["error"] == "insecure_transport"
+    assert refresh(client, rp, tokens["refresh_token"]).get_json()["access_token"]  # the refusal spent nothing
