@@ -13,13 +13,15 @@ from typing import Any
 from urllib.parse import unquote
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, grants
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, OAuth2Request, grants
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import Flask, current_app, g, request
+from flask import request as flask_request
 from joserfc.jwk import KeySet, RSAKey
 
 from models import clients, keys, oauth
@@ -36,7 +38,11 @@ class Client(ClientMixin):
 
     def __init__(self, row: OAuthClient):
         self.row = row
-        self.client_metadata = {"post_logout_redirect_uris": list(row.post_logout_redirect_uris or [])}
+
+    @property
+    def client_metadata(self) -> dict[str, Any]:
+        # only RP-initiated logout asks; introspection's client row does not even carry these
+        return {"post_logout_redirect_uris": list(self.row.post_logout_redirect_uris or [])}
 
     def get_client_id(self) -> str:
         return str(self.row.client_id)
@@ -306,13 +312,33 @@ class EndSession(EndSessionEndpoint):
         """The browser's session ends in the view, which also drops the cookie."""
 
 
+class Request(FlaskOAuth2Request):
+    """authlib's view of a Flask request, its URL built without werkzeug's IRI decoding.
+
+    authlib reads the URL only to refuse plain HTTP (``InsecureTransportError``),
+    for which the scheme and host are what count; werkzeug's ``request.url``
+    decodes the whole URL to an IRI, a noticeable share of an introspection.
+    """
+
+    def __init__(self, request: Any):
+        OAuth2Request.__init__(self, method=request.method, uri=f"{request.scheme}://{request.host}{request.path}",
+                               headers=request.headers)
+        self._request = request
+        self.payload = FlaskOAuth2Payload(request)
+
+
+class Server(AuthorizationServer):
+    def create_oauth2_request(self, request: Any) -> Request:
+        return Request(flask_request)
+
+
 def create_server(app: Flask) -> AuthorizationServer:
     app.config.setdefault("OAUTH2_REFRESH_TOKEN_GENERATOR", True)
     app.config.setdefault("OAUTH2_TOKEN_EXPIRES_IN", {
         "authorization_code": int(oauth.ACCESS_TOKEN_LIFETIME.total_seconds()),
         "refresh_token": int(oauth.ACCESS_TOKEN_LIFETIME.total_seconds()),
     })
-    server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
+    server = Server(app, query_client=query_client, save_token=save_token)
     server.register_grant(AuthorizationCodeGrant, [S256Challenge(required=True), OpenIDConnectCode()])
     server.register_grant(RefreshTokenGrant)
     server.register_endpoint(Revocation)
