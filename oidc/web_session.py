@@ -38,7 +38,9 @@ class LazySessions(SecureCookieSessionInterface):
     """
 
     def open_session(self, app: Any, request: Any) -> Any:
-        if not request.cookies.get(self.get_cookie_name(app)):
+        name = self.get_cookie_name(app)
+        # the raw header first: parsing the cookies costs an API call more than the test
+        if name not in request.environ.get("HTTP_COOKIE", "") or not request.cookies.get(name):
             return self.session_class()
         return super().open_session(app, request)
 

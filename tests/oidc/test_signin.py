@@ -23,6 +23,7 @@ from .flow import (
     id_token_claims,
     ready_person,
     redirect_error,
+    sign_in_for_tokens,
     sign_in_page,
     submit,
 )
@@ -337,3 +338,18 @@ def test_sign_in_pages_let_forms_redirect_to_the_application_but_other_pages_do_
     # browsers apply form-action to the redirects after a post; a sign-in ends at the application's URI
     assert "form-action" not in client.get("/login").headers["Content-Security-Policy"]
     assert "form-action 'self'" in client.get("/invitations/nope").headers["Content-Security-Policy"]
+
+
+def test_api_calls_get_no_session_cookie_and_pages_read_theirs_among_other_cookies(client, account):
+    person = ready_person(account, "pat@acme.example")
+    rp = RelyingParty.register(account)
+    tokens = sign_in_for_tokens(client, rp, person.email)
+    client.set_cookie("tracking", "session-like-value", domain="localhost")  # another cookie that names "session"
+    for response in (client.get("/oauth/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}),
+                     client.post("/oauth/introspect", data={"token": tokens["access_token"]}, auth=rp.auth)):
+        assert response.status_code == 200 and "Set-Cookie" not in response.headers
+    # prompt=login keeps "this request's fresh sign-in" in Flask's signed session: without it, no code
+    browser = client.application.test_client()
+    browser.set_cookie("tracking", "x", domain="localhost")
+    finished = sign_in_page(browser, browser.get(authorization(rp, prompt="login").url), person.email)
+    assert code_from(finished)
