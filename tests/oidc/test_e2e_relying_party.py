@@ -174,6 +174,14 @@ def test_relying_party_signs_in_with_password_and_totp_then_refreshes_revokes_an
         # revocation (RFC 7009), then introspection says active: false and userinfo refuses the token
         active = rp.introspect(third["access_token"])
         assert active["active"] is True and active["sub"] == claims["sub"] and active["client_id"] == rp.client_id
+        # behind a proxy that ends TLS: plain HTTP for a public name is refused (400, never a 500) unless the
+        # proxy, on an address gunicorn trusts (FORWARDED_ALLOW_IPS, loopback by default), says it was HTTPS
+        for forwarded, status in (({}, 400), ({"X-Forwarded-Proto": "https"}, 200)):
+            behind = requests.post(rp.endpoint("introspection"), data={"token": third["access_token"]},
+                                   auth=(rp.client_id, rp.oauth.client_secret), timeout=30,
+                                   headers={"Host": "id.example.com", **forwarded})
+            assert behind.status_code == status, behind.text
+            assert behind.json().get("error", "active") == ("insecure_transport" if status == 400 else "active")
         revoked = rp.oauth.revoke_token(rp.endpoint("revocation"), third["access_token"],
                                         token_type_hint="access_token")
         assert revoked.status_code == 200, revoked.text
