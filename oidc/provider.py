@@ -21,7 +21,6 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import Flask, current_app, g, request
-from flask import request as flask_request
 from joserfc.jwk import KeySet, RSAKey
 
 from models import clients, keys, oauth
@@ -328,8 +327,8 @@ class Request(FlaskOAuth2Request):
 
 
 class Server(AuthorizationServer):
-    def create_oauth2_request(self, request: Any) -> Request:
-        return Request(flask_request)
+    def create_oauth2_request(self, _request: Any) -> Request:  # authlib passes None: Flask's request it is
+        return Request(request)
 
 
 def create_server(app: Flask) -> AuthorizationServer:
