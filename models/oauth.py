@@ -201,12 +201,13 @@ def _readable(raw: str) -> bool:
     return bool(raw) and len(raw) <= 512
 
 
-def _grant_of(row: Any, digest: str, *, claims: bool = True) -> Grant:  # an OAuthToken with its joined rows
+def _grant_of(row: Any, digest: str) -> Grant:  # an OAuthToken with its joined rows
+    read_groups = "group_names" in vars(row)  # only a claims read on PostgreSQL brings them
     return Grant(token=row, kind="access" if row.access_token_hash == digest else "refresh", user=row.holder,
                  account=_present(getattr(row, "account_row", None)),
                  membership=_present(getattr(row, "membership_row", None)),
                  session=_present(getattr(row, "session_row", None)),
-                 groups=(getattr(row, "group_names", None) or []) if claims and is_postgres() else None)
+                 groups=(row.group_names or []) if read_groups else None)
 
 
 def load(raw: str) -> Grant | None:
@@ -232,7 +233,7 @@ def load_with_client(client_id: str, raw: str) -> tuple[OAuthClient | None, Gran
     row = _GRANT_AND_CLIENT.first(digest, client_id)
     if row is None:
         return clients.get_client(client_id), None
-    return _present_client(row.__dict__.pop("presented_client", None)), _grant_of(row, digest, claims=False)
+    return _present_client(row.__dict__.pop("presented_client", None)), _grant_of(row, digest)
 
 
 def _present_client(client: OAuthClient | None) -> OAuthClient | None:
