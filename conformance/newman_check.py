@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 from conformance.live_server import serve
 
 HERE = Path(__file__).resolve().parent
-COLLECTION = HERE.parent.parent / "shared" / "conformance-data" / "SCIMReferenceCode_PostmanCollection.json"
+COLLECTION = HERE / "data" / "SCIMReferenceCode_PostmanCollection.json"
 README = HERE / "README.md"
 NEWMAN = HERE / "node_modules" / ".bin" / "newman"
 SKIPPED_FOLDERS = {"Get Token"}

@@ -40,7 +40,7 @@ from requests.utils import requote_uri
 from conformance.live_server import serve
 
 HERE = Path(__file__).resolve().parent
-SPEC_TEST = HERE.parent.parent / "shared" / "conformance-data" / "Okta-SCIM-20-SPEC-Test.json"
+SPEC_TEST = HERE / "data" / "Okta-SCIM-20-SPEC-Test.json"
 SCRIPT_RUNNER = HERE / "runscope_script.js"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
