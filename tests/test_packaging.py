@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import pathlib
+import re
 
 import pytest
 
@@ -42,3 +43,13 @@ def _imports_of(path: pathlib.Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.add(node.module.split(".")[0])
     return found
+
+
+def test_nothing_reads_beside_the_repository():
+    # a clone has nothing beside it: test data lives in the repository (conformance/data)
+    outside = re.compile(r"\.\./shared|/\s*[\"']shared[\"']|[\"']shared[\"']\s*/")
+    readers = [ROOT / "Makefile", ROOT / ".ci" / "run"]
+    for folder in ("models", "scim_server", "oidc", "tests", "conformance"):
+        readers += [p for p in (ROOT / folder).rglob("*") if p.suffix in {".py", ".js", ".sh", ".json"}
+                    and "node_modules" not in p.parts and p != pathlib.Path(__file__).resolve()]
+    assert [str(p) for p in readers if outside.search(p.read_text(errors="replace"))] == []
