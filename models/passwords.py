@@ -7,12 +7,22 @@ import functools
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from . import settings
 from .errors import InvalidInputError
 
 MIN_LENGTH = 12
 MAX_LENGTH = 1024
 
-_hasher = PasswordHasher()  # argon2id with the library's current recommended cost
+
+@functools.cache
+def _hasher_for(memory_kib: int, time_cost: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(memory_cost=memory_kib, time_cost=time_cost, parallelism=parallelism)
+
+
+def _hasher() -> PasswordHasher:
+    """argon2id with the deployment's cost (models.settings)."""
+    current = settings.current
+    return _hasher_for(current.argon2_memory_kib, current.argon2_time_cost, current.argon2_parallelism)
 
 
 @functools.cache
@@ -20,6 +30,15 @@ def _common_passwords() -> frozenset[str]:
     from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
     return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def policy_problem(password: str, *, email: str = "") -> str | None:
+    """Why ``password`` misses the policy (a sentence without the password), or None when it meets it."""
+    try:
+        check_policy(password, email=email)
+    except InvalidInputError as exc:
+        return exc.message
+    return None
 
 
 def check_policy(password: str, *, email: str = "") -> None:
@@ -42,7 +61,7 @@ def check_policy(password: str, *, email: str = "") -> None:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
@@ -50,11 +69,25 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     try:
         # without a hash, check against a dummy one all the same, so the time
         # taken does not tell whether the account exists or has a password
-        return _hasher.verify(password_hash or _dummy_hash(), password) and bool(password_hash)
+        return _hasher().verify(password_hash or _dummy_hash(), password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
 
 
-@functools.cache
+def needs_rehash(password_hash: str) -> bool:
+    """Whether a hash that just verified was made with another cost than the deployment's (redo it then)."""
+    try:
+        return _hasher().check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return True
+
+
 def _dummy_hash() -> str:
-    return _hasher.hash("roster dummy password")
+    current = settings.current
+    return _dummy_hash_for(current.argon2_memory_kib, current.argon2_time_cost, current.argon2_parallelism)
+
+
+@functools.cache
+def _dummy_hash_for(memory_kib: int, time_cost: int, parallelism: int) -> str:
+    # at the deployment's cost, so checking it takes as long as checking a real one
+    return _hasher_for(memory_kib, time_cost, parallelism).hash("roster dummy password")

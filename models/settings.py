@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 
 @dataclasses.dataclass
@@ -10,13 +11,35 @@ class Settings:
     secret_key: str = "development-secret-key-change-me"
     base_url: str = "http://127.0.0.1:8000"
     product_name: str = "Roster"
+    # argon2id cost of password hashes: OWASP's recommended minimum (Password
+    # Storage Cheat Sheet: 19 MiB, 2 passes, 1 lane) unless the deployment says
+    # otherwise; a hash made with other values is redone at the next sign-in
+    argon2_memory_kib: int = 19456
+    argon2_time_cost: int = 2
+    argon2_parallelism: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("argon2_memory_kib", "argon2_time_cost", "argon2_parallelism"):
+            value = getattr(self, name)
+            try:
+                setattr(self, name, int(value))
+            except (TypeError, ValueError):
+                raise ValueError(f"{name} must be a whole number, not {value!r}.") from None
+        if not 1 <= self.argon2_parallelism <= 255:
+            raise ValueError(f"argon2_parallelism must be between 1 and 255, not {self.argon2_parallelism}.")
+        if not 1 <= self.argon2_time_cost <= 100:
+            raise ValueError(f"argon2_time_cost must be between 1 and 100, not {self.argon2_time_cost}.")
+        # argon2 needs 8 KiB per lane; above 4 GiB a sign-in is a denial of service
+        if not 8 * self.argon2_parallelism <= self.argon2_memory_kib <= 4 * 1024 * 1024:
+            raise ValueError(f"argon2_memory_kib must be between {8 * self.argon2_parallelism} (8 per lane) "
+                             f"and 4194304 (4 GiB), not {self.argon2_memory_kib}.")
 
 
 current = Settings()
 
 
-def configure(**values: str) -> Settings:
-    """Replace the settings (app factory, CLI, tests)."""
+def configure(**values: Any) -> Settings:
+    """Replace the settings (app factory, CLI, tests); ValueError names a setting that is out of range."""
     global current
     current = Settings(**values)
     return current

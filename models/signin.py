@@ -52,7 +52,19 @@ def check_password(email: str, password: str, *, ip: str) -> User:
         raise SignInRefused()
     for key in keys:
         throttle.succeed(key)
+    if user.password_hash and passwords.needs_rehash(user.password_hash):
+        _rehash(user, password)
     return user
+
+
+def _rehash(user: User, password: str) -> None:
+    """Store the password again at the deployment's argon2 cost: only now is it known in clear.
+
+    Only over the hash that was checked, so a password changed meanwhile (reset, profile) stays.
+    """
+    old = user.password_hash
+    user.password_hash = passwords.hash_password(password)
+    User.update(password_hash=user.password_hash).where((User.id == user.id) & (User.password_hash == old)).execute()
 
 
 def check_second_factor(user: User, code: str) -> str:

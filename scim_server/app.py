@@ -44,6 +44,9 @@ ENVIRONMENT = {
     "ROSTER_SMTP_USER": "SMTP_USER",
     "ROSTER_SMTP_PASSWORD": "SMTP_PASSWORD",
     "ROSTER_SMTP_TLS": "SMTP_TLS",
+    "ROSTER_ARGON2_MEMORY_KIB": "ARGON2_MEMORY_KIB",
+    "ROSTER_ARGON2_TIME_COST": "ARGON2_TIME_COST",
+    "ROSTER_ARGON2_PARALLELISM": "ARGON2_PARALLELISM",
 }
 
 
@@ -76,7 +79,10 @@ def _development_secret(config: dict[str, Any]) -> str:
 def configure_domain(config: dict[str, Any]) -> None:
     """Bind the database and hand the domain its settings (shared by the app and the CLI)."""
     bind(open_database(config["DATABASE_URL"]))
-    settings.configure(secret_key=config["SECRET_KEY"], base_url=config["BASE_URL"])
+    # the argon2 cost's defaults are the domain's (models/settings.py): only what was set is passed
+    argon2 = {key.lower(): config[key] for key in ("ARGON2_MEMORY_KIB", "ARGON2_TIME_COST", "ARGON2_PARALLELISM")
+              if config.get(key) not in (None, "")}
+    settings.configure(secret_key=config["SECRET_KEY"], base_url=config["BASE_URL"], **argon2)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
