@@ -6,7 +6,7 @@ import peewee
 import pytest
 from playhouse.schema_diff import diff_models
 
-from models import Actor, Session, User, accounts, invitations, members, ops, schema, security, tenancy
+from models import Actor, Session, User, accounts, invitations, members, ops, rate_limits, schema, security, tenancy
 from models.database import bind, db, open_database
 
 from ..conftest import _postgres_url, dispose
@@ -43,7 +43,8 @@ def test_upgrade_from_the_first_version_keeps_the_data(empty_database):
 
     applied = schema.upgrade()
 
-    assert applied == ["0002_security", "0003_directory_values", "0004_group_records", "0005_passkeys"]
+    assert applied == ["0002_security", "0003_directory_values", "0004_group_records", "0005_passkeys",
+                       "0006_query_indexes", "0007_rate_limits"]
     assert schema.is_current()
     assert accounts.get_account("Old Account").id == account.id
     assert invitations.lookup(invited.link.rsplit("/", 1)[1]).status == "pending"
@@ -55,7 +56,7 @@ def test_upgrade_from_the_first_version_keeps_the_data(empty_database):
 
 def test_migrations_build_exactly_the_schema_the_models_describe(empty_database):
     schema.upgrade()
-    diff = diff_models(empty_database, tenancy.TABLES + security.TABLES + ops.TABLES)
+    diff = diff_models(empty_database, tenancy.TABLES + security.TABLES + ops.TABLES + rate_limits.TABLES)
     assert not diff, str(diff)
 
 
