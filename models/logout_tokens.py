@@ -12,7 +12,6 @@ import datetime as dt
 import secrets
 
 from joserfc import jwt
-from joserfc.jwk import RSAKey
 
 from . import clock, keys
 
@@ -46,5 +45,5 @@ def logout_token(*, issuer: str, client_id: str, sub: str | None, sid: str | Non
     if sid:
         claims["sid"] = sid
     header = {"alg": ALGORITHM, "kid": key.kid, "typ": TOKEN_TYPE}
-    private = RSAKey.import_key(keys.private_key_pem(key))
+    private = keys.private_rsa_key(key)
     return jwt.encode(header, claims, private, algorithms=[ALGORITHM])

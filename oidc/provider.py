@@ -215,7 +215,7 @@ class OpenIDConnectCode(OpenIDCode):
 
     def resolve_client_private_key(self, client: Client) -> RSAKey:
         key = keys.active_key("RS256")
-        return RSAKey.import_key(keys.private_key_pem(key), {"kid": key.kid})
+        return keys.private_rsa_key(key)
 
     def get_client_algorithm(self, client: Client) -> str:
         return "RS256"

@@ -124,3 +124,16 @@ def test_rotation_twice_retires_every_earlier_key(database, frozen_clock, cli_ac
     assert {k.kid for k in active} == {k.kid for k in latest}
     assert SigningKey.select().count() == 6
     assert len(keys.published_jwks()["keys"]) == 6
+
+
+def test_the_rs256_signing_key_is_imported_once_per_key_and_signs_for_the_published_jwks(database, cli_actor):
+    key = keys.active_key("RS256")
+    imported = keys.private_rsa_key(key)
+
+    assert keys.private_rsa_key(SigningKey.get_by_id(key.kid)) is imported  # the PEM is not loaded again
+    token = jwt.encode({"alg": "RS256", "kid": key.kid}, {"sub": "someone"}, imported)
+    assert jwt.decode(token, _published(), algorithms=["RS256"]).claims["sub"] == "someone"
+
+    rotated = {k.alg: k for k in keys.rotate(cli_actor)}["RS256"]
+    assert keys.private_rsa_key(rotated) is not imported
+    assert keys.private_rsa_key(rotated).kid == rotated.kid != key.kid
