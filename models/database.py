@@ -11,13 +11,14 @@ import contextlib
 import contextvars
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 import peewee
-from playhouse.pool import PooledPostgresqlDatabase
+from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase
 
 db = peewee.DatabaseProxy()
 
@@ -32,13 +33,139 @@ SQLITE_PRAGMAS = {
 }
 
 
+# seconds a PostgreSQL connection attempt may take: an unreachable host answers 503 soon, not after TCP's minutes
+CONNECT_TIMEOUT = 5
+
+
 class BaseModel(peewee.Model):
     class Meta:
         database = db
         legacy_table_names = False
 
 
-class _PostgresPool(PooledPostgresqlDatabase):
+class DatabaseUnavailableError(peewee.OperationalError):
+    """The database cannot serve now — down, restarting, unreachable, out of connections, locked, unreadable.
+
+    Nothing was changed, and the same request may succeed later: each
+    protocol answers 503 with ``Retry-After: retry_after``. ``orig`` is the
+    driver's error. Raised only by :func:`is_unavailable`'s classification,
+    at the calls where peewee reaches the driver; constraint violations,
+    deadlocks and SQL errors keep their own types.
+    """
+
+    retry_after = 5  # seconds: a restart or failover usually takes a few
+    orig: BaseException
+
+
+# SQLite primary result codes (https://sqlite.org/rescode.html) that say the file cannot be used now
+_SQLITE_UNAVAILABLE = frozenset({
+    5,  # SQLITE_BUSY: locked by another writer beyond the busy timeout
+    6,  # SQLITE_LOCKED
+    8,  # SQLITE_READONLY: the file or its directory became read-only
+    10,  # SQLITE_IOERR
+    13,  # SQLITE_FULL
+    14,  # SQLITE_CANTOPEN: missing, unreadable or not a file
+    15,  # SQLITE_PROTOCOL: WAL lock contention
+})
+# PostgreSQL SQLSTATE classes (Appendix A): connection exception, insufficient resources (too many
+# connections, disk full), operator intervention (admin/crash shutdown, starting up) but not 57014 query_canceled
+_POSTGRES_UNAVAILABLE = ("08", "53", "57P")
+
+
+def _driver_error(exc: BaseException) -> BaseException:
+    """What the driver raised under peewee's wrapping (which wraps our own error again when connect() fails
+    inside a query)."""
+    orig = getattr(exc, "orig", exc)
+    while isinstance(orig, DatabaseUnavailableError):
+        orig = orig.orig
+    return orig
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (a peewee or driver error) means the database cannot serve now, rather than a refusal.
+
+    PostgreSQL: a client-side connection failure (no SQLSTATE: refused,
+    reset, closed) or a server SQLSTATE of the classes above; an integrity,
+    serialization or deadlock error is not one. SQLite: the result codes
+    above; a constraint is not one. The pool running out of connections is one.
+    """
+    orig = _driver_error(exc)
+    if isinstance(orig, (DatabaseUnavailableError, MaxConnectionsExceeded)):
+        return True
+    if isinstance(orig, sqlite3.Error):
+        code = getattr(orig, "sqlite_errorcode", None)
+        return code is not None and code & 0xFF in _SQLITE_UNAVAILABLE
+    if type(orig).__module__.startswith("psycopg"):
+        import psycopg
+
+        if isinstance(orig, psycopg.OperationalError):
+            return orig.sqlstate is None or orig.sqlstate.startswith(_POSTGRES_UNAVAILABLE)
+    return False
+
+
+class _Classifying(peewee.Database):
+    """Raises :class:`DatabaseUnavailableError` where peewee calls the driver, so the protocols answer 503.
+
+    A connection that failed so is not kept for the thread's next request.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._failed = threading.local()
+        super().__init__(*args, **kwargs)
+
+    def _classify(self, exc: Exception) -> None:
+        if is_unavailable(exc) and not isinstance(exc, DatabaseUnavailableError):
+            self._failed.since_last_request = True
+            raise DatabaseUnavailableError(_driver_error(exc)) from exc
+
+    def failed_since_last_request(self) -> bool:
+        """Whether this thread's connection failed as unavailable since the last call (then forgotten)."""
+        if getattr(self._failed, "since_last_request", False):
+            self._failed.since_last_request = False
+            return True
+        return False
+
+    def connect(self, reuse_if_open: bool = False) -> bool:
+        try:
+            return bool(super().connect(reuse_if_open))
+        except Exception as exc:
+            self._classify(exc)
+            raise
+
+    def execute_sql(self, sql: str, params: Any = None) -> Any:
+        try:
+            return super().execute_sql(sql, params)
+        except Exception as exc:
+            self._classify(exc)
+            raise
+
+    def begin(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            super().begin(*args, **kwargs)  # type: ignore[call-arg]
+        except Exception as exc:
+            self._classify(exc)
+            raise
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        except Exception as exc:
+            self._classify(exc)
+            raise
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        except Exception as exc:
+            self._classify(exc)
+            raise
+
+
+class _Sqlite(_Classifying, peewee.SqliteDatabase):
+    pass
+
+
+class _PostgresPool(_Classifying, PooledPostgresqlDatabase):
     """peewee's pool, minus a round trip on almost every check-out.
 
     peewee 4 pings each pooled connection with ``SELECT 1`` before handing it
@@ -88,6 +215,7 @@ def open_database(url: str | None) -> peewee.Database:
             max_connections=int(os.environ.get("ROSTER_DB_POOL_SIZE", "20")),
             stale_timeout=300,
             timeout=30,
+            connect_timeout=CONNECT_TIMEOUT,
         )
     if parsed.scheme == "sqlite":
         # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy reads them
@@ -95,7 +223,7 @@ def open_database(url: str | None) -> peewee.Database:
         if path != ":memory:":
             directory = os.path.dirname(os.path.abspath(path))
             os.makedirs(directory, exist_ok=True)
-        return peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=30)
+        return _Sqlite(path, pragmas=SQLITE_PRAGMAS, timeout=30)
     raise ValueError(f"DATABASE_URL must start with sqlite:/// or postgresql://, not {parsed.scheme!r}")
 
 
@@ -119,23 +247,33 @@ def end_request(error: BaseException | None = None) -> None:
     costs a connect and its pragmas; in WAL mode an idle connection holds no
     lock and sees every commit). A transaction left open is rolled back, and
     a database error closes the connection so the next request opens a fresh
-    one. PostgreSQL's pooled connection goes back to the pool.
+    one. PostgreSQL's pooled connection goes back to the pool. A connection
+    that failed or could not reach the database is closed, even when the
+    protocol answered the failure (a 503) instead of raising it; cleaning up
+    a connection the database has dropped never raises.
     """
-    if db.obj is None or db.is_closed():
+    if db.obj is None:
         return
-    if db.in_transaction():
-        # an atomic block that never ended (a bug): forget it, roll back, start afresh
-        while db.in_transaction():
-            db.pop_transaction()
-        db.rollback()
+    broken = isinstance(db.obj, _Classifying) and db.obj.failed_since_last_request()
+    if db.is_closed():
+        return
+    try:
+        if db.in_transaction():
+            # an atomic block that never ended (a bug): forget it, roll back, start afresh
+            while db.in_transaction():
+                db.pop_transaction()
+            db.rollback()
+        elif isinstance(db.obj, peewee.SqliteDatabase) and not broken and not isinstance(error, peewee.DatabaseError):
+            connection = db.connection()
+            if connection.in_transaction:
+                connection.rollback()
+            return
+    except (peewee.PeeweeException, sqlite3.Error):
+        broken = True  # the database dropped the connection: closing it below is all that is left to do
+    if broken and isinstance(db.obj, PooledPostgresqlDatabase):
+        db.obj.manual_close()  # not back to the pool: the next request connects afresh
+    else:
         db.close()
-        return
-    if not isinstance(db.obj, peewee.SqliteDatabase) or isinstance(error, peewee.DatabaseError):
-        db.close()
-        return
-    connection = db.connection()
-    if connection.in_transaction:
-        connection.rollback()
 
 
 # Rows queued by defer_to_commit for the outermost transaction(), each with the function that writes a batch of them

@@ -7,10 +7,10 @@ import os
 import secrets
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask
 
 from models import settings
-from models.database import bind, db, end_request, open_database
+from models.database import bind, end_request, open_database
 
 log = logging.getLogger("roster.http")
 
@@ -101,22 +101,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def _close(exc: BaseException | None) -> None:
         end_request(exc)  # SQLite keeps the connection, never a transaction
 
-    @app.get("/healthz")
-    def healthz() -> tuple[Response, int]:
-        try:
-            db.execute_sql("SELECT 1")
-        except Exception:  # any driver error means the store is not reachable
-            log.exception("health check failed")
-            if not db.is_closed() and not db.in_transaction():
-                db.close()  # a kept connection may be the broken part: the next check opens a new one
-            return jsonify(status="unavailable", database="unreachable"), 503
-        return jsonify(status="ok", database="ok"), 200
-
     from flask_wtf.csrf import CSRFProtect
 
-    from oidc import discovery, endpoints, pages, provider, signin_webauthn, web_session
+    from oidc import discovery, endpoints, pages, provider, signin_webauthn, unavailable, web_session
 
-    from . import scim
+    from . import health, scim
     from .request_log import RequestLog
     from .routing import CanonicalScimPaths
 
@@ -124,6 +113,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # bearer-token APIs like SCIM carry no cookie, so there is nothing to forge
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     CSRFProtect(app)
+    app.register_blueprint(health.bp)
     app.register_blueprint(scim.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(discovery.bp)
@@ -134,6 +124,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from oidc import console  # the admin console pages
     app.register_blueprint(console.bp)
     app.extensions["roster_oauth"] = provider.create_server(app)
+    unavailable.init_app(app)  # 503 while the database is away, as OAuth JSON or a page (SCIM answers its own)
     app.context_processor(web_session.template_context)
     app.session_interface = web_session.LazySessions()
     # outermost, so the path it logs is the canonical one CanonicalScimPaths set

@@ -260,6 +260,8 @@ def serve(config: dict[str, Any], host: str, port: int, workers: int) -> None:
     runs. Refuses to start while the schema is missing or out of date.
     SIGTERM or Ctrl-C stops both.
     """
+    from .parent_process import gunicorn_worker_follows_master
+
     _require_current_schema()
     # the workers fork from this process: they must not share its connection
     close_database()
@@ -274,9 +276,11 @@ def serve(config: dict[str, Any], host: str, port: int, workers: int) -> None:
         "logger_class": "scim_server.server_log.RequestLogOnly",
         # gunicorn ≥ 25 opens a control socket at one path per $HOME: two servers would fight over it
         "control_socket_disable": True,
+        # workers and the sender end with a master that dies without stopping them (SIGKILL, the OOM killer)
+        "post_worker_init": gunicorn_worker_follows_master,
     })
-    sender = subprocess.Popen([sys.executable, "-m", "scim_server.cli", "outbox", "send"])
     master = os.getpid()
+    sender = subprocess.Popen([sys.executable, "-m", "scim_server.cli", "outbox", "send", "--parent-pid", str(master)])
     try:
         server.run()
     finally:
@@ -328,14 +332,16 @@ def outbox_cli() -> None:
 
 @outbox_cli.command("send")
 @click.option("--once", is_flag=True, help="Deliver what is due now and exit, instead of running until SIGTERM.")
+# `roster serve` passes its pid: the sender stops when serve dies, however it dies
+@click.option("--parent-pid", type=int, default=None, hidden=True)
 @click.pass_obj
-def outbox_send(config: dict[str, Any], once: bool) -> None:
+def outbox_send(config: dict[str, Any], once: bool, parent_pid: int | None) -> None:
     """Deliver due outbox messages, retrying failures with backoff (`roster serve` runs this for you)."""
     from .outbox_sender import run
 
     _configure_logging(config)
     try:
-        delivered = run(config, once=once)
+        delivered = run(config, once=once, parent_pid=parent_pid)
     except ValueError as exc:  # a mail setting that can never work
         raise click.ClickException(str(exc)) from exc
     if once:

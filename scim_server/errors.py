@@ -11,6 +11,7 @@ from flask import Response
 from scim2_models import Context, Error, SCIMException
 from werkzeug.exceptions import HTTPException
 
+from models.database import DatabaseUnavailableError
 from models.errors import (
     ConflictError,
     ForbiddenError,
@@ -66,5 +67,10 @@ def to_response(exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         status = exc.code or 500
         return error_response(status, exc.description or exc.name)
+    if isinstance(exc, DatabaseUnavailableError):
+        # RFC 7644 §3.12 lists 503 for a service that cannot answer now; Okta and Entra retry after Retry-After
+        log.warning("database unavailable: %s", exc.orig)
+        return error_response(503, f"The directory is temporarily unavailable; retry in {exc.retry_after} seconds.",
+                              headers={"Retry-After": str(exc.retry_after)})
     log.exception("unexpected error in a SCIM request")  # the log line carries the request id
     return error_response(500, "The server could not complete this request; it has been logged.")

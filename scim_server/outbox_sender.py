@@ -43,6 +43,8 @@ from models.database import db
 from models.logout_tokens import logout_token
 from models.ops import OutboxMessage
 
+from . import parent_process
+
 log = logging.getLogger("roster.outbox")
 mail_log = logging.getLogger("roster.mail")
 
@@ -295,13 +297,21 @@ def deliver_due(
 
 
 class _Stop:
-    """A flag set by SIGTERM/SIGINT. Signal handlers may not take locks (the
-    interrupted code may hold them), so idle waits poll instead of using an Event."""
+    """A flag set by SIGTERM/SIGINT, or the death of the parent process when one is followed.
 
-    def __init__(self) -> None:
+    Signal handlers may not take locks (the interrupted code may hold them),
+    so idle waits poll instead of using an Event; each poll also asks whether
+    the parent is still there, where no parent-death signal is to be had.
+    """
+
+    def __init__(self, parent_pid: int | None = None) -> None:
         self.requested = False
+        self.parent_pid = parent_pid
 
     def __call__(self) -> bool:
+        if not self.requested and self.parent_pid is not None and not parent_process.parent_alive(self.parent_pid):
+            log.warning("outbox sender stopping: its parent process %s is gone", self.parent_pid)
+            self.requested = True
         return self.requested
 
     def request(self, signum: int = 0, frame: Any = None) -> None:
@@ -309,7 +319,7 @@ class _Stop:
 
     def wait(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
-        while not self.requested and (left := deadline - time.monotonic()) > 0:
+        while not self() and (left := deadline - time.monotonic()) > 0:
             time.sleep(min(left, 0.2))
 
 
@@ -338,20 +348,25 @@ def check_config(config: dict[str, Any]) -> None:
         _smtp_settings(config)
 
 
-def run(config: dict[str, Any], *, once: bool = False, interval: float = 2.0) -> int:
+def run(config: dict[str, Any], *, once: bool = False, interval: float = 2.0, parent_pid: int | None = None) -> int:
     """Deliver the outbox; returns how many messages were delivered.
 
     With ``once``, deliver what is due now and return. Otherwise loop until
     SIGTERM or SIGINT, which end the run after the message in hand; sleep
-    ``interval`` seconds whenever nothing is due.
+    ``interval`` seconds whenever nothing is due. With ``parent_pid`` (the
+    `roster serve` that started this sender), the death of that parent ends
+    the run too, however it died: no orphan keeps claiming messages.
     """
     check_config(config)
     if db.obj is None:
         from .app import configure_domain
 
         configure_domain(config)
-    stop = _Stop()
+    stop = _Stop(parent_pid)
     restore = _install_signal_handlers(stop)
+    if parent_pid is not None:
+        # after the handlers: the parent-death signal is the same graceful SIGTERM
+        parent_process.follow_parent(parent_pid)
     opened = db.is_closed()
     worker = default_worker()
     total = 0
