@@ -19,13 +19,17 @@ install-test: $(BIN)/python system-packages node-packages
 	$(BIN)/pip install --quiet -e '.[test]'
 
 # Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium;
-# it never downloads a browser of its own). Needs root; skipped when present.
+# it never downloads a browser of its own) and Debian's nginx, the reverse proxy
+# of tests/scim/test_proxy_e2e.py. Needs root; skipped when present.
 system-packages:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	@missing=""; \
+	if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then missing=" chromium chromium-driver"; fi; \
+	if [ ! -x /usr/sbin/nginx ]; then missing="$$missing nginx"; fi; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
-	    echo "Chromium is missing: run 'sudo apt-get install chromium chromium-driver' for the browser tests" >&2; \
+	    echo "Missing for the browser and proxy tests: run 'sudo apt-get install$$missing'" >&2; \
 	  fi; \
 	fi
 

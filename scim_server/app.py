@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_PASSWORD": None,
     "SMTP_TLS": "starttls",
     "MAX_CONTENT_LENGTH": 1024 * 1024,
+    # the proxies whose X-Forwarded-* headers count; gunicorn's setting and default (client_address.py)
+    "FORWARDED_ALLOW_IPS": "127.0.0.1,::1",
 }
 
 # environment variable → setting; documented in README.md
@@ -47,6 +49,7 @@ ENVIRONMENT = {
     "ROSTER_ARGON2_MEMORY_KIB": "ARGON2_MEMORY_KIB",
     "ROSTER_ARGON2_TIME_COST": "ARGON2_TIME_COST",
     "ROSTER_ARGON2_PARALLELISM": "ARGON2_PARALLELISM",
+    "FORWARDED_ALLOW_IPS": "FORWARDED_ALLOW_IPS",
 }
 
 
@@ -106,6 +109,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from oidc import discovery, endpoints, pages, provider, signin_webauthn, unavailable, web_session
 
     from . import health, scim
+    from .client_address import ClientAddress, TrustedProxies
     from .request_log import RequestLog
     from .routing import CanonicalScimPaths
 
@@ -129,5 +133,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.session_interface = web_session.LazySessions()
     # outermost, so the path it logs is the canonical one CanonicalScimPaths set
     app.wsgi_app = RequestLog(CanonicalScimPaths(app.wsgi_app))  # type: ignore[method-assign]
+    # outside the log too: every layer sees the client behind the trusted proxies, not the proxy
+    trusted = TrustedProxies(app.config["FORWARDED_ALLOW_IPS"])
+    app.wsgi_app = ClientAddress(app.wsgi_app, trusted)  # type: ignore[method-assign]
 
     return app

@@ -260,8 +260,14 @@ def serve(config: dict[str, Any], host: str, port: int, workers: int) -> None:
     runs. Refuses to start while the schema is missing or out of date.
     SIGTERM or Ctrl-C stops both.
     """
+    from .client_address import TrustedProxies
     from .parent_process import gunicorn_worker_follows_master
 
+    forwarded_allow_ips = str(config.get("FORWARDED_ALLOW_IPS") or "")
+    try:
+        TrustedProxies(forwarded_allow_ips)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     _require_current_schema()
     # the workers fork from this process: they must not share its connection
     close_database()
@@ -276,6 +282,8 @@ def serve(config: dict[str, Any], host: str, port: int, workers: int) -> None:
         "logger_class": "scim_server.server_log.RequestLogOnly",
         # gunicorn ≥ 25 opens a control socket at one path per $HOME: two servers would fight over it
         "control_socket_disable": True,
+        # the proxies gunicorn trusts for X-Forwarded-Proto are the ones the app trusts for X-Forwarded-For
+        "forwarded_allow_ips": forwarded_allow_ips,
         # workers and the sender end with a master that dies without stopping them (SIGKILL, the OOM killer)
         "post_worker_init": gunicorn_worker_follows_master,
     })
