@@ -15,7 +15,7 @@ import dataclasses
 import json
 import re
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import pydantic
 from flask import Blueprint, Response, current_app, request
@@ -27,14 +27,13 @@ from scim2_models import (
     ConflictException,
     Context,
     Error,
-    InvalidSyntaxException,
     InvalidValueException,
     PayloadTooLargeException,
     ResourceType,
     SCIMException,
     ScimProvider,
 )
-from werkzeug.exceptions import NotFound, RequestEntityTooLarge
+from werkzeug.exceptions import NotFound
 from werkzeug.test import EnvironBuilder
 
 from models.database import transaction
@@ -43,6 +42,7 @@ from . import patch
 from .errors import MEDIA_TYPE, scim_response, to_response
 from .group_mapping import GroupModel
 from .mapping import TOLERANT, UserModel
+from .payload import json_body
 from .routing import PREFIX, canonical_path
 
 MAX_OPERATIONS = 1000
@@ -97,24 +97,15 @@ def _attribute(payload: dict[str, Any], name: str) -> Any:
 
 
 def _payload() -> dict[str, Any]:
-    """The request body as a JSON object; 413 above maxPayloadSize (RFC 7644 §3.7.4)."""
+    """The request body as a JSON object (payload.py); 413 above maxPayloadSize (RFC 7644 §3.7.4)."""
     too_large = PayloadTooLargeException(
         detail=f"The size of the bulk request exceeds maxPayloadSize ({MAX_PAYLOAD_SIZE} bytes).")
     if (request.content_length or 0) > MAX_PAYLOAD_SIZE:
         raise too_large
-    try:
-        body = request.get_data()
-    except RequestEntityTooLarge:
-        raise too_large from None
-    if len(body) > MAX_PAYLOAD_SIZE:
+    payload = json_body()
+    if len(request.get_data()) > MAX_PAYLOAD_SIZE:
         raise too_large
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        raise InvalidSyntaxException(detail="The request body is not JSON.") from None
-    if not isinstance(payload, dict):
-        raise InvalidSyntaxException(detail="The request body must be a JSON object.")
-    return payload
+    return cast(dict[str, Any], payload)
 
 
 def _canonical(path: Any) -> Any:

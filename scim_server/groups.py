@@ -145,7 +145,7 @@ def list_groups() -> Response:
     return list_resources([GROUPS.name], g.account, ListQuery.from_args(request.args))
 
 
-@bp.get("/Groups/<group_id>")
+@bp.get("/Groups/<id:group_id>")
 def get_group(group_id: str) -> Response:
     group = groups.find_group(g.account, group_id)
     try:
@@ -163,7 +163,7 @@ def create_group() -> Response:
     return _render(group, 201)
 
 
-@bp.put("/Groups/<group_id>")
+@bp.put("/Groups/<id:group_id>")
 def replace_group(group_id: str) -> Response:
     """RFC 7644 §3.5.1: displayName, externalId and members become what the body says."""
     group = groups.find_group(g.account, group_id)
@@ -174,7 +174,7 @@ def replace_group(group_id: str) -> Response:
     return _render(group)
 
 
-@bp.patch("/Groups/<group_id>")
+@bp.patch("/Groups/<id:group_id>")
 def patch_group_view(group_id: str) -> Response:
     """RFC 7644 §3.5.2; answers 200 with the group (without members under ``excludedAttributes=members``)."""
     group = groups.find_group(g.account, group_id)
@@ -185,7 +185,7 @@ def patch_group_view(group_id: str) -> Response:
     return _render(group)
 
 
-@bp.delete("/Groups/<group_id>")
+@bp.delete("/Groups/<id:group_id>")
 def delete_group(group_id: str) -> Response:
     group = groups.find_group(g.account, group_id)
     check_write(group.version)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, request
+from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.routing import BaseConverter
 
 from .auth import authenticate
 from .bulk import bp as bulk_bp
@@ -12,10 +14,35 @@ from .errors import to_response
 from .groups import bp as groups_bp
 from .listing import bp as listing_bp
 from .me import bp as me_bp
+from .payload import read
 from .users import bp as users_bp
 
+
+class ResourceId(BaseConverter):
+    """A resource id in a path: never one with U+0000, which PostgreSQL cannot even compare (so: 404, like SQLite)."""
+
+    regex = "[^/\x00]+"
+
+
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
+
+
+@bp.record_once
+def _converters(state: BlueprintSetupState) -> None:
+    # runs before the nested blueprints add their rules: /Users/<id:record_id> needs it then
+    state.app.url_map.converters["id"] = ResourceId
+
+
 bp.before_request(authenticate)
+
+
+@bp.before_request
+def _read_body() -> None:
+    """Every body is read and checked (payload.py) before a view, whichever reads it, sees it."""
+    if request.method in ("POST", "PUT", "PATCH"):
+        read()
+
+
 bp.register_blueprint(users_bp)
 bp.register_blueprint(groups_bp)
 bp.register_blueprint(listing_bp)

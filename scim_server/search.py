@@ -34,6 +34,8 @@ def parse(payload: Any) -> dict[str, Any]:
     the scimType scim2-models gives (invalidFilter, invalidCursor, invalidPath)
     or invalidValue for the rest.
     """
+    if payload is None:
+        raise InvalidSyntaxException(detail="The request body is empty: send a SearchRequest JSON object.")
     if not isinstance(payload, dict):
         raise InvalidSyntaxException(detail="The request body must be a SearchRequest JSON object.")
     try:

@@ -61,7 +61,7 @@ def render_user(record: DirectoryRecord, membership: Membership | None, status: 
     return Response(user_text(record, membership, url), status=status, mimetype=MEDIA_TYPE, headers=headers)
 
 
-@bp.get("/Users/<record_id>")
+@bp.get("/Users/<id:record_id>")
 def get_user(record_id: str) -> Response:
     record = directory.get_record(g.account, record_id)  # with its membership, in one statement
     membership = directory.membership_of(record)
@@ -79,7 +79,7 @@ def create_user() -> Response:
     return render_user(record, directory.membership_of(record), 201)
 
 
-@bp.put("/Users/<record_id>")
+@bp.put("/Users/<id:record_id>")
 def replace_user(record_id: str) -> Response:
     user_name, attributes, external_id, password = from_scim_user(json_body(), Context.RESOURCE_REPLACEMENT_REQUEST)
     record = directory.replace_record(g.account.id, record_id, user_name, attributes, external_id, by=g.actor,
@@ -87,7 +87,7 @@ def replace_user(record_id: str) -> Response:
     return render_user(record, directory.membership_of(record))
 
 
-@bp.patch("/Users/<record_id>")
+@bp.patch("/Users/<id:record_id>")
 def patch_user(record_id: str) -> Response:
     """RFC 7644 §3.5.2: the operations apply to the User as it is under the lock, then replace the record."""
     body = json_body()
@@ -122,7 +122,7 @@ def _set_active(active: bool) -> directory.Change:
     return change
 
 
-@bp.delete("/Users/<record_id>")
+@bp.delete("/Users/<id:record_id>")
 def delete_user(record_id: str) -> Response:
     directory.delete_record(g.account.id, record_id, by=g.actor, check=check_write)
     return Response(status=204)
