@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import AccessDeniedError
+from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidRequestError
 from authlib.oidc.core.errors import (
     AccountSelectionRequiredError,
     ConsentRequiredError,
@@ -27,7 +27,7 @@ from werkzeug.wrappers import Response
 from models import sessions, signin
 from models.tenancy import Account
 
-from . import web_session
+from . import input_check, provider, web_session
 from .pages import sign_in_page_headers
 from .provider import SignInContext
 
@@ -56,9 +56,43 @@ def _send_to(endpoint: str, digest: str | None = None, key: str = FRESH) -> Resp
 
 def _error_page(error: OAuth2Error) -> tuple[str, int]:
     """An unknown client or redirect URI must not be redirected to: tell the person instead."""
+    reason = (error.description or error.error).rstrip(".")
     return render_template("message.html", title="This sign-in link is not valid",
-                           message=f"{error.description or error.error}. Ask the application's owner to check it.",
+                           message=f"{reason} ({error.error}). Ask the application's owner to check it.",
                            kind="error"), 400
+
+
+def refused_request(refusal: input_check.UnreadableInputError) -> Any:
+    """A request the input check refused: to the client when its own id and redirect URI are sound and
+    registered (RFC 6749 §4.1.2.1), else a page. Only the readable parameters are looked at."""
+    params = input_check.readable_query()
+    trusted = refusal.field not in ("client_id", "redirect_uri")
+    client = provider.query_client(params.get("client_id", "")) if trusted else None
+    redirect_uri = None
+    if client is not None:
+        redirect_uri = params.get("redirect_uri")
+        if redirect_uri is None:
+            redirect_uri = client.get_default_redirect_uri()
+        elif not client.check_redirect_uri(redirect_uri):
+            redirect_uri = None
+    error = InvalidRequestError(description=refusal.description, redirect_uri=redirect_uri,
+                                state=params.get("state") if refusal.field != "state" else None)
+    if redirect_uri:
+        return current_app.extensions["roster_oauth"].handle_error_response(None, error)
+    return _error_page(error)
+
+
+def _max_age(value: str | None) -> int | None:
+    """OpenID Connect's max_age, in seconds (Core §3.1.2.1); ValueError unless digits.
+
+    No session outlives sessions.LIFETIME, so a larger max_age asks nothing more.
+    """
+    if value is None or value == "":
+        return None
+    if not value.isascii() or not value.isdigit():
+        raise ValueError(value)
+    lifetime = int(sessions.LIFETIME.total_seconds())
+    return lifetime if len(value) > len(str(lifetime)) else min(int(value), lifetime)
 
 
 def _is_fresh(digest: str, key: str) -> bool:
@@ -85,6 +119,11 @@ def authorize() -> Any:
         error.state = grant.request.payload.state
         return server.handle_error_response(None, error)
 
+    try:
+        max_age = _max_age(data.get("max_age"))
+    except ValueError:
+        return refuse(InvalidRequestError, "max_age must be a whole number of seconds.")
+
     live = web_session.current_session()
     if live is None or user is None or ("login" in prompts and not _is_fresh(digest, FRESH)):
         if "none" in prompts:
@@ -102,9 +141,7 @@ def authorize() -> Any:
             return refuse(AccountSelectionRequiredError, "The person must choose an account.")
         return _send_to("signin.choose_account", digest, CHOSEN)
 
-    max_age = data.get("max_age")
-    step = signin.next_step(user, account, amr=live.amr, auth_time=live.started_at,
-                            max_age=int(max_age) if str(max_age or "").isdigit() else None,
+    step = signin.next_step(user, account, amr=live.amr, auth_time=live.started_at, max_age=max_age,
                             acr_values=(data.get("acr_values") or "").split())
     if step.name is not None:
         if "none" in prompts:

@@ -122,6 +122,9 @@ def safe_next(target: str | None, default: str = "/") -> str:
     """Only a path on this site: an open redirect would turn the sign-in page into a phishing tool."""
     if not target:
         return default
+    # control characters (CR/LF above all) cannot go into a Location header, and no path of ours has them
+    if not target.isprintable():
+        return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return default
