@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from models import oauth
 
-from . import provider, web_session
+from . import provider, rate_limit, web_session
 from .authorize import bp
 
 
@@ -58,6 +58,10 @@ def userinfo() -> Response:
     found = authenticated_token()
     if found is None:
         return _invalid_token("The access token is missing, expired or revoked.")
+    try:
+        rate_limit.spend(found.token.client_id)  # the budget of the client the token was issued to
+    except rate_limit.RateLimitedError as refused:
+        return refused.response()
     if "openid" not in found.token.scope.split():
         response = jsonify(error="insufficient_scope", error_description="The token was not issued for openid.")
         response.status_code = 403

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from models import settings
+from models import rate_limits, settings
 from models.database import bind, end_request, open_database
 
 log = logging.getLogger("roster.http")
@@ -28,6 +28,9 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_PASSWORD": None,
     "SMTP_TLS": "starttls",
     "MAX_CONTENT_LENGTH": 1024 * 1024,
+    # requests per minute per SCIM token and per OAuth client (models.rate_limits); 0: no limit
+    "SCIM_RATE_LIMIT": 6000,
+    "OAUTH_RATE_LIMIT": 6000,
     # the proxies whose X-Forwarded-* headers count; gunicorn's setting and default (client_address.py)
     "FORWARDED_ALLOW_IPS": "127.0.0.1,::1",
 }
@@ -46,6 +49,8 @@ ENVIRONMENT = {
     "ROSTER_SMTP_USER": "SMTP_USER",
     "ROSTER_SMTP_PASSWORD": "SMTP_PASSWORD",
     "ROSTER_SMTP_TLS": "SMTP_TLS",
+    "ROSTER_SCIM_RATE_LIMIT": "SCIM_RATE_LIMIT",
+    "ROSTER_OAUTH_RATE_LIMIT": "OAUTH_RATE_LIMIT",
     "ROSTER_ARGON2_MEMORY_KIB": "ARGON2_MEMORY_KIB",
     "ROSTER_ARGON2_TIME_COST": "ARGON2_TIME_COST",
     "ROSTER_ARGON2_PARALLELISM": "ARGON2_PARALLELISM",
@@ -99,6 +104,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=str(app.config["BASE_URL"]).startswith("https://"),
     )
     configure_domain(app.config)
+    # this process's share of the deployment's request budgets, counted here and written now and then
+    app.extensions["roster_rate_limits"] = rate_limits.Budgets.per_minute(app.config["SCIM_RATE_LIMIT"],
+                                                                          app.config["OAUTH_RATE_LIMIT"])
 
     @app.teardown_request
     def _close(exc: BaseException | None) -> None:
@@ -128,8 +136,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from oidc import console  # the admin console pages
     app.register_blueprint(console.bp)
     app.extensions["roster_oauth"] = provider.create_server(app)
-    from oidc import errors as oidc_errors  # after every blueprint: it reads them, and wraps SCIM's error handler
-    oidc_errors.init_app(app)
     unavailable.init_app(app)  # 503 while the database is away, as OAuth JSON or a page (SCIM answers its own)
     app.context_processor(web_session.template_context)
     app.session_interface = web_session.LazySessions()

@@ -12,6 +12,7 @@ from models.prepared import Prepared
 from models.secrets import token_hash
 from models.tenancy import Account, ScimToken
 
+from . import rate_limit
 from .errors import error_response
 
 # the same row models.scim_tokens.authenticate reads, with the SQL built once (models.prepared)
@@ -35,7 +36,7 @@ def _live_token(secret: str) -> Any | None:
 
 
 def authenticate() -> Response | None:
-    """Before every SCIM request: 401 without a live token; otherwise set g.account and g.actor."""
+    """Before every SCIM request: 401 without a live token, 429 past its budget; otherwise set g.account and g.actor."""
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     if request.endpoint and request.endpoint.startswith("scim.me."):
         return _authenticate_person(secret.strip() if scheme.lower() == "bearer" else "")
@@ -45,7 +46,7 @@ def authenticate() -> Response | None:
                               headers={"WWW-Authenticate": 'Bearer realm="SCIM"'})
     g.account = token.account  # loaded with the token, in one query
     g.actor = Actor.for_scim_token(token)
-    return None
+    return rate_limit.token_refused(token.id)
 
 
 def _authenticate_person(secret: str) -> Response | None:
@@ -57,4 +58,4 @@ def _authenticate_person(secret: str) -> Response | None:
     g.account = grant.account
     g.oauth_grant = grant
     g.actor = Actor.for_user(grant.user)
-    return None
+    return rate_limit.client_refused(grant.token.client_id)

@@ -135,6 +135,30 @@ def client(app):
 
 
 @pytest.fixture
+def make_app(database_url, database):
+    """Real apps on the test's database, each with its own settings, as instances of one deployment are.
+
+    The models stay bound to ``database`` (the fixture that closes its
+    connections): each app's own binding to the same URL is dropped.
+    """
+    from scim_server.app import create_app
+
+    made = []
+
+    def make(**config):
+        try:
+            return create_app({"DATABASE_URL": database_url, "SECRET_KEY": SECRET_KEY, "TESTING": True,
+                               "BASE_URL": "http://roster.test", **config})
+        finally:
+            made.append(db.obj)
+            bind(database)
+
+    yield make
+    for unused in made:
+        dispose(unused)
+
+
+@pytest.fixture
 def sign_in():
     """Give a test client a live session for ``user``, as a completed sign-in would (amr defaults to a password)."""
     from models import sessions
