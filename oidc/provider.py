@@ -14,7 +14,13 @@ from urllib.parse import unquote
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
-from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, OAuth2Request, grants
+from authlib.oauth2.rfc6749 import (
+    ClientMixin,
+    InvalidRequestError,
+    OAuth2Request,
+    UnsupportedResponseTypeError,
+    grants,
+)
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
@@ -165,6 +171,23 @@ class S256Challenge(CodeChallenge):
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request: Any, client: Client) -> str:
+        """The exact registered URI (RFC 6749 §3.1.2.3); an empty one is refused, not replaced by the default.
+
+        authlib's refusal repeats the URI in its description, and its error
+        class raises on the characters (a backslash, a tab) a URI may carry.
+        """
+        uri = request.payload.redirect_uri
+        if uri is None and "redirect_uri" in request.payload.data:
+            uri = ""
+        if uri == "":
+            raise InvalidRequestError("redirect_uri is empty: send one of the client's registered redirect URIs.")
+        if uri is not None and not client.check_redirect_uri(uri):
+            raise InvalidRequestError("redirect_uri is not registered for this client: it must equal a registered "
+                                      "redirect URI exactly.")
+        return str(grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client))
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         context: SignInContext = g.signin_context
@@ -332,8 +355,31 @@ class Server(AuthorizationServer):
     def create_oauth2_request(self, _request: Any) -> Request:  # authlib passes None: Flask's request it is
         return Request(request)
 
+    def get_authorization_grant(self, request: Any) -> Any:
+        """authlib's, but an unsupported response type is not repeated in the description (its error class
+        raises on characters such as NUL); the error goes to the client only through a URI it registered."""
+        if request.payload.response_type == "code":
+            return super().get_authorization_grant(request)
+        client = self.query_client(request.payload.client_id or "")
+        redirect_uri = None
+        if client is not None:
+            try:
+                redirect_uri = AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client)
+            except InvalidRequestError:
+                pass
+        raise UnsupportedResponseTypeError(request.payload.response_type, "Only response_type=code is supported.",
+                                           redirect_uri=redirect_uri)
+
     def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Client:
-        """authlib's client authentication, then the client's request budget (token, revocation, introspection)."""
+        """authlib's client authentication, then the client's request budget (token, revocation, introspection).
+
+        One authentication method per request (RFC 6749 §2.3): Basic credentials
+        and a ``client_secret`` in the body together are refused, not tried one after the other.
+        """
+        scheme = (request.headers.get("Authorization") or "").split(None, 1)[:1]
+        if scheme and scheme[0].lower() == "basic" and "client_secret" in request.payload.data:
+            raise InvalidRequestError("The client authenticated twice: use either HTTP Basic or client_secret in "
+                                      "the body, not both (RFC 6749 section 2.3).")
         client: Client = super().authenticate_client(request, methods, endpoint)
         rate_limit.spend(client.get_client_id())  # authlib answers its RateLimitedError as a 429
         return client

@@ -136,6 +136,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from oidc import console  # the admin console pages
     app.register_blueprint(console.bp)
     app.extensions["roster_oauth"] = provider.create_server(app)
+    from oidc import errors as oidc_errors  # after every blueprint: it reads them, and wraps SCIM's error handler
+    oidc_errors.init_app(app)
     unavailable.init_app(app)  # 503 while the database is away, as OAuth JSON or a page (SCIM answers its own)
     app.context_processor(web_session.template_context)
     app.session_interface = web_session.LazySessions()
