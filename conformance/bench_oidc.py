@@ -71,6 +71,7 @@ from conformance import live_server  # noqa: E402
 from conformance.bench_scim import (  # noqa: E402
     HOST,
     ROSTER,
+    UNLIMITED,
     Result,
     Servers,
     fixed,
@@ -107,6 +108,10 @@ class Deployment(live_server.Deployment):
     client_secret: str = ""
 
     CLI_TIMEOUT = 300.0  # roster init on a fresh PostgreSQL schema
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**super().env, **UNLIMITED}
 
     def start(self, servers: Servers, port: int, workers: int, name: str) -> subprocess.Popen[bytes]:
         log = self.workdir / f"{name}.log"
