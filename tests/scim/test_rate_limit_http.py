@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from playhouse.test_utils import count_queries
 
+from conformance import live_server
 from models import DirectoryRecord
 from models.rate_limits import RateLimitCounter
 from models.tenancy import ScimToken
@@ -143,3 +147,20 @@ def test_whatever_a_spent_token_sends_it_gets_a_scim_429_and_nothing_changes(spe
         return
     assert_refused(response)
     assert DirectoryRecord.select().count() == 0
+
+
+@pytest.mark.e2e
+def test_the_workers_of_roster_serve_share_one_budget(database_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("ROSTER_SCIM_RATE_LIMIT", "200")  # a batch of 2 per worker
+    with live_server.serve(database_url, tmp_path, workers=2) as live:
+        headers = {"Authorization": f"Bearer {live.token}"}
+
+        def status(_: int) -> int:
+            return requests.get(f"{live.base_url}/ServiceProviderConfig", headers=headers, timeout=30).status_code
+
+        if time.time() % 60 > 45:  # all of it inside one minute: start with the next one
+            time.sleep(60 - time.time() % 60 + 0.1)
+        with ThreadPoolExecutor(4) as pool:  # both workers busy at once
+            statuses = list(pool.map(status, range(300)))
+    assert set(statuses) == {200, 429}
+    assert 200 <= statuses.count(200) <= 200 + 2 * 2
