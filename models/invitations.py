@@ -16,8 +16,8 @@ import secrets as _secrets
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from . import audit, clock, emails, outbox, passwords, permissions, prepared, settings
-from .accounts import require_admin
+from . import audit, clock, emails, members, outbox, passwords, permissions, prepared, settings
+from .accounts import lock, require_admin
 from .audit import Actor
 from .database import supports_returning, transaction
 from .errors import ConflictError, InvalidInputError, NotFoundError, PolicyViolationError
@@ -444,9 +444,12 @@ def revoke(invitation: Invitation, *, by: Actor) -> None:
         _require_open(invitation, "revoked")
         Invitation.update(status="revoked").where(Invitation.id == invitation.id).execute()
         if invitation.membership_id:
-            Membership.delete().where(
-                (Membership.id == invitation.membership_id) & (Membership.status == "invited")
-            ).execute()
+            lock(invitation.account_id)  # R1: the account's admins are read under its lock
+            invited = Membership.get_or_none((Membership.id == invitation.membership_id)
+                                             & (Membership.status == "invited"))
+            if invited is not None:
+                Membership.delete().where(Membership.id == invited.id).execute()
+                members.ensure_an_admin_remains(invited.account_id, role=invited.role, status=invited.status)
         audit.record(by, "invitation.revoked", account_id=invitation.account_id, target_type="invitation",
                      target_id=invitation.id, email=invitation.email)
 

@@ -41,21 +41,29 @@ def list_members(account: Account, status: str | None = None) -> list[tuple[Memb
     return [(m, m.user) for m in query]
 
 
-def _ensure_an_admin_remains(account_id: str) -> None:
-    """R1: refuse (and so roll back) a change that leaves the account without an active admin."""
-    remaining = Membership.select().where(
-        (Membership.account == account_id) & (Membership.status == "active") & (Membership.role == "admin")
-    ).count()
-    if remaining == 0:
-        name = Account.get_by_id(account_id).name
-        raise PolicyViolationError(
-            f"{name} must keep at least one active admin: make another member an admin first.",
-            reason="last_admin",
-        )
+def ensure_an_admin_remains(account_id: str, *, role: str, status: str) -> None:
+    """R1: refuse (and so roll back) a change that took a membership of ``role`` and ``status`` (before the
+    change) from the account's admins.
 
-
-def _was_active_admin(membership: Membership) -> bool:
-    return membership.status == "active" and membership.role == "admin"
+    The account must keep an active admin; while it has none, it must keep
+    an invited one: right after ``roster init`` its only admin is invited,
+    and without them nobody could ever manage the account. Call it under
+    the account's lock (:func:`models.accounts.lock`), after the change.
+    """
+    if role != "admin" or status not in ("active", "invited"):
+        return  # not one who manages the account, nor will once they accept their invitation
+    left = {state for (state,) in Membership.select(Membership.status).where(
+        (Membership.account == account_id) & (Membership.role == "admin")
+        & Membership.status.in_(("active", "invited"))).distinct().tuples()}
+    if "active" in left or (status == "invited" and left):
+        return
+    name = Account.get_by_id(account_id).name
+    if status == "active":
+        message = f"{name} must keep at least one active admin: make another member an admin first."
+    else:
+        message = (f"{name} must keep at least one active or invited admin, and this invited admin is its only one: "
+                   "invite another admin (or make a member one) first.")
+    raise PolicyViolationError(message, reason="last_admin")
 
 
 def _touch_directory_views(membership_id: str, *, groups: bool = False) -> None:
@@ -240,13 +248,12 @@ def set_status_locked(membership: Membership, active: bool, *, by: Actor, views_
         status = "active" if registered else "invited"
     else:
         status = "deactivated"
-    was_active_admin = _was_active_admin(membership)
+    was = membership.status
     _SET_STATUS.execute(status, now, membership.id)
     if not views_touched:
         _touch_directory_views(membership.id)
     if not active:
-        if was_active_admin:
-            _ensure_an_admin_remains(membership.account_id)
+        ensure_an_admin_remains(membership.account_id, role=membership.role, status=was)
         end_access(membership.user_id, membership.account_id, "membership_deactivated")
     audit.record(by, "membership.deactivated" if not active else "membership.reactivated",
                  account_id=membership.account_id, target_type="membership", target_id=membership.id)
@@ -267,8 +274,7 @@ def remove(membership: Membership, *, by: Actor) -> None:
         DirectoryRecord.update(unlinked_reason="removed_from_account").where(
             DirectoryRecord.membership == membership.id).execute()
         Membership.delete().where(Membership.id == membership.id).execute()
-        if _was_active_admin(membership):
-            _ensure_an_admin_remains(membership.account_id)
+        ensure_an_admin_remains(membership.account_id, role=membership.role, status=membership.status)
         end_access(membership.user_id, membership.account_id, "membership_removed")
         action = "membership.left" if by.user_id == membership.user_id else "membership.removed"
         audit.record(by, action, account_id=membership.account_id, target_type="membership",
@@ -294,8 +300,8 @@ def set_role(membership: Membership, role: str, *, preset: str | None = None, mo
             granted = membership.permissions
         Membership.update(role=role, permissions=granted, updated_at=clock.now()).where(
             Membership.id == membership.id).execute()
-        if _was_active_admin(membership) and role != "admin":
-            _ensure_an_admin_remains(membership.account_id)
+        if role != "admin":
+            ensure_an_admin_remains(membership.account_id, role=membership.role, status=membership.status)
         audit.record(by, "membership.role_changed", account_id=membership.account_id, target_type="membership",
                      target_id=membership.id, role=role, permissions=granted)
     return Membership.get_by_id(membership.id)
@@ -319,7 +325,6 @@ def delete_user(user: User, *, by: Actor) -> None:
         memberships = list(Membership.select().where(Membership.user == user.id))
         for account_id in sorted({m.account_id for m in memberships}):
             lock(account_id)
-        admin_of = [m.account_id for m in memberships if _was_active_admin(m)]
         end_access(user.id, None, "user_deleted")
         ids = [m.id for m in memberships]
         Invitation.update(status="revoked").where(Invitation.membership.in_(ids) & (Invitation.status == "pending")
@@ -328,8 +333,8 @@ def delete_user(user: User, *, by: Actor) -> None:
             _touch_directory_views(membership_id, groups=True)
         DirectoryRecord.update(unlinked_reason="user_deleted").where(DirectoryRecord.membership.in_(ids)).execute()
         Membership.delete().where(Membership.user == user.id).execute()
-        for account_id in admin_of:
-            _ensure_an_admin_remains(account_id)
+        for m in memberships:
+            ensure_an_admin_remains(m.account_id, role=m.role, status=m.status)
         for m in memberships:
             audit.record(by, "membership.removed", account_id=m.account_id, target_type="membership",
                          target_id=m.id, user_id=user.id, reason="user_deleted")

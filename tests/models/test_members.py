@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from models import (
     Actor,
@@ -12,6 +14,7 @@ from models import (
     ConflictError,
     ForbiddenError,
     InvalidInputError,
+    Invitation,
     Membership,
     NotFoundError,
     OAuthClient,
@@ -93,6 +96,141 @@ def test_r1_removing_a_non_admin_or_an_inactive_admin_is_fine(account, admin, me
 
 
 # ----------------------------------------------------------------- R6
+
+
+@pytest.fixture
+def invited_admin(account, cli_actor):
+    """``account`` as ``roster init`` leaves it: its only admin is invited (membership, user)."""
+    result = invitations.invite(account, "boss@acme.example", role="admin", by=cli_actor, via="cli")
+    membership = Membership.get_by_id(result.membership_id)
+    return membership, User.get_by_id(membership.user_id)
+
+
+INVITED_ADMIN_CHANGES = ["deactivate", "remove", "demote", "revoke_invitation", "leave", "delete_user"]
+
+
+def _take_away(change: str, membership: Membership, user: User, account, by: Actor) -> None:
+    {
+        "deactivate": lambda: members.deactivate(membership, by=by),
+        "remove": lambda: members.remove(membership, by=by),
+        "demote": lambda: members.set_role(membership, "user", by=by),
+        "revoke_invitation": lambda: invitations.revoke(
+            Invitation.get(Invitation.membership == membership.id), by=by),
+        "leave": lambda: members.leave(user, account),
+        "delete_user": lambda: members.delete_user(user, by=by),
+    }[change]()
+
+
+@pytest.mark.parametrize("change", INVITED_ADMIN_CHANGES)
+def test_r1_the_only_admin_still_invited_cannot_be_taken_away(account, invited_admin, change, cli_actor):
+    membership, user = invited_admin
+    events_before = AuditEvent.select().count()
+
+    with pytest.raises(PolicyViolationError, match="at least one active or invited admin") as refusal:
+        _take_away(change, membership, user, account, cli_actor)
+
+    assert refusal.value.reason == "last_admin"
+    kept = fresh(membership)
+    assert kept is not None and (kept.status, kept.role) == ("invited", "admin")
+    assert Invitation.get(Invitation.membership == membership.id).status == "pending"
+    assert User.get_or_none(User.id == user.id) is not None
+    assert AuditEvent.select().count() == events_before
+
+
+@pytest.mark.parametrize("change", INVITED_ADMIN_CHANGES)
+def test_r1_an_invited_admin_can_go_once_another_admin_is_invited(account, invited_admin, change, cli_actor):
+    membership, user = invited_admin
+    second = invitations.invite(account, "deputy@acme.example", role="admin", by=cli_actor)
+
+    _take_away(change, membership, user, account, cli_actor)
+
+    assert fresh(membership) is None or (fresh(membership).status, fresh(membership).role) != ("invited", "admin")
+    with pytest.raises(PolicyViolationError, match="active or invited admin"):
+        members.remove(Membership.get_by_id(second.membership_id), by=cli_actor)
+
+
+def test_r1_an_active_admin_stays_needed_while_the_other_admin_is_only_invited(account, admin, cli_actor):
+    invited = invitations.invite(account, "deputy@acme.example", role="admin", by=cli_actor)
+    with pytest.raises(PolicyViolationError, match="at least one active admin"):
+        members.deactivate(admin[0], by=cli_actor)
+    members.remove(Membership.get_by_id(invited.membership_id), by=cli_actor)  # the active admin remains
+    assert fresh(admin[0]).status == "active"
+
+
+def test_r1_the_invited_admin_accepting_makes_them_the_active_admin(account, invited_admin, cli_actor):
+    membership, user = invited_admin
+    link = invitations.link(Invitation.get(Invitation.membership == membership.id), by=cli_actor)
+    invitations.accept(link.rsplit("/", 1)[1], given_name="Bo", family_name="Ss", password=PASSWORD,
+                       accept_terms=True)
+    with pytest.raises(PolicyViolationError, match="at least one active admin"):
+        members.deactivate(membership, by=cli_actor)
+
+
+ROLES_AND_STATES = st.lists(st.tuples(st.sampled_from(["admin", "user"]), st.sampled_from(["active", "invited"])),
+                            min_size=1, max_size=4)
+OPERATIONS = st.lists(st.tuples(st.sampled_from(["deactivate", "reactivate", "remove", "demote", "promote",
+                                                 "revoke_invitation", "leave", "delete_user"]),
+                                st.integers(min_value=0, max_value=3)), max_size=8)
+
+
+def _managers(account) -> tuple[int, int]:
+    rows = Membership.select(Membership.status).where((Membership.account == account.id)
+                                                      & (Membership.role == "admin"))
+    statuses = [m.status for m in rows]
+    return statuses.count("active"), statuses.count("invited")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(people=ROLES_AND_STATES, operations=OPERATIONS)
+def test_r1_holds_for_any_sequence_of_changes(database, cli_actor, people, operations):
+    """Whatever is done, in any order: an account with an active admin keeps one, and one with an active or
+    invited admin keeps one; a change is refused (changing nothing) exactly when it would break that."""
+    account = accounts.create_account(f"Generated {clock.now().timestamp()} {id(people)}", "vendor", by=cli_actor)
+    team: list[tuple[str, str]] = []
+    for index, (role, state) in enumerate(people):
+        email = f"p{index}.{account.id}@acme.example"
+        if state == "active":
+            added = members.add_user(account, email, role=role, password=PASSWORD, by=cli_actor)
+            team.append((added.membership.id, added.user.id))
+        else:
+            result = invitations.invite(account, email, role=role, by=cli_actor)
+            team.append((result.membership_id, Membership.get_by_id(result.membership_id).user_id))
+    for operation, index in operations:
+        membership_id, user_id = team[index % len(team)]
+        membership = Membership.get_or_none(Membership.id == membership_id)
+        if membership is None:
+            continue
+        user = User.get_by_id(user_id)
+        active, invited = _managers(account)
+        takes_away = operation in INVITED_ADMIN_CHANGES and membership.role == "admin" and (
+            membership.status in ("active", "invited"))
+        expect_refusal = takes_away and (
+            (membership.status == "active" and active == 1)
+            or (membership.status == "invited" and active == 0 and invited == 1))
+        before = (membership.status, membership.role)
+        try:
+            if operation == "reactivate":
+                members.reactivate(membership, by=cli_actor)
+            elif operation == "promote":
+                members.set_role(membership, "admin", by=cli_actor)
+            elif operation == "revoke_invitation":
+                pending = Invitation.get_or_none((Invitation.membership == membership.id)
+                                                 & (Invitation.status == "pending"))
+                if pending is None:
+                    continue
+                invitations.revoke(pending, by=cli_actor)
+            else:
+                _take_away(operation, membership, user, account, cli_actor)
+        except PolicyViolationError as refusal:
+            assert refusal.reason == "last_admin" and expect_refusal, (operation, before, active, invited)
+            kept = fresh(membership)
+            assert kept is not None and (kept.status, kept.role) == before
+            assert _managers(account) == (active, invited)
+            continue
+        assert not expect_refusal, (operation, before, active, invited)
+        now_active, now_invited = _managers(account)
+        assert now_active > 0 or active == 0
+        assert now_active + now_invited > 0 or active + invited == 0
 
 
 def test_r6_deactivate_keeps_the_membership_and_reactivate_restores_it(account, member, by):

@@ -402,6 +402,20 @@ def test_the_last_admin_cannot_be_removed_or_deactivated(roster, acme):
     assert (membership.status, membership.role) == ("active", "admin")
 
 
+def test_the_admin_roster_init_invited_cannot_be_removed_deactivated_or_uninvited(roster):
+    as_json(roster("init", "--admin-email", "admin@acme.example", "--json"))
+    before = counts()
+    for command in (["user", "remove"], ["user", "deactivate"], ["invite", "revoke"]):
+        refused(roster(*command, "Default", "admin@acme.example"), "at least one active or invited admin")
+    assert counts() == before
+    membership = members.get_membership(accounts.get_account("Default"), "admin@acme.example")
+    assert (membership.status, membership.role) == ("invited", "admin")
+    # with a second admin invited, the first may go
+    ok(roster("invite", "Default", "deputy@acme.example", "--role", "admin"))
+    assert "Revoked" in ok(roster("invite", "revoke", "Default", "admin@acme.example")).stdout
+    refused(roster("user", "remove", "Default", "deputy@acme.example"), "at least one active or invited admin")
+
+
 def test_every_invocation_audits_as_the_cli_with_its_own_request_id(roster, acme):
     ok(roster("group", "create", "Acme", "One"))
     ok(roster("group", "create", "Acme", "Two"))
