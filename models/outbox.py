@@ -12,6 +12,8 @@ import datetime as dt
 import secrets
 from typing import Any
 
+from peewee import fn
+
 from . import clock, prepared
 from .database import is_postgres, transaction
 from .ops import OutboxMessage
@@ -87,3 +89,11 @@ def mark_failed(message: OutboxMessage, error: str) -> None:
 def pending_count() -> int:
     return OutboxMessage.select().where(OutboxMessage.status == "pending").count()
 
+
+
+def backlog() -> tuple[int, dt.datetime | None]:
+    """How many messages wait to be delivered (retries included), and when the oldest of them was queued."""
+    row: Any = (  # (count, oldest created_at)
+        OutboxMessage.select(fn.COUNT(OutboxMessage.id), fn.MIN(OutboxMessage.created_at))
+        .where(OutboxMessage.status == "pending").tuples().get())
+    return int(row[0] or 0), row[1]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from blinker import Namespace
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -32,6 +33,13 @@ from .pages import require_csrf, sign_in_page_headers
 from .qr import qr_svg
 
 bp = Blueprint("signin", __name__, template_folder="templates")
+# each sign-in attempt's result, sent by the app: success, wrong_password, locked, mfa_failed, mfa_locked
+# (app.py connects the metrics when they are on; with nobody connected, sending costs nothing)
+attempted = Namespace().signal("sign-in attempted")
+
+
+def report(result: str) -> None:
+    attempted.send(current_app._get_current_object(), result=result)  # type: ignore[attr-defined]
 bp.after_request(sign_in_page_headers)
 bp.before_request(require_csrf)
 
@@ -45,6 +53,7 @@ def _continue(user: User, amr: list[str], target: str) -> Response:
     response = redirect(target)
     web_session.begin(user, account_id=None, amr=amr, response=response)
     web_session.clear_pending()
+    report("success")
     mark_done(FRESH)
     if user.must_change_password or user.terms_accepted_at is None:
         response.headers["Location"] = url_for("signin.first_login", next=target)
@@ -73,8 +82,10 @@ def login() -> Any:
             user = signin.check_password(form.email.data or "", form.password.data or "",
                                          ip=web_session.client_ip())
         except throttle.LockedOutError as exc:
+            report("locked")
             form.form_errors.append(exc.message)
         except RosterError as exc:
+            report("wrong_password")
             field_error(form, exc, "password")
         else:
             if mfa.has_second_factor(user):
@@ -109,8 +120,10 @@ def second_factor() -> Any:
         try:
             method = signin.check_second_factor(user, form.code.data or "")
         except throttle.LockedOutError as exc:
+            report("mfa_locked")
             form.form_errors.append(exc.message)
         except RosterError as exc:
+            report("mfa_failed")
             field_error(form, exc, "code")
         else:
             return finish_second_factor(user, amr, method, pending)

@@ -20,7 +20,7 @@ from models.audit import Actor
 from models.errors import RosterError
 
 from . import web_session
-from .signin import bp, finish_second_factor, next_target, second_factor_subject
+from .signin import bp, finish_second_factor, next_target, report, second_factor_subject
 
 CHALLENGE = "webauthn_challenge"
 
@@ -69,9 +69,11 @@ def webauthn_verify() -> Any:
         _, credential = passkeys.verify_authentication(request.get_data(as_text=True), challenge=_take(),
                                                        rp_id=rp_id, origin=origin, user=user)
     except throttle.LockedOutError as exc:
+        report("mfa_locked")
         return _refused(exc.message, 429)
     except RosterError as exc:
         throttle.fail(key)
+        report("mfa_failed")
         return _refused(exc.message)
     throttle.succeed(key)
     response = finish_second_factor(user, amr, passkeys.amr_method(credential), pending)

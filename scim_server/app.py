@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_PASSWORD": None,
     "SMTP_TLS": "starttls",
     "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "METRICS": None,  # "1": /metrics on (scim_server/metrics.py)
+    "METRICS_TOKEN": None,  # /metrics on, for this bearer token only
     # requests per minute per SCIM token and per OAuth client (models.rate_limits); 0: no limit
     "SCIM_RATE_LIMIT": 6000,
     "OAUTH_RATE_LIMIT": 6000,
@@ -49,6 +51,8 @@ ENVIRONMENT = {
     "ROSTER_SMTP_USER": "SMTP_USER",
     "ROSTER_SMTP_PASSWORD": "SMTP_PASSWORD",
     "ROSTER_SMTP_TLS": "SMTP_TLS",
+    "ROSTER_METRICS": "METRICS",
+    "ROSTER_METRICS_TOKEN": "METRICS_TOKEN",
     "ROSTER_SCIM_RATE_LIMIT": "SCIM_RATE_LIMIT",
     "ROSTER_OAUTH_RATE_LIMIT": "OAUTH_RATE_LIMIT",
     "ROSTER_ARGON2_MEMORY_KIB": "ARGON2_MEMORY_KIB",
@@ -84,6 +88,11 @@ def _development_secret(config: dict[str, Any]) -> str:
     return key
 
 
+def metrics_enabled(config: dict[str, Any]) -> bool:
+    """Metrics are off unless ROSTER_METRICS=1 or a ROSTER_METRICS_TOKEN protects them."""
+    return str(config.get("METRICS") or "").strip().lower() in ("1", "true", "yes") or bool(config.get("METRICS_TOKEN"))
+
+
 def configure_domain(config: dict[str, Any]) -> None:
     """Bind the database and hand the domain its settings (shared by the app and the CLI)."""
     bind(open_database(config["DATABASE_URL"]))
@@ -114,7 +123,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from flask_wtf.csrf import CSRFProtect
 
-    from oidc import discovery, endpoints, pages, provider, signin_webauthn, unavailable, web_session
+    from oidc import discovery, endpoints, pages, provider, signin, signin_webauthn, unavailable, web_session
 
     from . import health, scim
     from .client_address import ClientAddress, TrustedProxies
@@ -142,7 +151,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.context_processor(web_session.template_context)
     app.session_interface = web_session.LazySessions()
     # outermost, so the path it logs is the canonical one CanonicalScimPaths set
-    app.wsgi_app = RequestLog(CanonicalScimPaths(app.wsgi_app))  # type: ignore[method-assign]
+    observe = None
+    if metrics_enabled(app.config):
+        from . import metrics  # imported only now: prometheus-client must see `roster serve`'s directory first
+
+        observe = metrics.init_app(app, signin.attempted).observe
+    app.wsgi_app = RequestLog(CanonicalScimPaths(app.wsgi_app), observe)  # type: ignore[method-assign]
     # outside the log too: every layer sees the client behind the trusted proxies, not the proxy
     trusted = TrustedProxies(app.config["FORWARDED_ALLOW_IPS"])
     app.wsgi_app = ClientAddress(app.wsgi_app, trusted)  # type: ignore[method-assign]

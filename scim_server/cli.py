@@ -13,10 +13,13 @@ keys are in each command's docstring and only ever grow.
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from typing import Any
 
 import click
@@ -247,6 +250,34 @@ def _stop_child(process: subprocess.Popen[bytes]) -> None:
         log.error("the outbox sender had exited with status %s", process.returncode)
 
 
+def _metrics_directory(config: dict[str, Any]) -> tuple[str | None, bool]:
+    """With metrics on: the directory where every worker writes its counts, and whether serve made it.
+
+    prometheus-client's multi-process mode sums the files of all workers at
+    each scrape. ``PROMETHEUS_MULTIPROC_DIR`` when set (emptied: an earlier
+    run's counts must not be added to this one's), else a new directory that
+    serve removes when it stops. Set before any worker imports prometheus-client.
+    """
+    from .app import metrics_enabled
+
+    if not metrics_enabled(config):
+        return None, False
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    directory = given or tempfile.mkdtemp(prefix="roster-metrics-")
+    os.makedirs(directory, exist_ok=True)
+    for stale in glob.glob(os.path.join(directory, "*.db")):
+        os.remove(stale)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    return directory, given is None
+
+
+def _worker_exited(server: Any, worker: Any) -> None:
+    """gunicorn's child_exit hook: a dead worker's live gauges stop counting (its counters stay in the sums)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, type=click.IntRange(1, 65535), show_default=True, help="Port to listen on.")
@@ -273,7 +304,9 @@ def serve(config: dict[str, Any], host: str, port: int, workers: int) -> None:
     close_database()
     level = str(config.get("LOG_LEVEL") or "INFO").upper()
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    metrics_directory, own_metrics_directory = _metrics_directory(config)
     server = _gunicorn({
+        **({"child_exit": _worker_exited} if metrics_directory else {}),
         "bind": [bind],
         "workers": workers,
         "proc_name": "roster",
@@ -295,6 +328,8 @@ def serve(config: dict[str, Any], host: str, port: int, workers: int) -> None:
         # a worker leaves gunicorn by SystemExit through this frame too: only the master stops the sender
         if os.getpid() == master:
             _stop_child(sender)
+            if own_metrics_directory:
+                shutil.rmtree(str(metrics_directory), ignore_errors=True)
 
 
 # ----------------------------------------------------------------- db, outbox

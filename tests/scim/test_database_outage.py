@@ -103,7 +103,7 @@ class Deployment:
 
     def __init__(self, url: str) -> None:
         self.app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET_KEY, "TESTING": True,
-                               "BASE_URL": "http://roster.test"})
+                               "BASE_URL": "http://roster.test", "METRICS": "1"})
         self.client = self.app.test_client()
         settings.configure(secret_key=SECRET_KEY, base_url="http://roster.test")
         account = accounts.create_account("Acme Vendor", "vendor", by=Actor.cli("tests"))
@@ -124,6 +124,7 @@ class Deployment:
             "userinfo": client.get("/oauth/userinfo", headers={"Authorization": "Bearer " + "y" * 43}),
             "revoke": client.post("/oauth/revoke", data={"token": "z" * 43}, auth=auth),
             "introspect": client.post("/oauth/introspect", data={"token": "z" * 43}, auth=auth),
+            "jwks": client.get("/oauth/jwks"),
             "authorize": client.get("/oauth/authorize", query_string={
                 "response_type": "code", "client_id": self.rp.client_id, "redirect_uri": REDIRECT,
                 "scope": "openid", "state": "s"}),
@@ -140,7 +141,7 @@ def assert_unavailable(responses: dict[str, Any]) -> None:
             body = response.get_json(force=True)
             assert body["schemas"] == [SCIM_ERROR] and body["status"] == "503", (name, body)
             assert "retry" in body["detail"].lower()
-        elif name in ("token", "userinfo", "revoke", "introspect"):
+        elif name in ("token", "userinfo", "revoke", "introspect", "jwks"):
             assert response.mimetype == "application/json", name
             assert response.get_json()["error"] == "temporarily_unavailable", name
             assert response.headers["Cache-Control"] == "no-store"
@@ -183,6 +184,9 @@ def test_postgresql_stopped_answers_503_everywhere_then_recovers_without_a_resta
     assert client.get("/health/ready").status_code == 503
     assert client.get("/healthz").status_code == 503
     assert client.get("/health/live").status_code == 200
+    # the metrics still answer (what is happening matters most now), without the outbox figures they cannot read
+    scraped = client.get("/metrics").get_data(as_text=True)
+    assert 'status="503"' in scraped and "roster_outbox_backlog_messages" not in scraped
     own_postgres.start()
     # the very next requests are served: the pool drops the dead connections and opens new ones
     assert client.get("/health/ready").status_code == 200
