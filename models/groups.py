@@ -1,15 +1,23 @@
-"""Groups of an account: membership changes are set operations in SQL."""
+"""Groups of an account: membership changes are set operations in SQL.
+
+Every writer of an account's groups takes the account lock (models.accounts.lock)
+before it reads or writes a group, a member row, a record or a membership, like
+every other writer of the account (models.directory, models.members): two
+changes of one account then queue on one row in one order, never on each
+other's rows in opposite orders (a deadlock), and each sees the other's
+committed result (a user deleted meanwhile is unknown, not a foreign-key error).
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
 import peewee
 
 from . import audit, clock
-from .accounts import require_admin
+from .accounts import lock, require_admin
 from .audit import Actor
 from .database import db, is_postgres, supports_returning, transaction
 from .errors import ConflictError, InvalidInputError, NotFoundError
@@ -46,6 +54,7 @@ def create_group(account: Account, name: str, *, external_id: str | None = None,
     name = _clean_name(name)
     with transaction():
         require_admin(account, by)
+        lock(account)
         try:
             with transaction():
                 group = Group.create(account=account.id, display_name=name, display_name_key=name.lower(),
@@ -66,6 +75,7 @@ def rename_group(group: Group, name: str, *, by: Actor) -> Group:
     name = _clean_name(name)
     with transaction():
         require_admin(group.account_id, by)
+        _locked(group)
         try:
             with transaction():
                 Group.update(display_name=name, display_name_key=name.lower(), version=Group.version + 1,
@@ -78,9 +88,14 @@ def rename_group(group: Group, name: str, *, by: Actor) -> Group:
     return Group.get_by_id(group.id)
 
 
-def delete_group(group: Group, *, by: Actor) -> None:
+def delete_group(group: Group, *, by: Actor, check: Check | None = None) -> None:
+    """Delete the group; its member rows go with it (ON DELETE CASCADE). NotFoundError when it is gone already.
+
+    ``check`` runs first, under the lock, with the group's current version.
+    """
     with transaction():
         require_admin(group.account_id, by)
+        _locked(group, check)
         Group.delete().where(Group.id == group.id).execute()
         audit.record(by, "group.deleted", account_id=group.account_id, target_type="group", target_id=group.id,
                      name=group.display_name)
@@ -100,6 +115,7 @@ def add_members(group: Group, membership_ids: Iterable[str], *, by: Actor) -> in
     """Add memberships of the group's account; touches only the rows added. Returns how many were new."""
     with transaction():
         require_admin(group.account_id, by)
+        _locked(group)
         ids = _memberships_in(group.account_id, membership_ids)
         if not ids:
             return 0
@@ -114,6 +130,7 @@ def add_members(group: Group, membership_ids: Iterable[str], *, by: Actor) -> in
 def remove_members(group: Group, membership_ids: Iterable[str], *, by: Actor) -> int:
     with transaction():
         require_admin(group.account_id, by)
+        _locked(group)
         ids = list(dict.fromkeys(membership_ids))
         removed = GroupMember.delete().where(
             (GroupMember.group == group.id) & GroupMember.membership.in_(ids)).execute()
@@ -134,6 +151,9 @@ def set_groups(membership: Membership, group_refs: Sequence[str], *, by: Actor) 
     """Make ``membership`` a member of exactly these groups of its account."""
     with transaction():
         require_admin(membership.account_id, by)
+        lock(membership.account_id)
+        if not Membership.select().where(Membership.id == membership.id).exists():
+            raise NotFoundError("This membership does not exist any more.")
         account = Account.get_by_id(membership.account_id)
         groups = resolve_groups(account, group_refs)
         wanted = {g.id for g in groups}
@@ -210,6 +230,24 @@ def find_group(account: Account, group_id: str) -> Group:
     if group is None:
         raise NotFoundError(f"No group {group_id} in this account.")
     return group
+
+
+Check = Callable[[int], None]
+"""Called with the group's current version under the lock; raises to refuse (e.g. an If-Match precondition)."""
+
+
+def _locked(group: Group, check: Check | None = None) -> Group:
+    """``group`` as it is now, read after the account lock, and the caller's ``check`` of its version.
+
+    NotFoundError when another request deleted it since the caller read it.
+    """
+    lock(group.account_id)
+    current = _GROUP_OF_ACCOUNT.first(group.id, group.account_id)
+    if current is None:
+        raise NotFoundError(f"No group {group.id} in this account.")
+    if check is not None:
+        check(current.version)
+    return current
 
 
 def _chunks(ids: Sequence[str]) -> Iterable[list[str]]:
@@ -328,7 +366,7 @@ def create_directory_group(account: Account, name: str, *, external_id: str | No
     created. Records need not be linked to a person.
     """
     with transaction():
-        group = create_group(account, name, external_id=external_id, by=by)
+        group = create_group(account, name, external_id=external_id, by=by)  # the account lock first
         if member_records:
             _apply_member_changes(group, MemberChanges(add=tuple(member_records)))
             audit.record(by, "group.members_added", account_id=account.id, target_type="group",
@@ -337,7 +375,7 @@ def create_directory_group(account: Account, name: str, *, external_id: str | No
 
 
 def update_group(group: Group, *, display_name: str | None = None, external_id: Any = KEEP,
-                 members: MemberChanges | None = None, by: Actor) -> Group:
+                 members: MemberChanges | None = None, by: Actor, check: Check | None = None) -> Group:
     """Change a group in one transaction and give it a new version (RFC 7644 §3.5.1, §3.5.2).
 
     ``display_name`` None and ``external_id`` KEEP leave those as they are.
@@ -345,8 +383,9 @@ def update_group(group: Group, *, display_name: str | None = None, external_id: 
     change of 100 members touches 100 rows of each member table whatever the
     group's size. Refused with ConflictError (``uniqueness``) for a name
     another group of the account has, InvalidInputError for a member that is
-    not a record of the account, NotFoundError when the group is gone;
-    nothing changes then.
+    not a record of the account (a user deleted by a request that came first
+    included), NotFoundError when the group is gone; nothing changes then.
+    ``check`` runs first, under the lock, with the group's current version.
     """
     values: dict[str, Any] = {"version": Group.version + 1, "updated_at": clock.now()}
     if display_name is not None:
@@ -356,6 +395,7 @@ def update_group(group: Group, *, display_name: str | None = None, external_id: 
         values["external_id"] = external_id
     with transaction():
         require_admin(group.account_id, by)
+        _locked(group, check)
         try:
             # no savepoint: a refusal rolls the whole change back
             query = Group.update(values).where(Group.id == group.id)
