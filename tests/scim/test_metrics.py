@@ -151,11 +151,11 @@ def _live_count(directory: Path) -> float:
 
 
 @pytest.mark.e2e
-def test_a_multi_worker_server_sums_every_workers_counts(tmp_path, monkeypatch):
+def test_a_multi_worker_server_sums_every_workers_counts(database_url, tmp_path, monkeypatch):
     counts = tmp_path / "metrics"
     monkeypatch.setenv("ROSTER_METRICS", "1")
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(counts))
-    with live_server.serve(workdir=tmp_path, workers=3) as server:
+    with live_server.serve(database_url, workdir=tmp_path, workers=3) as server:
         root = server.base_url.removesuffix("/scim/v2")
         sent = 0
         per_worker: list[float] = []
@@ -208,3 +208,20 @@ def test_hostile_methods_and_paths_add_no_series(metered, method, path):
             assert labels["resource_type"] in ("User", "Group", "all", "unknown", "Bulk", "Me", "Schema",
                                                "ResourceType", "ServiceProviderConfig"), labels
     assert len(metered.extensions["roster_metrics"]._children) < 200
+
+
+@pytest.mark.e2e
+def test_serve_makes_its_own_counts_directory_and_removes_it_when_it_stops(tmp_path, monkeypatch):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("ROSTER_METRICS", "1")
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.setenv("TMPDIR", str(scratch))  # where `roster serve` makes it
+    with live_server.serve(workdir=tmp_path, workers=2) as server:
+        root = server.base_url.removesuffix("/scim/v2")
+        assert _get(root + "/health/live")[0] == 200
+        made = list(scratch.glob("roster-metrics-*"))
+        assert len(made) == 1 and list(made[0].glob("*.db"))
+        status, text = _get(root + "/metrics")
+        assert status == 200 and 'route="/health/live"' in text
+    assert not list(scratch.glob("roster-metrics-*"))
