@@ -18,9 +18,12 @@ from typing import Any
 
 import peewee
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conformance import live_server
-from models import Actor, accounts, scim_tokens, settings
+from models import Actor, accounts, scim_tokens
+from models import settings as domain_settings
 from models.database import DatabaseUnavailableError, bind, db, is_unavailable, open_database
 from models.schema import upgrade
 from scim_server.app import create_app
@@ -105,7 +108,7 @@ class Deployment:
         self.app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET_KEY, "TESTING": True,
                                "BASE_URL": "http://roster.test", "METRICS": "1"})
         self.client = self.app.test_client()
-        settings.configure(secret_key=SECRET_KEY, base_url="http://roster.test")
+        domain_settings.configure(secret_key=SECRET_KEY, base_url="http://roster.test")
         account = accounts.create_account("Acme Vendor", "vendor", by=Actor.cli("tests"))
         _, token = scim_tokens.create_token(account, by=Actor.cli("tests"))
         self.scim = Tenant(account, token, self.client)
@@ -283,3 +286,63 @@ def test_a_live_server_answers_503_while_postgresql_is_stopped_and_serves_again_
         for _ in range(4):
             assert _request(users, headers=bearer)[0] == 200
             assert _request(root + "/health/ready")[0] == 200
+
+
+# ------------------------------------------------------------------ generated traffic while the database is away
+
+SCIM_PATHS = st.sampled_from(["/Users", "/Users/{id}", "/Groups", "/Groups/{id}", "/Users/.search", "/.search",
+                              "/Bulk", "/Me", "/Schemas", "/ResourceTypes", "/ServiceProviderConfig"])
+OAUTH_PATHS = st.sampled_from(["/oauth/token", "/oauth/userinfo", "/oauth/revoke", "/oauth/introspect",
+                               "/oauth/authorize", "/oauth/logout", "/oauth/jwks"])
+BODIES = st.one_of(st.none(), st.dictionaries(st.text(max_size=12), st.one_of(st.text(max_size=20), st.integers(),
+                                                                              st.booleans()), max_size=4))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def away(request, tmp_path):
+    """A deployment whose database has just gone away: SQLite's file unopenable, or its own PostgreSQL stopped."""
+    if request.param == "postgres":
+        server = request.getfixturevalue("own_postgres")
+        deployment = request.getfixturevalue("postgres_deployment")
+        server.stop()
+        yield deployment
+        return
+    path = tmp_path / "roster.sqlite3"
+    bind(open_database(f"sqlite:///{path}"))
+    upgrade()
+    dispose(db.obj)
+    deployment = Deployment(f"sqlite:///{path}")
+    path.rename(tmp_path / "aside.sqlite3")
+    path.mkdir()
+    yield deployment
+    dispose(db.obj)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_generated_requests_while_the_database_is_away_get_503_in_their_surfaces_format_never_500(away, data):
+    client = away.client
+    if data.draw(st.booleans(), label="scim"):
+        path = "/scim/v2" + data.draw(SCIM_PATHS).format(id=data.draw(st.uuids()).hex)
+        method = data.draw(st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE"]))
+        response = client.open(path, method=method, json=data.draw(BODIES), headers=away.scim.headers)
+        assert response.status_code in (503, 404, 405), (method, path, response.status_code)
+        assert response.mimetype == "application/scim+json"
+        if response.status_code == 503:
+            assert int(response.headers["Retry-After"]) > 0
+            assert response.get_json()["status"] == "503"
+        return
+    path = data.draw(OAUTH_PATHS)
+    method = data.draw(st.sampled_from(["GET", "POST"]))
+    fields = {k: str(v) for k, v in (data.draw(BODIES) or {}).items()}
+    if data.draw(st.booleans(), label="known client"):
+        fields.update(client_id=away.rp.client_id, redirect_uri=REDIRECT, response_type="code", scope="openid")
+    response = (client.get(path, query_string=fields) if method == "GET"
+                else client.post(path, data=fields, auth=away.rp.auth))
+    assert response.status_code < 500 or response.status_code == 503, (method, path, response.status_code)
+    if response.status_code == 503:
+        assert int(response.headers["Retry-After"]) > 0
+        if path in ("/oauth/authorize", "/oauth/logout"):
+            assert response.mimetype == "text/html" and "Location" not in response.headers
+        else:
+            assert response.get_json()["error"] == "temporarily_unavailable"
