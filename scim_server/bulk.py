@@ -250,6 +250,9 @@ def execute(operation: Operation, created: dict[str, Created]) -> Any:
     path = _resolve_path(parsed.path, created)
     response = dispatch(str(parsed.method), path, _resolve(operation.data, created), parsed.version)
     status = response.status_code
+    metrics = current_app.extensions.get("roster_metrics")  # present when metrics are on
+    if metrics is not None:
+        metrics.count_bulk_operation(str(parsed.method), path, status)
     if status >= 400:
         return _result(operation, status, location=_location(path) if parsed.method != "POST" else None,
                        response=Error.model_validate(response.get_json()))

@@ -56,6 +56,7 @@ SCIM_OPERATIONS = {
     "scim.discovery.schema": ("Schema", "get"),
 }
 SEARCHED = {"Users": "User", "Groups": "Group"}
+BULK_OPERATIONS = {"POST": "create", "PUT": "replace", "PATCH": "patch", "DELETE": "delete"}
 ME_OPERATIONS = {"GET": "get", "POST": "create", "PUT": "replace", "PATCH": "patch", "DELETE": "delete"}
 OUTCOMES = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict",
             412: "precondition_failed", 413: "too_large", 429: "rate_limited", 503: "unavailable"}
@@ -134,6 +135,11 @@ class Metrics:
         operation = scim_operation(rule.endpoint, view_args, method) if rule is not None else None
         return (self.requests.labels(method, route, str(status)),
                 self.scim.labels(*operation, outcome(status)) if operation is not None else None)
+
+    def count_bulk_operation(self, method: str, path: str, status: int) -> None:
+        """One operation of a /Bulk request, counted as the single request it stands for (the /Bulk counts too)."""
+        resource = SEARCHED.get(path.lstrip("/").split("/", 1)[0], "unknown")
+        self.scim.labels(resource, BULK_OPERATIONS.get(method.upper(), "other"), outcome(status)).inc()
 
     def count_sign_in(self, sender: Any, result: str) -> None:
         self.sign_ins.labels(result).inc()

@@ -87,6 +87,30 @@ def test_requests_are_counted_per_route_and_status_never_per_path(metered):
                  le="+Inf") == 3
 
 
+def test_each_bulk_operation_counts_as_the_request_it_stands_for(metered):
+    client = metered.test_client()
+    scim = tenant(client, accounts.create_account("Acme Vendor", "vendor", by=Actor.cli("tests")))
+    existing = scim.create("ada@acme.example")
+    operations = [
+        {"method": "POST", "path": "/Users", "bulkId": "b1", "data": user("bob@acme.example")},
+        {"method": "POST", "path": "/Users", "bulkId": "b2", "data": user("ada@acme.example")},  # taken: 409
+        {"method": "DELETE", "path": f"/Users/{existing['id']}"},
+        {"method": "POST", "path": "/Groups", "bulkId": "g1", "data": {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Sales"}},
+    ]
+    response = scim.post("/Bulk", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                                   "Operations": operations})
+    assert response.status_code == 200, response.get_json()
+    db.close()
+    found = samples(client.get("/metrics").get_data(as_text=True))
+    operations_total = "roster_scim_operations_total"
+    assert value(found, operations_total, resource_type="Bulk", operation="bulk", outcome="success") == 1
+    assert value(found, operations_total, resource_type="User", operation="create", outcome="success") == 2
+    assert value(found, operations_total, resource_type="User", operation="create", outcome="conflict") == 1
+    assert value(found, operations_total, resource_type="User", operation="delete", outcome="success") == 1
+    assert value(found, operations_total, resource_type="Group", operation="create", outcome="success") == 1
+
+
 def test_sign_ins_are_counted_by_result(metered):
     client = metered.test_client()
     account = accounts.create_account("Acme Vendor", "vendor", by=Actor.cli("tests"))
