@@ -52,9 +52,9 @@ def ensure_an_admin_remains(account_id: str, *, role: str, status: str) -> None:
     """
     if role != "admin" or status not in ("active", "invited"):
         return  # not one who manages the account, nor will once they accept their invitation
-    left = {state for (state,) in Membership.select(Membership.status).where(
+    left = {m.status for m in Membership.select(Membership.status).where(
         (Membership.account == account_id) & (Membership.role == "admin")
-        & Membership.status.in_(("active", "invited"))).distinct().tuples()}
+        & Membership.status.in_(("active", "invited"))).distinct()}
     if "active" in left or (status == "invited" and left):
         return
     name = Account.get_by_id(account_id).name
@@ -127,6 +127,7 @@ def add_user(
     now = clock.now()
     temporary = None
     with transaction():
+        lock(account)  # first, like every writer of the account's groups and members (models.groups)
         user = find_user(email)
         created = user is None or user.status == "pending"
         if user is None:
@@ -158,6 +159,7 @@ def add_user(
             raise ConflictError(f"{email} is already a member of {account.name}.", field="email",
                                 reason="already_member") from exc
         if group_list:
+            group_list = resolve_groups(account, [g.id for g in group_list])  # none deleted since: NotFoundError
             GroupMember.insert_many([{"group": g.id, "membership": membership.id} for g in group_list]).execute()
         product = settings.current.product_name
         if temporary is not None:
@@ -178,19 +180,28 @@ def add_user(
     return AddedUser(membership, User.get_by_id(user.id), created, temporary)
 
 
-def complete_first_login(user: User, *, new_password: str, accept_terms: bool) -> User:
-    """R8: the terms and a new password before anything else."""
+def complete_first_login(user: User, *, accept_terms: bool, new_password: str | None = None) -> User:
+    """R8: the terms before anything else, and a password of their own for a person given a temporary one.
+
+    A person whose operator set their real password (``roster user create
+    --password-stdin``) only accepts the terms; ``new_password`` is used only
+    while ``must_change_password`` says the current one is temporary.
+    """
     if not accept_terms:
         raise InvalidInputError("Accept the terms of use to continue.", field="accept_terms")
-    passwords.check_policy(new_password, email=user.email)
-    if passwords.verify_password(user.password_hash, new_password):
-        raise InvalidInputError("Choose a password other than the temporary one.", field="new_password")
+    changes: dict[str, object] = {}
+    if user.must_change_password:
+        if not new_password:
+            raise InvalidInputError("Choose your own password.", field="new_password")
+        passwords.check_policy(new_password, email=user.email)
+        if passwords.verify_password(user.password_hash, new_password):
+            raise InvalidInputError("Choose a password other than the temporary one.", field="new_password")
+        changes = {"password_hash": passwords.hash_password(new_password), "must_change_password": False}
     with transaction():
         now = clock.now()
-        User.update(password_hash=passwords.hash_password(new_password), must_change_password=False,
-                    terms_accepted_at=now, updated_at=now).where(User.id == user.id).execute()
+        User.update(terms_accepted_at=now, updated_at=now, **changes).where(User.id == user.id).execute()
         audit.record(Actor.for_user(user), "user.first_login_completed", account_id=None, target_type="user",
-                     target_id=user.id)
+                     target_id=user.id, password_changed=bool(changes))
     return User.get_by_id(user.id)
 
 

@@ -107,7 +107,7 @@ def next_step(user: User, account: Account | None, *, amr: Iterable[str], auth_t
               max_age: int | None = None, acr_values: Iterable[str] = ()) -> Step:
     """The next thing this sign-in must do before it may be used for ``account``.
 
-    R8 first (terms and a new password), then freshness (``max_age``), then
+    R8 first (the terms, and a new password after a temporary one), then freshness (``max_age``), then
     R10: an account with ``mfa_required`` or a request for ``acr=mfa`` needs a
     second factor in this sign-in; a person without one enrols now.
     """
@@ -115,8 +115,10 @@ def next_step(user: User, account: Account | None, *, amr: Iterable[str], auth_t
         return Step("login", "Sign in to continue.")
     if max_age is not None and clock.now() - auth_time > dt.timedelta(seconds=max(max_age, 0)):
         return Step("login", "Sign in again: the application asked for a recent sign-in.")
-    if user.must_change_password or user.terms_accepted_at is None:
+    if user.must_change_password:
         return Step("first_login", "Accept the terms and choose your own password.")
+    if user.terms_accepted_at is None:
+        return Step("first_login", "Accept the terms of use to continue.")
     wants_mfa = "mfa" in set(acr_values) or (account is not None and mfa.mfa_required_for(account))
     if wants_mfa and not SECOND_FACTORS & set(amr):
         if mfa.has_second_factor(user):

@@ -57,6 +57,13 @@ class FirstLoginForm(FlaskForm):
         message="Accept the terms of use to continue.")])
 
 
+class TermsForm(FlaskForm):
+    """R8 for a person whose operator set their real password: the terms only."""
+
+    accept_terms = BooleanField("I accept the terms of use", validators=[DataRequired(
+        message="Accept the terms of use to continue.")])
+
+
 class ForgotPasswordForm(FlaskForm):
     email = StringField("Email", validators=[DataRequired(), Length(max=320)])
 

@@ -27,6 +27,7 @@ from .forms import (
     ForgotPasswordForm,
     LoginForm,
     ResetPasswordForm,
+    TermsForm,
     field_error,
 )
 from .pages import require_csrf, sign_in_page_headers
@@ -174,23 +175,23 @@ def enrol() -> Any:
 @bp.route("/login/first", methods=["GET", "POST"])
 @web_session.login_required
 def first_login() -> Any:
-    """R8: terms and a new password before the person may go anywhere."""
+    """R8: the terms (and a new password after a temporary one) before the person may go anywhere."""
     user = web_session.current_user()
     assert user is not None
     if not user.must_change_password and user.terms_accepted_at is not None:
         return redirect(next_target())
-    form = FirstLoginForm()
+    temporary = bool(user.must_change_password)
+    form: FirstLoginForm | TermsForm = FirstLoginForm() if temporary else TermsForm()
     if form.validate_on_submit():
         try:
-            members.complete_first_login(user, new_password=form.new_password.data or "",
-                                         accept_terms=bool(form.accept_terms.data))
+            members.complete_first_login(user, accept_terms=bool(form.accept_terms.data), new_password=(
+                form.new_password.data or "") if isinstance(form, FirstLoginForm) else None)
         except RosterError as exc:
-            field_error(form, exc, "new_password")
+            field_error(form, exc, "new_password" if temporary else "accept_terms")
         else:
             return redirect(next_target())
     status = 400 if form.is_submitted() else 200
-    return render_template("first_login.html", form=form, next=next_target(),
-                           temporary=user.must_change_password), status
+    return render_template("first_login.html", form=form, next=next_target(), temporary=temporary), status
 
 
 @bp.route("/login/account", methods=["GET", "POST"])

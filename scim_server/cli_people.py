@@ -44,7 +44,9 @@ def user_cli() -> None:
 @_preset_option
 @click.option("--given-name", default="", help="First name.")
 @click.option("--family-name", default="", help="Last name.")
-@click.option("--password-stdin", is_flag=True, help="Read the person's password from one line of standard input.")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the person's own password from one line of standard input (only the terms are asked for "
+                   "at the first sign-in).")
 @click.option("--temporary-password", is_flag=True,
               help="Mail a temporary password to change at the first sign-in (also the default).")
 @json_option
@@ -52,10 +54,11 @@ def user_create(account_ref: str, email: str, role: str, preset: str | None, giv
                 password_stdin: bool, temporary_password: bool, as_json: bool) -> None:
     """Add EMAIL to ACCOUNT as an active member, without an invitation.
 
-    A new person gets the password read from standard input, or else a
-    temporary password by mail that they must change (and accept the terms)
-    at the first sign-in. A person who has a Roster user already keeps their
-    password and is notified.
+    A new person gets the password read from standard input as their own
+    (the first sign-in asks them to accept the terms, nothing more), or else
+    a temporary password by mail that they must change (and accept the
+    terms) at the first sign-in. A person who has a Roster user already
+    keeps their password and is notified.
 
     JSON: {"member": {"id", "account_id", "user_id", "email", "given_name", "family_name",
     "status", "role", "permissions", "created_via", "created_at"}, "created_user": bool,

@@ -26,7 +26,6 @@ from .conftest import ROSTER, add_security_key, screenshot
 pytestmark = pytest.mark.browser
 
 PASSWORD = "a long and unusual passphrase"
-NEW_PASSWORD = "another long passphrase 99"
 
 
 class Callback(http.server.BaseHTTPRequestHandler):
@@ -104,14 +103,12 @@ def test_enrol_a_security_key_during_a_forced_mfa_sign_in_then_sign_in_with_it(l
         page.get_by_label("Password").fill(PASSWORD)
         screenshot(page, "signin-login")
         page.get_by_role("button", name="Sign in").click()
-        password = PASSWORD
-        if page.url.split("?")[0].endswith("/login/first"):  # R8 for a password set by the operator
-            password = NEW_PASSWORD
-            screenshot(page, "signin-first-login")
-            page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
-            page.get_by_label("Repeat the new password").fill(NEW_PASSWORD)
-            page.get_by_label("I accept the terms of use").check()
-            page.get_by_role("button", name="Continue").click()
+        # R8 for a password set by the operator: the terms only
+        page.wait_for_url("**/login/first**")
+        screenshot(page, "signin-first-login")
+        assert page.get_by_label("New password", exact=True).count() == 0
+        page.get_by_label("I accept the terms of use").check()
+        page.get_by_role("button", name="Continue").click()
         page.wait_for_url("**/login/mfa/enrol**")
         assert "requires a second factor" in page.locator("main").inner_text()
         screenshot(page, "signin-mfa-enrol")
@@ -128,7 +125,7 @@ def test_enrol_a_security_key_during_a_forced_mfa_sign_in_then_sign_in_with_it(l
         url, verifier = authorize_url(localhost_server, client["client_id"], callback)
         page.goto(url)
         page.get_by_label("Email").fill("kim@keys.example")
-        page.get_by_label("Password").fill(password)
+        page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url("**/login/mfa**")
         screenshot(page, "signin-mfa")

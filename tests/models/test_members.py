@@ -354,6 +354,28 @@ def test_r8_temporary_password_is_mailed_and_must_be_changed(account, by):
     assert passwords.verify_password(done.password_hash, PASSWORD)
 
 
+def test_r8_a_password_set_by_the_operator_needs_only_the_terms(account, by):
+    added = members.add_user(account, "set@acme.example", password=PASSWORD, by=by)
+    user = User.get_by_id(added.user.id)
+    assert not user.must_change_password and user.terms_accepted_at is None and added.temporary_password is None
+    kept = user.password_hash
+
+    with pytest.raises(InvalidInputError, match="terms"):
+        members.complete_first_login(user, accept_terms=False)
+    done = members.complete_first_login(user, accept_terms=True)
+
+    assert done.terms_accepted_at is not None and done.password_hash == kept
+    assert AuditEvent.get(AuditEvent.action == "user.first_login_completed").detail["password_changed"] is False
+
+
+def test_r8_a_temporary_password_must_be_replaced_with_the_terms(account, by):
+    added = members.add_user(account, "temp2@acme.example", temporary_password=True, by=by)
+    user = User.get_by_id(added.user.id)
+    with pytest.raises(InvalidInputError, match="Choose your own password"):
+        members.complete_first_login(user, accept_terms=True)
+    assert User.get_by_id(user.id).terms_accepted_at is None
+
+
 def test_r8_existing_person_keeps_their_password(account, by, cli_actor):
     other = accounts.create_account("Third", "reseller", by=cli_actor)
     original = members.add_user(other, "keeps@acme.example", password=PASSWORD, by=cli_actor).user

@@ -69,6 +69,15 @@ def test_next_step_r8_comes_first(person, account):
     assert step.name == "first_login"
 
 
+def test_next_step_r8_asks_a_person_with_their_own_password_for_the_terms_only(person, account):
+    User.update(terms_accepted_at=None).where(User.id == person.id).execute()
+    step = signin.next_step(User.get_by_id(person.id), account, amr=["pwd"], auth_time=clock.now())
+    assert step.name == "first_login" and step.reason == "Accept the terms of use to continue."
+    User.update(must_change_password=True).where(User.id == person.id).execute()
+    step = signin.next_step(User.get_by_id(person.id), account, amr=["pwd"], auth_time=clock.now())
+    assert step.name == "first_login" and "choose your own password" in step.reason
+
+
 def test_next_step_max_age(person, account, frozen_clock):
     started = clock.now()
     frozen_clock.advance(minutes=10)

@@ -205,14 +205,16 @@ def test_a_wrong_password_and_an_unknown_email_get_the_same_answer(client, accou
 
 def test_r8_a_temporary_password_leads_to_terms_and_a_new_password_before_any_code(client, account):
     added = members.add_user(account, "temp@acme.example", given_name="Tim", family_name="Temp",
-                             password=PASSWORD, by=Actor.cli("tests"), via="console")
-    assert added.user.must_change_password or added.user.terms_accepted_at is None
+                             temporary_password=True, by=Actor.cli("tests"), via="console")
+    temporary = added.temporary_password
+    assert temporary and added.user.must_change_password
     rp = RelyingParty.register(account)
     request = authorization(rp)
-    page = sign_in_page(client, client.get(request.url), "temp@acme.example")
+    page = sign_in_page(client, client.get(request.url), "temp@acme.example", temporary)
     assert page.request.path == "/login/first"
-    same = submit(client, page, "/login/first", new_password=PASSWORD, confirm=PASSWORD, accept_terms="y")
-    assert same.status_code == 400
+    assert 'name="new_password"' in page.get_data(as_text=True)
+    same = submit(client, page, "/login/first", new_password=temporary, confirm=temporary, accept_terms="y")
+    assert same.status_code == 400 and "other than the temporary one" in same.get_data(as_text=True)
     new = "a brand new passphrase 42"
     no_terms = submit(client, page, "/login/first", new_password=new, confirm=new)
     assert no_terms.status_code == 400 and "terms" in no_terms.get_data(as_text=True)
@@ -220,6 +222,26 @@ def test_r8_a_temporary_password_leads_to_terms_and_a_new_password_before_any_co
     assert code_from(done)
     user = User.get_by_id(added.user.id)
     assert not user.must_change_password and user.terms_accepted_at is not None
+
+
+def test_r8_a_password_set_by_the_operator_asks_for_the_terms_only(client, account):
+    # what `roster user create --password-stdin` does: the person's real password, terms still to accept
+    added = members.add_user(account, "set@acme.example", given_name="Sam", family_name="Set", password=PASSWORD,
+                             by=Actor.cli("tests"), via="cli")
+    assert not added.user.must_change_password and added.user.terms_accepted_at is None
+    rp = RelyingParty.register(account)
+    request = authorization(rp)
+    page = sign_in_page(client, client.get(request.url), "set@acme.example")
+    assert page.request.path == "/login/first"
+    html = page.get_data(as_text=True)
+    assert 'name="new_password"' not in html and "temporary" not in html and "Accept the terms of use" in html
+    no_terms = submit(client, page, "/login/first")
+    assert no_terms.status_code == 400 and "Accept the terms of use" in no_terms.get_data(as_text=True)
+    done = follow(client, submit(client, page, "/login/first", accept_terms="y"))
+    assert code_from(done)
+    user = User.get_by_id(added.user.id)
+    assert user.terms_accepted_at is not None and user.password_hash == added.user.password_hash
+    assert client.get("/login/first").status_code == 302  # done: the page sends the person on
 
 
 def test_prompt_none_without_a_session_answers_login_required(client, account):
