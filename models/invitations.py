@@ -439,12 +439,13 @@ def link(invitation: Invitation, *, by: Actor) -> str:
 def revoke(invitation: Invitation, *, by: Actor) -> None:
     """The link stops working and the invited membership goes (R3)."""
     with transaction():
+        # the account lock before the invitation's row, as SCIM's and the console's removals take them (R1 too)
+        lock(invitation.account_id)
         invitation = Invitation.get_by_id(invitation.id)
         require_admin(invitation.account_id, by)
         _require_open(invitation, "revoked")
         Invitation.update(status="revoked").where(Invitation.id == invitation.id).execute()
         if invitation.membership_id:
-            lock(invitation.account_id)  # R1: the account's admins are read under its lock
             invited = Membership.get_or_none((Membership.id == invitation.membership_id)
                                              & (Membership.status == "invited"))
             if invited is not None:

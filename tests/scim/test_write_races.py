@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from models import Actor, groups, members
-from models.errors import NotFoundError
-from models.tenancy import DirectoryRecord, Group, GroupMember, GroupRecord, Membership
+from models import Actor, groups, invitations, members
+from models.errors import NotFoundError, RosterError
+from models.tenancy import DirectoryRecord, Group, GroupMember, GroupRecord, Membership, User
 
-from .scim_support import tenant
+from .scim_support import USER_SCHEMA, tenant
 
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -204,3 +204,60 @@ def test_two_group_changes_with_the_same_if_match_one_wins_and_the_other_is_412(
                                      {"op": "replace", "path": "displayName", "value": f"Name {index}.{n}"}]})
                          for n in range(2)))
         assert sorted(status(r, {200, 412}) for r in results) == [200, 412]
+
+
+def console(call: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
+    """A console or CLI change: its domain refusal's class name, or "done" (anything else fails the race)."""
+    try:
+        call(*args, by=Actor.cli("tests"), **kwargs)
+    except RosterError as exc:
+        return type(exc).__name__
+    return "done"
+
+
+def test_revoking_an_invitation_while_scim_deletes_the_invited_record(scim, account):
+    for index in range(ROUNDS):
+        record_id = scim.create(f"invited{index}@example.com")["id"]
+        invitation = invitations.find_invitation(account, f"invited{index}@example.com")
+        revoked, deleted = race(partial(console, invitations.revoke, invitation),
+                                partial(scim.delete, f"/Users/{record_id}"))
+        assert revoked in {"done", "PolicyViolationError"}, revoked  # revoked by the removal already
+        status(deleted, {204})
+    assert not Membership.select().where(Membership.status == "invited").exists()
+    no_dangling_links()
+
+
+def test_the_same_new_person_created_by_several_records_at_once(scim):
+    for index in range(ROUNDS // 2):
+        email = f"twin{index}@example.com"
+        results = race(*(partial(scim.post, "/Users", {"schemas": [USER_SCHEMA], "userName": f"twin{index}.{n}",
+                                                       "emails": [{"value": email, "primary": True}]})
+                         for n in range(4)))
+        for response in results:
+            status(response, {201})
+        records = DirectoryRecord.select().where(DirectoryRecord.user_name.startswith(f"twin{index}."))
+        assert sorted(r.unlinked_reason or "linked" for r in records) == [
+            "already_member_through_other_record"] * 3 + ["linked"]
+
+
+def test_adding_a_member_with_groups_in_the_console_while_scim_deletes_a_group(scim, account):
+    for index in range(ROUNDS):
+        team = group(scim, f"Welcome {index}")
+        added, deleted = race(partial(console, members.add_user, account, f"new{index}@example.com",
+                                      groups=[team], password="correct horse battery staple"),
+                              partial(scim.delete, f"/Groups/{team}"))
+        assert added in {"done", "NotFoundError"}, added
+        status(deleted, {204})
+    no_dangling_links()
+
+
+def test_a_person_deleting_themself_while_a_group_patch_adds_their_record(scim, account):
+    ids = people(scim, ROUNDS)
+    team = group(scim)
+    for record_id in ids:
+        user = User.get_by_id(Membership.get_by_id(DirectoryRecord.get_by_id(record_id).membership_id).user_id)
+        gone, patched = race(partial(console, members.delete_user, user), partial(add, scim, team, record_id))
+        assert gone == "done"
+        status(patched, {200})  # the record stays, unlinked (user_deleted)
+    assert GroupMember.select().where(GroupMember.group == team).count() == 0
+    no_dangling_links()
