@@ -21,6 +21,7 @@ from models import Actor, accounts, outbox
 from models.database import db
 from scim_server.app import create_app
 from tests.oidc.flow import PASSWORD, ready_person, submit
+from tests.oidc.test_signin import totp_for
 from tests.scim.scim_support import tenant, user
 
 from ..conftest import SECRET_KEY, dispose
@@ -124,6 +125,27 @@ def test_sign_ins_are_counted_by_result(metered):
     assert value(found, "roster_sign_ins_total", result="wrong_password") == 1
     assert value(found, "roster_sign_ins_total", result="success") == 1
     assert value(found, "roster_sign_ins_total", result="locked") == 0
+
+
+def test_second_factor_failures_and_lockouts_are_counted(metered, frozen_clock):
+    client = metered.test_client()
+    account = accounts.create_account("Acme Vendor", "vendor", by=Actor.cli("tests"))
+    person = ready_person(account, "pat@acme.example")
+    totp_for(person)
+    asked = submit(client, client.get("/login"), "/login", email="pat@acme.example", password=PASSWORD)
+    assert asked.status_code == 302 and "/login/mfa" in asked.headers["Location"]
+    page = client.get(asked.headers["Location"])
+    for _ in range(6):  # the fifth wrong code locks, the sixth meets the lock
+        submit(client, page, "/login/mfa", code="000000")
+    for _ in range(6):  # and so for passwords
+        submit(client, client.get("/login"), "/login", email="other@acme.example", password="wrong password")
+    db.close()
+    found = samples(client.get("/metrics").get_data(as_text=True))
+    assert value(found, "roster_sign_ins_total", result="wrong_password") == 4
+    assert value(found, "roster_sign_ins_total", result="locked") == 2
+    assert value(found, "roster_sign_ins_total", result="mfa_failed") == 4
+    assert value(found, "roster_sign_ins_total", result="mfa_locked") == 2
+    assert value(found, "roster_sign_ins_total", result="success") == 0  # no session without the second factor
 
 
 def test_the_outbox_backlog_and_its_oldest_message_are_read_when_scraped(metered, frozen_clock):
