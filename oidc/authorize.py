@@ -25,6 +25,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from models import sessions, signin
+from models.security import AuthorizationCode
 from models.tenancy import Account
 
 from . import input_check, provider, web_session
@@ -33,6 +34,8 @@ from .provider import SignInContext
 
 bp = Blueprint("oauth", __name__)
 bp.after_request(sign_in_page_headers)
+
+NONCE_LENGTH = AuthorizationCode.nonce.max_length  # the code keeps it for the ID token
 
 # a choice of account or a fresh sign-in made for one authorization request, keyed by its digest
 FRESH = "fresh_for"
@@ -123,6 +126,8 @@ def authorize() -> Any:
         max_age = _max_age(data.get("max_age"))
     except ValueError:
         return refuse(InvalidRequestError, "max_age must be a whole number of seconds.")
+    if len(data.get("nonce") or "") > NONCE_LENGTH:
+        return refuse(InvalidRequestError, f"nonce is longer than {NONCE_LENGTH} characters.")
 
     live = web_session.current_session()
     if live is None or user is None or ("login" in prompts and not _is_fresh(digest, FRESH)):

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from flask import request
@@ -27,20 +29,29 @@ from werkzeug.exceptions import BadRequest
 
 # the endpoints that read a client's Basic credentials themselves (authlib, RFC 6749 §2.3.1)
 BASIC_AUTH_ENDPOINTS = frozenset({"oauth.token", "oauth.revoke", "oauth.introspect"})
+# the only ones that read a JSON body (WebAuthn); Flask-WTF would read any other as a form, and crash
+# on a JSON list or on a value that is not a string
+JSON_BODY_ENDPOINTS = frozenset({"signin.webauthn_options", "signin.webauthn_verify",
+                                 "signin.webauthn_register_options", "signin.webauthn_register",
+                                 "profile.webauthn_options", "profile.webauthn_register"})
 BASIC = "Authorization header"
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
 
 
 class UnreadableInputError(BadRequest):
-    """A parameter (``field``) or header that is not UTF-8 text without NUL."""
+    """A parameter (``field``), header or body that is not UTF-8 text without NUL, or not what the endpoint reads."""
 
-    def __init__(self, field: str, where: str):
+    def __init__(self, field: str, where: str, description: str | None = None):
         self.field = field
+        if description is not None:
+            super().__init__(description)
+            return
         # descriptions travel in OAuth error redirects: only names safe in RFC 6749's error character set
         name = f"parameter '{field}'" if _PLAIN_NAME.fullmatch(field) else "a parameter"
         super().__init__(f"The {where} has {name} that is not UTF-8 text or contains a NUL character; "
                          "send UTF-8 text without NUL." if where != BASIC else
-                         "The Authorization header's Basic credentials are not base64 of UTF-8 text without NUL.")
+                         "The Authorization header is not a scheme and credentials, or its Basic credentials are "
+                         "not base64 of UTF-8 text without NUL.")
 
 
 def check_request() -> None:
@@ -55,8 +66,33 @@ def check_request() -> None:
         for key, value in request.form.items(multi=True):
             if "\x00" in key or "\x00" in value:
                 raise UnreadableInputError(key, "form")
+    elif request.is_json:
+        _check_json()
     if request.endpoint in BASIC_AUTH_ENDPOINTS:
         _check_basic_credentials(request.headers.get("Authorization", ""))
+
+
+def _check_json() -> None:
+    if request.endpoint not in JSON_BODY_ENDPOINTS:
+        raise UnreadableInputError("body", "body", "This address takes a form (application/x-www-form-urlencoded), "
+                                                   "not JSON.")
+    try:
+        document = json.loads(request.get_data(cache=True))
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+        raise UnreadableInputError("body", "body", "The body is not a JSON object.") from None
+    if not isinstance(document, dict):
+        raise UnreadableInputError("body", "body", "The body is not a JSON object.")
+    pending: list[Any] = [document]
+    while pending:  # not recursive: the document may be as deep as the parser allowed
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str) and not _is_text(item.encode("utf-8", "surrogatepass")):
+            raise UnreadableInputError("body", "body", "The JSON body has a string that is not UTF-8 text or "
+                                                       "contains a NUL character.")
 
 
 def _check_pairs(raw: bytes, where: str) -> None:
@@ -86,6 +122,8 @@ def _is_text(raw: bytes) -> bool:
 
 def _check_basic_credentials(header: str) -> None:
     parts = header.split(None, 1)
+    if " " in header and len(parts) < 2:  # a scheme and blank space: authlib splits it unguarded
+        raise UnreadableInputError("Authorization", BASIC)
     if len(parts) != 2 or parts[0].lower() != "basic":
         return
     try:

@@ -202,3 +202,20 @@ def test_an_unexpected_failure_is_a_page_or_an_oauth_error_never_a_traceback(dat
     body = assert_oauth_error(client.get("/oauth/broken"), 500, "server_error")
     assert "a bug" not in body["error_description"]
     dispose(db.obj)
+
+
+def test_a_nonce_longer_than_the_code_keeps_is_invalid_request(client, rp, person, sign_in):
+    sign_in(client, person)
+    error = redirected_error(authorize(client, rp, nonce="n" * 513)[0])
+    assert error["error"] == "invalid_request" and "nonce" in error["error_description"]
+    assert code_from(authorize(client, rp, nonce="n" * 512)[0])
+
+
+def test_json_bodies_are_read_only_where_json_is_expected(client):
+    for body in ('"\\u0000"', "[1, 2]", "[" * 3000, '{"email": {"a": 1}}'):
+        assert_page(client.post("/login", data=body, content_type="application/json"), 400)
+        assert_page(client.post("/oauth/logout", data=body, content_type="application/json"), 400)
+        assert_oauth_error(client.post("/oauth/token", data=body, content_type="application/json"), 400)
+    options = "/login/mfa/webauthn/options"
+    for body in ("[1]", "[" * 3000 + "]" * 3000, '{"a": "\\ud800"}', '{"a": ["\\u0000"]}', "{"):
+        assert_page(client.post(options, data=body, content_type="application/json"), 400)
