@@ -46,8 +46,9 @@ class BaseModel(peewee.Model):
 class DatabaseUnavailableError(peewee.OperationalError):
     """The database cannot serve now — down, restarting, unreachable, out of connections, locked, unreadable.
 
-    Nothing was changed, and the same request may succeed later: each
-    protocol answers 503 with ``Retry-After: retry_after``. ``orig`` is the
+    The transaction is rolled back (or, when the connection died during its
+    COMMIT, as the server decided), and the same request may succeed later:
+    each protocol answers 503 with ``Retry-After: retry_after``. ``orig`` is the
     driver's error. Raised only by :func:`is_unavailable`'s classification,
     at the calls where peewee reaches the driver; constraint violations,
     deadlocks and SQL errors keep their own types.
