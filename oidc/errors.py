@@ -21,7 +21,9 @@ from flask import Flask, Response, current_app, jsonify, make_response, render_t
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
-from . import input_check
+from models.database import DatabaseUnavailableError
+
+from . import input_check, unavailable
 from .pages import page_headers
 
 log = logging.getLogger("roster.http")
@@ -54,7 +56,10 @@ def init_app(app: Flask) -> None:
             answered = earlier(exc)
             if answered is not exc:
                 return answered
-        return answer(exc)
+        try:
+            return answer(exc)
+        except DatabaseUnavailableError as away:  # an answer that reads the database (a client's redirect URI)
+            return unavailable.answer(away)
 
     app.after_request(security_headers)
 
