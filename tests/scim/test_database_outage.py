@@ -294,6 +294,11 @@ SCIM_PATHS = st.sampled_from(["/Users", "/Users/{id}", "/Groups", "/Groups/{id}"
                               "/Bulk", "/Me", "/Schemas", "/ResourceTypes", "/ServiceProviderConfig"])
 OAUTH_PATHS = st.sampled_from(["/oauth/token", "/oauth/userinfo", "/oauth/revoke", "/oauth/introspect",
                                "/oauth/authorize", "/oauth/logout", "/oauth/jwks"])
+# raw query strings, hostile ones included (NUL, bytes that are not UTF-8, stray separators)
+QUERIES = st.one_of(st.just(b""), st.binary(max_size=30),
+                    st.lists(st.sampled_from([b"filter=", b"userName", b"%00", b"%ff", b"&", b"=", b"count=9999999999",
+                                              b"startIndex=-1", b"client_id=", b"redirect_uri=", b"%20eq%20"]),
+                             max_size=6).map(b"".join)).map(lambda raw: raw.decode("latin-1"))  # as WSGI carries it
 BODIES = st.one_of(st.none(), st.dictionaries(st.text(max_size=12), st.one_of(st.text(max_size=20), st.integers(),
                                                                               st.booleans()), max_size=4))
 
@@ -318,14 +323,15 @@ def away(request, tmp_path):
     dispose(db.obj)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_generated_requests_while_the_database_is_away_get_503_in_their_surfaces_format_never_500(away, data):
     client = away.client
     if data.draw(st.booleans(), label="scim"):
         path = "/scim/v2" + data.draw(SCIM_PATHS).format(id=data.draw(st.uuids()).hex)
         method = data.draw(st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE"]))
-        response = client.open(path, method=method, json=data.draw(BODIES), headers=away.scim.headers)
+        response = client.open(path, method=method, json=data.draw(BODIES), headers=away.scim.headers,
+                               query_string=data.draw(QUERIES))
         assert response.status_code in (503, 404, 405), (method, path, response.status_code)
         assert response.mimetype == "application/scim+json"
         if response.status_code == 503:
@@ -337,8 +343,11 @@ def test_generated_requests_while_the_database_is_away_get_503_in_their_surfaces
     fields = {k: str(v) for k, v in (data.draw(BODIES) or {}).items()}
     if data.draw(st.booleans(), label="known client"):
         fields.update(client_id=away.rp.client_id, redirect_uri=REDIRECT, response_type="code", scope="openid")
-    response = (client.get(path, query_string=fields) if method == "GET"
-                else client.post(path, data=fields, auth=away.rp.auth))
+    if data.draw(st.booleans(), label="raw query"):
+        response = client.open(path, method=method, query_string=data.draw(QUERIES), auth=away.rp.auth)
+    else:
+        response = (client.get(path, query_string=fields) if method == "GET"
+                    else client.post(path, data=fields, auth=away.rp.auth))
     assert response.status_code < 500 or response.status_code == 503, (method, path, response.status_code)
     if response.status_code == 503:
         assert int(response.headers["Retry-After"]) > 0
