@@ -20,16 +20,18 @@ install-test: $(BIN)/python system-packages node-packages
 
 # Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium;
 # it never downloads a browser of its own) and Debian's nginx, the reverse proxy
-# of tests/scim/test_proxy_e2e.py. Needs root; skipped when present.
+# of tests/scim/test_proxy_e2e.py, and Debian's PostgreSQL binaries (initdb, pg_ctl) for the server
+# tests/scim/test_database_outage.py makes, stops and starts on its own. Needs root; skipped when present.
 system-packages:
 	@missing=""; \
 	if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then missing=" chromium chromium-driver"; fi; \
 	if [ ! -x /usr/sbin/nginx ]; then missing="$$missing nginx"; fi; \
+	if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then missing="$$missing postgresql"; fi; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
-	    echo "Missing for the browser and proxy tests: run 'sudo apt-get install$$missing'" >&2; \
+	    echo "Missing for the browser, proxy and database-outage tests: run 'sudo apt-get install$$missing'" >&2; \
 	  fi; \
 	fi
 
