@@ -220,11 +220,13 @@ def oauth_world(hostile_app, account, sign_in) -> dict[str, Any]:
 
 def test_token_revocation_introspection_and_userinfo_answer_oauth_json(oauth_world):
     rp, tokens, client = oauth_world["rp"], oauth_world["tokens"], oauth_world["stranger"]
-    base = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "token": tokens["access_token"],
-            "client_id": rp.client_id, "code": "x", "redirect_uri": REDIRECT, "code_verifier": "v" * 43}
 
     @given(st.data())
     def hostile(data: Any) -> None:
+        presenting = data.draw(st.sampled_from([rp, oauth_world["public"]]))
+        base = {"grant_type": data.draw(st.sampled_from(["refresh_token", "authorization_code"])),
+                "refresh_token": tokens["refresh_token"], "token": tokens["access_token"],
+                "client_id": presenting.client_id, "code": "x", "redirect_uri": REDIRECT, "code_verifier": "v" * 43}
         shapes = authorization_shapes(rp, tokens["access_token"])
         request = data.draw(requests(base, shapes, ("POST", "POST", "GET", "PUT")))
         for path in JSON_ENDPOINTS:
