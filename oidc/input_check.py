@@ -1,13 +1,16 @@
 """Parameters the OAuth endpoints and pages can read as text, checked once before any of their views.
 
-Three kinds of input ended in a 500 wherever a view first touched them:
+Four kinds of input ended in a 500 wherever a view first touched them:
 bytes that are not UTF-8 (werkzeug decodes the query string and a form
 body strictly the first time they are read), NUL characters (psycopg
 refuses them in any PostgreSQL parameter, so a client id or a scope
-failed at its first query, while SQLite stored them), and a Basic
-credential that is not base64 of UTF-8 (authlib decodes it unguarded).
-Lone surrogates cannot be written in URL encoding except as invalid
-UTF-8, so the same check refuses them. Nothing a person or a client
+failed at its first query, while SQLite stored them), a Basic
+credential that is not base64 of UTF-8 (authlib decodes it unguarded),
+and a JSON body (Flask-WTF reads one as the form when there is no form,
+and fails on a list, a nested value or a document deeper than the parser
+goes). Lone surrogates cannot be written in URL encoding except as
+invalid UTF-8, so the same check refuses them; in the WebAuthn routes'
+JSON they are refused with NUL. Nothing a person or a client
 legitimately sends contains any of these.
 
 The refusal is an ``UnreadableInputError`` (a 400); ``oidc.errors`` turns
