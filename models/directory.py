@@ -123,12 +123,21 @@ def find_record_by_user_name(account_id: str, key: str) -> DirectoryRecord | Non
     return _with_membership(_RECORD_BY_USER_NAME.first(account_id, key))
 
 
-def _clean(user_name: str, attributes: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    if not isinstance(user_name, str) or not user_name.strip() or len(user_name) > 512:
+_MAX_LENGTH = 512  # of userName, its folded key and externalId: the columns' size (PostgreSQL refuses more)
+
+
+def _clean(user_name: str, attributes: dict[str, Any], external_id: str | None,
+           ) -> tuple[str, dict[str, Any], str | None]:
+    # the folded key too: lower() can lengthen a string ("İ" becomes two characters)
+    if not isinstance(user_name, str) or not user_name.strip() or len(user_name) > _MAX_LENGTH \
+            or len(user_name_key(user_name)) > _MAX_LENGTH:
         raise InvalidInputError("userName must be a non-empty string of at most 512 characters.",
                                 field="userName", reason="invalid_value")
+    if external_id is not None and (not isinstance(external_id, str) or len(external_id) > _MAX_LENGTH):
+        raise InvalidInputError("externalId must be a string of at most 512 characters.",
+                                field="externalId", reason="invalid_value")
     kept = {k: v for k, v in attributes.items() if k not in ("id", "meta", "password", "userName", "externalId")}
-    return user_name.strip(), kept
+    return user_name.strip(), kept, external_id
 
 
 @dataclasses.dataclass(frozen=True)
@@ -240,7 +249,7 @@ def create_record(account: Account, user_name: str, attributes: dict[str, Any], 
     userName already, compared case-insensitively. A record that cannot link is
     still created, with the reason in ``unlinked_reason``.
     """
-    user_name, attributes = _clean(user_name, attributes)
+    user_name, attributes, external_id = _clean(user_name, attributes, external_id)
     record_id = new_id()
     with transaction():
         require_admin(account, by)
@@ -307,7 +316,7 @@ def update_record(account_id: str, record_id: str, change: Change, *, by: Actor,
         if replacement is None:
             return current
         user_name, attributes, external_id, password = replacement
-        user_name, attributes = _clean(user_name, attributes)
+        user_name, attributes, external_id = _clean(user_name, attributes, external_id)
         if "active" not in attributes:
             # a replacement that leaves out "active" keeps the status: it is the
             # membership's, and reactivating someone by omission would be a hole

@@ -44,14 +44,23 @@ def resolve_groups(account: Account, refs: Sequence[str]) -> list[Group]:
 
 def _clean_name(name: str) -> str:
     name = (name or "").strip()
-    if not name or len(name) > 256:
+    # the folded key too: lower() can lengthen a string ("İ" becomes two characters); PostgreSQL refuses more
+    if not name or len(name) > 256 or len(name.lower()) > 256:
         raise InvalidInputError("A group name of 1 to 256 characters is required.", field="display_name")
     return name
+
+
+def _clean_external_id(external_id: Any) -> Any:
+    if external_id is not None and external_id is not KEEP and (not isinstance(external_id, str)
+                                                                or len(external_id) > 256):
+        raise InvalidInputError("externalId must be a string of at most 256 characters.", field="externalId")
+    return external_id
 
 
 def create_group(account: Account, name: str, *, external_id: str | None = None,
                  permissions: list[str] | None = None, by: Actor) -> Group:
     name = _clean_name(name)
+    external_id = _clean_external_id(external_id)
     with transaction():
         require_admin(account, by)
         lock(account)
@@ -392,7 +401,7 @@ def update_group(group: Group, *, display_name: str | None = None, external_id: 
         name = _clean_name(display_name)
         values.update(display_name=name, display_name_key=name.lower())
     if external_id is not KEEP:
-        values["external_id"] = external_id
+        values["external_id"] = _clean_external_id(external_id)
     with transaction():
         require_admin(group.account_id, by)
         _locked(group, check)

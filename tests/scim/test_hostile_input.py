@@ -100,15 +100,15 @@ json_values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_
                            max_leaves=25)
 
 COMPARISONS = ["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le", "EQ", "Eq", "xx"]
-OPERANDS = ['"a"', '""', "true", "false", "null", "1", "-1.5", '"2026-01-01T00:00:00Z"', '"\\u0000"', '"\\ud800"',
-            '"x@example.com"', "1e999", '"' + "z" * 300 + '"']
+OPERANDS = ['"a"', '""', "true", "false", "null", "1", "-1.5", '"2026-01-01T00:00:00Z"', '"\\u0000"', '"a\\u0000b"',
+            '"\\ud800"', '"\\udfff\\ud800"', '"x@example.com"', "1e999", '"' + "z" * 300 + '"', '"\\"', "[]"]
 
 
 @st.composite
 def filters(draw: Any, depth: int = 0) -> str:
     """Filter expressions (RFC 7644 §3.4.2.2), valid and broken, nested a little."""
-    choice = draw(st.integers(0, 9 if depth < 3 else 3))
-    if choice <= 2:
+    choice = draw(st.integers(0, 11 if depth < 3 else 3))
+    if choice <= 2 or choice >= 10:
         return f"{draw(attribute)} {draw(st.sampled_from(COMPARISONS))} {draw(st.sampled_from(OPERANDS))}"
     if choice == 3:
         return f"{draw(attribute)} pr"
@@ -126,9 +126,15 @@ def filters(draw: Any, depth: int = 0) -> str:
     return draw(nasty_text)
 
 
+# a known attribute against a hostile operand, on its own and in a chain: what reaches SQL
+comparisons = st.builds("{} {} {}".format, st.sampled_from(ATTRIBUTES[:27]), st.sampled_from(COMPARISONS[:9]),
+                        st.sampled_from(OPERANDS))
+comparisons = st.one_of(comparisons, st.builds("{} and {}".format, comparisons, comparisons),
+                        st.builds("not ({}) or {}".format, comparisons, comparisons))
+
 QUERY_NAMES = ["filter", "sortBy", "sortOrder", "attributes", "excludedAttributes", "startIndex", "count", "cursor"]
 query_values = {
-    "filter": st.one_of(filters(), nasty_text),
+    "filter": st.one_of(comparisons, filters(), nasty_text),
     "sortBy": attribute,
     "sortOrder": st.one_of(st.sampled_from(["ascending", "descending", "ASCENDING", ""]), nasty_text),
     "attributes": st.one_of(st.lists(attribute, max_size=4).map(",".join), nasty_text),
@@ -188,7 +194,7 @@ def documents(target: Target) -> Any:
                                  optional={"failOnErrors": scalars})
     search = st.fixed_dictionaries(
         {"schemas": st.one_of(st.just([SEARCH]), json_values)},
-        optional={"filter": st.one_of(filters(), scalars), "sortBy": st.one_of(attribute, scalars),
+        optional={"filter": st.one_of(comparisons, filters(), scalars), "sortBy": st.one_of(attribute, scalars),
                   "sortOrder": scalars, "startIndex": scalars, "count": scalars, "cursor": scalars,
                   "attributes": st.one_of(st.lists(attribute, max_size=3), scalars),
                   "excludedAttributes": st.one_of(st.lists(attribute, max_size=3), scalars)})

@@ -205,3 +205,19 @@ def test_a_bulk_operation_on_a_path_id_with_nul_is_not_found(scim):
     assert response.status_code == 200
     assert [r["status"] for r in response.get_json()["Operations"]] == ["404", "404"]
     unchanged(scim)
+
+
+@pytest.mark.parametrize("method, path, body, attribute", [
+    ("POST", "/Users", {"schemas": [USER_SCHEMA], "userName": "u@example.com", "externalId": "x" * 513}, "externalId"),
+    ("POST", "/Users", {"schemas": [USER_SCHEMA], "userName": "x" * 513}, "userName"),
+    # 512 characters whose lower case is 1,024: the folded key is stored too
+    ("POST", "/Users", {"schemas": [USER_SCHEMA], "userName": "\u0130" * 512}, "userName"),
+    ("POST", "/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "G", "externalId": "x" * 257}, "externalId"),
+    ("POST", "/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "\u0130" * 256}, "group name"),
+])
+def test_a_value_longer_than_its_column_is_invalid_value_on_both_databases(scim, method, path, body, attribute):
+    assert attribute in refused(send(scim, method, path, json.dumps(body)), 400, "invalidValue")
+    for replaced in (f"/Users/{scim.user_id}", f"/Groups/{scim.group_id}"):
+        if replaced.startswith(path):
+            refused(send(scim, "PUT", replaced, json.dumps(body)), 400, "invalidValue")
+    unchanged(scim)
