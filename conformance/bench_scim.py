@@ -427,7 +427,8 @@ def seed_roster(roster: Roster, memberships: int, group_id: str, group_size: int
                                 "user_name": user_name, "user_name_key": user_name.lower(),
                                 "external_id": (template.external_id or "").replace(marker, number) or None,
                                 "attributes": attributes, "created_at": created, "updated_at": created})
-                values.extend(dict(row, record=record_pk) for row in directory_index.values_of(attributes))
+                values.extend(dict(row, record=record_pk, account_id=account)
+                              for row in directory_index.values_of(attributes))
             with db.atomic():
                 for model, rows in ((User, users), (Membership, members), (DirectoryRecord, records),
                                     (DirectoryValue, values)):

@@ -61,17 +61,25 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def _row(path: str, value: str, type_: Any = "", primary: Any = False) -> dict[str, Any]:
-    return {"path": path, "type": fold(str(type_ or ""))[:64], "primary": primary is True, "value": value,
-            "value_key": fold(value)}
+def _row(path: str, value: str, type_: Any = "", primary: Any = False, *, lead: bool = True) -> dict[str, Any]:
+    return {"path": path, "type": fold(str(type_ or ""))[:64], "primary": primary is True, "lead": lead,
+            "value": value, "value_key": fold(value)}
 
 
 def values_of(attributes: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """The ``directory_value`` rows (without ``record``) of a record's SCIM attributes; empty values are absent."""
+    """The ``directory_value`` rows (without ``record`` and ``account_id``) of a record's SCIM attributes.
+
+    Empty values are absent. Each path has one ``lead`` row, the value a sort
+    reads: a multi-valued attribute's first primary value, else its first
+    value (RFC 7644 §3.4.2.3); a single value is its own.
+    """
     for name in MULTI_VALUED:
-        for entry in attributes.get(name) or []:
-            if isinstance(entry, dict) and (value := _text(entry.get("value"))) is not None:
-                yield _row(f"{name}.value", value, entry.get("type"), entry.get("primary"))
+        rows = [_row(f"{name}.value", value, entry.get("type"), entry.get("primary"), lead=False)
+                for entry in attributes.get(name) or []
+                if isinstance(entry, dict) and (value := _text(entry.get("value"))) is not None]
+        if rows:
+            next((row for row in rows if row["primary"]), rows[0])["lead"] = True
+        yield from rows
     for path, (schema, attribute, sub_attribute) in SINGLE_VALUED.items():
         holder = attributes.get(schema) if schema else attributes
         value = holder.get(attribute) if isinstance(holder, dict) else None
@@ -81,13 +89,16 @@ def values_of(attributes: dict[str, Any]) -> Iterator[dict[str, Any]]:
             yield _row(path, text)
 
 
-def reindex(record_id: str, attributes: dict[str, Any], *, new: bool = False) -> None:
+def reindex(record_id: str, attributes: dict[str, Any], *, new: bool = False, account_id: str | None = None) -> None:
     """Replace the rows of one record by those of ``attributes``: one DELETE and one INSERT.
 
     ``new``: the record was created in this transaction and has no rows yet (the INSERT alone).
+    ``account_id``: the record's account, when the caller has it; else the INSERT reads it from the record.
     Inside a transaction the caller's, which rolls back on any error, is enough: no savepoint.
     """
-    rows = [dict(row, record=record_id) for row in values_of(attributes)]
+    account: Any = account_id if account_id is not None else DirectoryRecord.select(
+        DirectoryRecord.account).where(DirectoryRecord.id == record_id)
+    rows = [dict(row, record=record_id, account_id=account) for row in values_of(attributes)]
     with contextlib.nullcontext() if db.in_transaction() else transaction():
         if not new:
             DirectoryValue.delete().where(DirectoryValue.record == record_id).execute()
@@ -99,7 +110,7 @@ def reindex_all(records: Iterable[DirectoryRecord] | None = None) -> int:
     """Rebuild the rows of ``records`` (every record by default); returns how many records were indexed."""
     count = 0
     for record in records if records is not None else DirectoryRecord.select(
-            DirectoryRecord.id, DirectoryRecord.attributes).iterator():
-        reindex(record.id, record.attributes)
+            DirectoryRecord.id, DirectoryRecord.account, DirectoryRecord.attributes).iterator():
+        reindex(record.id, record.attributes, account_id=record.account_id)
         count += 1
     return count

@@ -192,25 +192,33 @@ class DirectoryValue(BaseModel):
     attributes: one per value of a multi-valued attribute (``emails.value``
     with its ``type`` and ``primary``) and one per single-valued string.
     ``value`` is as sent, for caseExact attributes; ``value_key`` is its
-    case-folded form. No column is ever NULL.
+    case-folded form. No column is ever NULL. ``account_id`` is the record's
+    account, copied so a filter reads one account's rows from an index;
+    ``lead`` marks the one row per (record, path) a sort reads: the primary
+    value of a multi-valued attribute, else its first (RFC 7644 §3.4.2.3).
     """
 
     record = pw.ForeignKeyField(DirectoryRecord, backref="values", on_delete="CASCADE")
+    account_id = pw.CharField(max_length=32)
     path = pw.CharField(max_length=64)
     type = pw.CharField(max_length=64, default="")
     primary = pw.BooleanField(default=False)
+    lead = pw.BooleanField(default=False)
     value = pw.CharField(max_length=512)
     value_key = pw.CharField(max_length=512)
     # the raw foreign-key values peewee exposes, declared for type checkers
     record_id: str
 
     class Meta:
-        indexes = ((("record", "path"), False), (("path", "value_key"), False))
+        # a filter's subquery and a sort's join read from the index alone, without the rows
+        indexes = ((("record", "path", "lead", "value_key"), False),
+                   (("account_id", "path", "value_key", "record", "type", "primary"), False))
 
 
-# The default listing order (created_at, then id) read from an index, so a
-# deep keyset page costs what the first one does.
+# The default listing order (created_at, then id) and sortBy=meta.lastModified
+# read from an index, so a deep keyset page costs what the first one does.
 DirectoryRecord.add_index(DirectoryRecord.account, DirectoryRecord.created_at, DirectoryRecord.id)
+DirectoryRecord.add_index(DirectoryRecord.account, DirectoryRecord.updated_at, DirectoryRecord.id)
 
 TABLES.append(DirectoryValue)
 

@@ -2,7 +2,8 @@
 
 The compiler of :mod:`.filters` does the work with this module's column map;
 ``members`` conditions become ``Group.id IN (groups with such a member)``, so
-they are true or false, never NULL, and never load a member list.
+they are true or false, never NULL, and never load a member list; the
+members read are the account's only.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from scim2_models.path import AttrPath, Comparison, Present, ValuePath
 from models.groups import groups_with_member
 from models.tenancy import DirectoryRecord, Group
 
-from .filters import Column, Expression, SortKey, UserFilterCompiler
+from .filters import Column, Expression, UserFilterCompiler, check_length, check_shape
+from .sorting import SortKey, refuse, resolve
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:group:"
 MEMBER_VALUE = CORE + "members.value"
@@ -35,17 +37,20 @@ GROUP_COLUMNS: dict[str, Column] = {
 SORTABLE = {k: v for k, v in GROUP_COLUMNS.items() if k != MEMBER_VALUE}
 
 
-def _with_member(condition: Expression | None) -> Expression:
-    # a member is a directory record named by the group or linked to one of its memberships (models.groups)
-    return Group.id.in_(groups_with_member(condition))
-
-
 class GroupFilterCompiler(UserFilterCompiler):
     """Compile a filter bound to the SCIM Group model to a WHERE expression over Group."""
 
-    def __init__(self, scim_filter: ScimFilter[Any]):
-        super().__init__(scim_filter, GROUP_COLUMNS)
+    def __init__(self, scim_filter: ScimFilter[Any], account_id: str | None = None):
+        super().__init__(scim_filter, GROUP_COLUMNS, account_id=account_id)
         self._inside: AttrPath | None = None  # the attribute of the value path being compiled
+
+    def _with_member(self, condition: Expression | None) -> Expression:
+        # a member is a directory record named by the group or linked to one of its memberships
+        # (models.groups); of the account only, so "members pr" does not read every account's members
+        if self.account_id is not None:
+            own = DirectoryRecord.account == self.account_id
+            condition = own if condition is None else own & condition
+        return Group.id.in_(groups_with_member(condition))
 
     def _is_member(self, attr_path: AttrPath, *, comparison: bool) -> bool:
         resolve = self.filter.resolve_comparison if comparison else self.filter.resolve
@@ -61,7 +66,7 @@ class GroupFilterCompiler(UserFilterCompiler):
         node = dataclasses.replace(node, attr_path=self._qualified(node.attr_path))
         condition = super().visit_comparison(node)
         if self._inside is None and self._is_member(node.attr_path, comparison=True):
-            return _with_member(condition)
+            return self._with_member(condition)
         return condition
 
     def visit_present(self, node: Present) -> Expression:
@@ -71,7 +76,7 @@ class GroupFilterCompiler(UserFilterCompiler):
             condition = None
             if self._inside is not None:
                 return DirectoryRecord.id.is_null(False)
-            return _with_member(condition)
+            return self._with_member(condition)
         return super().visit_present(dataclasses.replace(node, attr_path=attr_path))
 
     def visit_value_path(self, node: ValuePath) -> Expression:
@@ -81,31 +86,30 @@ class GroupFilterCompiler(UserFilterCompiler):
             raise InvalidFilterException(detail=f"Filtering on {node.attr_path}[…] is not supported.")
         self._inside = node.attr_path
         try:
-            return _with_member(self.visit(node.val_filter))
+            return self._with_member(self.visit(node.val_filter))
         finally:
             self._inside = None
 
 
-def compile_group_filter(text: str) -> Expression:
-    """Parse ``text`` with scim2-models and compile it; raises InvalidFilterException (400 invalidFilter)."""
+def compile_group_filter(text: str, account_id: str | None = None) -> Expression:
+    """Parse ``text`` with scim2-models and compile it; raises InvalidFilterException (400 invalidFilter).
+
+    The size limits of :mod:`.filters` apply; with ``account_id``, member tests read that account's records only.
+    """
+    check_length(text)
     try:
         scim_filter = ScimFilter[GroupModel](text)
     except InvalidFilterException:
         raise
     except (ValueError, TypeError) as exc:
         raise InvalidFilterException(detail=str(exc)) from exc
-    return GroupFilterCompiler(scim_filter).visit(scim_filter.ast)
+    check_shape(scim_filter)
+    return GroupFilterCompiler(scim_filter, account_id).visit(scim_filter.ast)
 
 
 def group_sort_key(sort_by: str) -> SortKey:
-    """The sort key of a sortBy attribute (RFC 7644 §3.4.2.3); an unsortable one is invalidFilter."""
-    try:
-        scim_filter = ScimFilter[GroupModel](f"{sort_by} pr")
-    except (ValueError, TypeError) as exc:
-        raise InvalidFilterException(detail=f"Cannot sort by {sort_by}.") from exc
-    node = scim_filter.ast
-    binding = scim_filter.resolve(node.attr_path, strict=True) if isinstance(node, Present) else None
-    column = SORTABLE.get(binding.urn.lower()) if binding is not None else None
+    """The sort key of a sortBy attribute (RFC 7644 §3.4.2.3); ``members`` and the unknown are invalidValue."""
+    column = SORTABLE.get(resolve(GroupModel, sort_by).urn.lower())
     if column is None:
-        raise InvalidFilterException(detail=f"Sorting by {sort_by} is not supported.")
+        raise refuse(sort_by)
     return SortKey(column.expression(), nullable=column.nullable)

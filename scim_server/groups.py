@@ -22,7 +22,6 @@ from models.tenancy import Account, Group
 
 from . import rendered
 from .errors import MEDIA_TYPE
-from .filters import SortKey
 from .group_filters import compile_group_filter, group_sort_key
 from .group_mapping import (
     Member,
@@ -36,6 +35,7 @@ from .group_mapping import (
 from .listing import ListQuery, ResourceListing, list_resources, register
 from .payload import json_body
 from .preconditions import NotModified, check_read, check_write, etag
+from .sorting import SortKey
 
 bp = Blueprint("groups", __name__)
 

@@ -40,8 +40,9 @@ from models.tenancy import Account, DirectoryRecord, Membership
 
 from . import rendered, search
 from .errors import MEDIA_TYPE, scim_response
-from .filters import Expression, SortKey, compile_user_filter, user_name_lookup, user_sort_key
+from .filters import Expression, compile_user_filter, user_name_lookup
 from .mapping import UserModel, to_scim_user
+from .sorting import SortKey, user_sort_key
 from .users import location, user_text
 
 bp = Blueprint("listing", __name__)
@@ -57,9 +58,9 @@ class ResourceListing:
     """How one resource type is listed.
 
     ``query(account)`` is the base SELECT of the account's resources (joins
-    included, no WHERE beyond the tenant); ``compile_filter(text)`` and
-    ``sort_key(sortBy)`` raise InvalidFilterException for what they cannot
-    do; ``serialise(rows, query)`` turns a page of rows into scim2-models
+    included, no WHERE beyond the tenant); ``compile_filter(text, account_id)``
+    raises InvalidFilterException and ``sort_key(sortBy)`` InvalidValueException
+    for what they cannot do; ``serialise(rows, query)`` turns a page of rows into scim2-models
     resources, told the query so that what ``attributes`` and
     ``excludedAttributes`` leave out need not even be loaded (Groups never
     read members under ``excludedAttributes=members``).
@@ -83,7 +84,7 @@ class ResourceListing:
     endpoint: str
     model: Any
     query: Callable[[Account], Any]
-    compile_filter: Callable[[str], Expression]
+    compile_filter: Callable[[str, str], Expression]
     sort_key: Callable[[str], SortKey]
     default_sort: Callable[[], SortKey]
     id_column: Callable[[], Expression]
@@ -223,13 +224,16 @@ def decode_cursor(cursor: str, fingerprint: str, width: int) -> tuple[str, list[
                                             "start again with an empty cursor.") from exc
 
 
-def _key_parts(listing: ResourceListing, query: ListQuery) -> list[Expression]:
-    """The ORDER BY: the sort key, then id; a missing value sorts last ascending, first descending (§3.4.2.3)."""
+def _key_parts(listing: ResourceListing, query: ListQuery) -> tuple[list[Expression], Callable[[Any], Any] | None]:
+    """The ORDER BY: the sort key, then id; a missing value sorts last ascending, first descending (§3.4.2.3).
+
+    With the join the key reads (``SortKey.join``), added to the page's SELECT only.
+    """
     sort = listing.sort_key(query.sort_by) if query.sort_by else listing.default_sort()
     if sort.nullable:
         missing = peewee.Case(None, [(peewee.Expression(sort.expression, peewee.OP.IS, None), 1)], 0)
-        return [missing, peewee.fn.COALESCE(sort.expression, ""), listing.id_column()]
-    return [sort.expression, listing.id_column()]
+        return [missing, peewee.fn.COALESCE(sort.expression, sort.missing), listing.id_column()], sort.join
+    return [sort.expression, listing.id_column()], sort.join
 
 
 def _mentions(node: Any, models: tuple[Any, ...], seen: set[int] | None = None) -> bool:
@@ -263,8 +267,8 @@ def fetch_page(listing: ResourceListing, account: Account, query: ListQuery, *, 
     ``full=False`` such a page's rows are those ids (``Page.narrow``) and
     nothing more is loaded.
     """
-    condition = listing.compile_filter(query.filter) if query.filter else None
-    parts = _key_parts(listing, query)
+    condition = listing.compile_filter(query.filter, account.id) if query.filter else None
+    parts, join = _key_parts(listing, query)
     fingerprint = _fingerprint(account.id, listing, query)
     direction, after = "n", None
     if query.cursor:
@@ -287,7 +291,7 @@ def fetch_page(listing: ResourceListing, account: Account, query: ListQuery, *, 
     if query.count == 0:
         return Page(counted(), [], start_index=None if query.cursor is not None else query.start_index)
     keys = [part.alias(f"_key{i}") for i, part in enumerate(parts[:-1])]
-    where = base(narrow)
+    where = base(narrow) if join is None else join(base(narrow))
     select = where.select(listing.id_column(), *keys) if narrow else where.select_extend(*keys)
     forward = direction == "n"
     skip = query.start_index - 1

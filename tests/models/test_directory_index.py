@@ -77,3 +77,20 @@ def test_reindex_all_rebuilds_every_record(record, account):
     DirectoryValue.delete().execute()
     assert directory_index.reindex_all() == DirectoryRecord.select().count()
     assert DirectoryValue.select().where(DirectoryValue.record == record.id).count() == 18
+
+
+@pytest.mark.parametrize(("emails", "lead"), [
+    ([{"value": "a@x"}, {"value": "b@x", "primary": True}], "b@x"),  # the primary, wherever it is
+    ([{"value": "a@x"}, {"value": "b@x"}], "a@x"),  # else the first
+    ([{"type": "work"}, {"value": "c@x", "primary": False}, {"value": "d@x"}], "c@x"),  # the first with a value
+    ([{"value": "e@x", "primary": True}, {"value": "f@x", "primary": True}], "e@x"),  # two primaries: the first
+])
+def test_one_lead_row_per_path_the_primary_else_the_first_value(emails, lead):
+    rows = list(directory_index.values_of({"emails": emails, "title": "CTO"}))
+    assert [r["value"] for r in rows if r["lead"] and r["path"] == "emails.value"] == [lead]
+    assert [r["lead"] for r in rows if r["path"] == "title"] == [True]
+
+
+def test_reindex_keeps_the_account_of_the_record(record, account):
+    directory_index.reindex(record.id, ATTRIBUTES)
+    assert {v.account_id for v in DirectoryValue.select().where(DirectoryValue.record == record.id)} == {account.id}

@@ -6,6 +6,8 @@ import datetime as dt
 import logging
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from playhouse.test_utils import count_queries
 
 from models import DirectoryRecord, directory_index
@@ -205,3 +207,98 @@ def test_another_tenant_sees_none_of_the_records(many, client):
     other = other_tenant(client)
     body = other.get("/Users", cursor="").get_json()
     assert body["totalResults"] == 0 and body["Resources"] == []
+
+
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+SORTABLE = [
+    "id", "userName", "externalId", "meta.created", "meta.lastModified", "active", "emails", "emails.value",
+    "emails.type", "emails.primary", "phoneNumbers", "phoneNumbers.value", "phoneNumbers.type",
+    "phoneNumbers.primary", "name.givenName", "name.familyName", "name.formatted", "displayName", "nickName",
+    "title", "userType", "preferredLanguage", "locale", "timezone", *(f"{ENTERPRISE}:{name}" for name in (
+        "employeeNumber", "costCenter", "organization", "division", "department", "manager", "manager.value")),
+]
+
+
+@pytest.fixture
+def mailboxes(scim):
+    """Emails whose primary is not the smallest, or that have no primary, or none at all (RFC 7644 §3.4.2.3)."""
+    scim.create("pat", emails=[{"value": "z@x.example", "type": "home"},
+                               {"value": "b@x.example", "type": "work", "primary": True}],
+                phoneNumbers=[{"value": "+1 2", "type": "work"}])
+    scim.create("quinn", emails=[{"value": "c@x.example"}, {"value": "a@x.example", "type": "other"}])
+    scim.create("robin", active=False)
+    return scim
+
+
+def sorted_names(scim, sort_by: str, order: str = "ascending", **query) -> list[str]:
+    response = scim.get("/Users", sortBy=sort_by, sortOrder=order, **query)
+    assert response.status_code == 200, (sort_by, response.get_json())
+    return [r["userName"] for r in response.get_json()["Resources"] if r["userName"] != "admin@acme.example"]
+
+
+def test_a_multi_valued_attribute_sorts_by_its_primary_else_its_first_value(mailboxes):
+    # pat's primary b@ before quinn's first c@ (their smallest values, z@/b@ and a@, would say otherwise)
+    assert sorted_names(mailboxes, "emails") == ["pat", "quinn", "robin"]
+    assert sorted_names(mailboxes, "emails.value", "descending") == ["robin", "quinn", "pat"]
+    # the type of that value; quinn's first value has none, which sorts as missing
+    assert sorted_names(mailboxes, "emails.type")[0] == "pat"
+    assert sorted_names(mailboxes, "emails.type", "descending")[2] == "pat"
+
+
+def test_booleans_sort_false_before_true_and_missing_last(mailboxes):
+    assert sorted_names(mailboxes, "emails.primary") == ["quinn", "pat", "robin"]
+    assert sorted_names(mailboxes, "emails.primary", "descending") == ["robin", "pat", "quinn"]
+    assert sorted_names(mailboxes, "phoneNumbers.primary")[0] == "pat"  # false; the others have none
+    assert sorted_names(mailboxes, "active")[0] == "robin"  # the only inactive one
+    assert sorted_names(mailboxes, "active", "descending")[2] == "robin"
+
+
+@pytest.mark.parametrize("sort_by", SORTABLE)
+def test_every_filterable_attribute_sorts_both_ways_by_index_and_cursor(mailboxes, sort_by):
+    up = sorted_names(mailboxes, sort_by)
+    down = sorted_names(mailboxes, sort_by, "descending")
+    assert sorted(up) == sorted(down) == ["pat", "quinn", "robin"]
+    walked = [r["userName"] for page in walk(mailboxes, sortBy=sort_by, count=1) for r in page["Resources"]]
+    assert [n for n in walked if n != "admin@acme.example"] == up
+
+
+def test_schemas_attributes_sort_or_are_invalid_value_never_an_error(mailboxes):
+    """Every attribute /Schemas publishes: sorted, or refused with 400 invalidValue."""
+    refused = []
+    for schema in mailboxes.get("/Schemas").get_json()["Resources"]:
+        if schema["id"] == "urn:ietf:params:scim:schemas:core:2.0:Group":
+            continue
+        prefix = "" if schema["id"] == "urn:ietf:params:scim:schemas:core:2.0:User" else schema["id"] + ":"
+        for attribute in schema["attributes"]:
+            for path in [attribute["name"]] + [f"{attribute['name']}.{s['name']}"
+                                               for s in attribute.get("subAttributes", [])]:
+                response = mailboxes.get("/Users", sortBy=prefix + path)
+                assert response.status_code in (200, 400), path
+                if response.status_code == 400:
+                    assert response.get_json()["scimType"] == "invalidValue"
+                    refused.append(prefix + path)
+                else:
+                    assert prefix + path in SORTABLE
+    assert "profileUrl" in refused and "name" in refused and "emails.display" in refused and "password" in refused
+    assert not set(refused) & set(SORTABLE)
+
+
+@pytest.mark.parametrize("sort_by", ["name", "nothing", "emails.display", 'userName pr or title pr', "x" * 300,
+                                     'emails[type eq "work"].value', "members"])
+def test_what_cannot_be_sorted_is_invalid_value(scim, sort_by):
+    response = scim.get("/Users", sortBy=sort_by)
+    assert response.status_code == 400 and response.get_json()["scimType"] == "invalidValue"
+    assert len(response.get_json()["detail"]) < 400
+    groups = scim.get("/Groups", sortBy=sort_by)
+    assert groups.status_code == 400 and groups.get_json()["scimType"] == "invalidValue"
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sort_by=st.one_of(st.text(max_size=80), st.sampled_from(SORTABLE).map(lambda name: name + "x"),
+                         st.builds(lambda a, b: f"{a}.{b}", st.sampled_from(SORTABLE), st.text(max_size=10))),
+       order=st.sampled_from(["ascending", "descending"]))
+def test_any_sort_by_is_sorted_or_invalid_value(scim, sort_by, order):
+    response = scim.get("/Users", sortBy=sort_by, sortOrder=order, count=2)
+    assert response.status_code in (200, 400), (sort_by, response.status_code)
+    if response.status_code == 400:
+        assert response.get_json()["scimType"] == "invalidValue"
