@@ -126,7 +126,7 @@ def find_record_by_user_name(account_id: str, key: str) -> DirectoryRecord | Non
 _MAX_LENGTH = 512  # of userName, its folded key and externalId: the columns' size (PostgreSQL refuses more)
 
 
-def _clean(user_name: str, attributes: dict[str, Any], external_id: str | None,
+def _clean(user_name: str, attributes: dict[str, Any], external_id: str | None = None,
            ) -> tuple[str, dict[str, Any], str | None]:
     # the folded key too: lower() can lengthen a string ("İ" becomes two characters)
     if not isinstance(user_name, str) or not user_name.strip() or len(user_name) > _MAX_LENGTH \

@@ -25,6 +25,7 @@ from scim2_models import (
     PatchOperation,
     ResponseParameters,
     SCIMException,
+    ScimFilter,
     ScimPolicy,
 )
 from scim2_models import Group as GroupModel
@@ -39,6 +40,10 @@ from .preconditions import etag
 # What Okta and Entra ID send (DESIGN.md §3): active while payloads are validated and applied.
 TOLERANT = ScimPolicy(remove_value_as_filter=ScimPolicy.RemoveValue.apply, unknown=ScimPolicy.Unknown.ignore,
                       unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create)
+
+# scim2-models' bound classes are weakly kept: held here for good, like USER_PATH in mapping.py (why is said there)
+GROUP_PATH = Path[GroupModel]
+GROUP_FILTER = ScimFilter[GroupModel]
 
 Member = tuple[str, str, str]  # (record id, userName, display)
 
@@ -95,7 +100,7 @@ def member_selection(parameters: ResponseParameters[Any] | None) -> MemberSelect
         return MemberSelection()
     without: set[str] = set()
     for path in parameters.excluded_attributes or []:
-        binding = Path[GroupModel](str(path)).resolve()
+        binding = GROUP_PATH(str(path)).resolve()
         if binding is not None and binding.field_name == "members":
             if binding.sub_field_name is None:
                 return MemberSelection(included=False)
@@ -105,7 +110,7 @@ def member_selection(parameters: ResponseParameters[Any] | None) -> MemberSelect
     only: set[str] = set()
     wanted = False
     for path in parameters.attributes:
-        binding = Path[GroupModel](str(path)).resolve()
+        binding = GROUP_PATH(str(path)).resolve()
         if binding is not None and binding.field_name == "members":
             wanted = True
             if binding.sub_field_name is None:
@@ -203,7 +208,7 @@ def _members_path(path: Any) -> Any:
     if path is None:
         return None
     try:
-        parsed = path if isinstance(path, Path) else Path[GroupModel](path)
+        parsed = path if isinstance(path, Path) else GROUP_PATH(path)
         binding = parsed.resolve()
     except (SCIMException, ValueError, TypeError):
         return None

@@ -17,9 +17,11 @@ from scim2_models import (
     Reference,
     Required,
     SCIMException,
+    ScimFilter,
     ScimPolicy,
     User,
 )
+from scim2_models.path import Path
 from scim2_models.resources.enterprise_user import Manager
 from scim2_models.resources.resource import AnyExtension
 from scim2_models.urn import URN
@@ -83,6 +85,12 @@ class DirectoryUser(User[AnyExtension]):
 
 
 UserModel = DirectoryUser[DirectoryEnterpriseUser | RosterUser]  # type: ignore[valid-type]
+
+# scim2-models keeps its Path[...] and ScimFilter[...] classes in a WeakValueDictionary and makes one on a miss;
+# a class that the cyclic garbage collector frees between that insertion and the lookup after it is a KeyError
+# (seen as a 500 under generated traffic). Bound here once and referenced for good, every lookup finds them.
+USER_PATH = Path[UserModel]  # type: ignore[valid-type]
+USER_FILTER = ScimFilter[UserModel]  # type: ignore[valid-type]
 
 
 def validation_error(exc: pydantic.ValidationError) -> SCIMException:

@@ -14,9 +14,8 @@ from typing import Any
 
 import pydantic
 from scim2_models import Context, Mutability, PatchOp, SCIMException
-from scim2_models.path import Path
 
-from .mapping import TOLERANT, UserModel, validation_error
+from .mapping import TOLERANT, USER_PATH, UserModel, validation_error
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 MANAGER = ENTERPRISE + ":manager"
@@ -45,7 +44,7 @@ def _read_only(key: str) -> bool:
     mutability error and the same one changes nothing.
     """
     try:
-        binding = Path[UserModel](key).resolve()  # type: ignore[valid-type]
+        binding = USER_PATH(key).resolve()
     except (SCIMException, ValueError):
         return False
     if binding is None or binding.field_name == "id" or binding.model is not UserModel:

@@ -48,12 +48,10 @@ class Target:
     person_token: str
     user_ids: list[str]
     group_ids: list[str]
-    strategies: dict[str, Any] = dataclasses.field(default_factory=dict)
+    strategies: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
 
     def strategy(self, name: str) -> Any:
-        """Built once per target: a strategy object is costly to build, cheap to draw from again."""
-        if name not in self.strategies:
-            self.strategies[name] = {"bodies": raw_bodies, "paths": paths}[name](self)
+        """Built once per target, before the first example: costly to build, cheap to draw from again."""
         return self.strategies[name]
 
 
@@ -69,7 +67,9 @@ def target(app, account) -> Target:
                                             "members": [{"value": u} for u in user_ids[: i + 1]]}).get_json()["id"]
                  for i in range(2)]
     tokens = sign_in_for_tokens(app.test_client(), RelyingParty.register(account), person.email)
-    return Target(client, directory.token, tokens["access_token"], user_ids, group_ids)
+    target = Target(client, directory.token, tokens["access_token"], user_ids, group_ids)
+    target.strategies.update(bodies=raw_bodies(target), paths=paths(target))
+    return target
 
 
 # ----------------------------------------------------------------- values
@@ -128,7 +128,7 @@ def filters(draw: Any, depth: int = 0) -> str:
 
 # a known attribute against a hostile operand, on its own and in a chain: what reaches SQL
 comparisons = st.builds("{} {} {}".format, st.sampled_from(ATTRIBUTES[:27]), st.sampled_from(COMPARISONS[:9]),
-                        st.sampled_from(OPERANDS))
+                        st.one_of(st.sampled_from(OPERANDS), nasty_text.map(json.dumps)))
 comparisons = st.one_of(comparisons, st.builds("{} and {}".format, comparisons, comparisons),
                         st.builds("not ({}) or {}".format, comparisons, comparisons))
 
@@ -142,6 +142,14 @@ query_values = {
     "startIndex": st.one_of(numbers.map(str), nasty_text),
     "count": st.one_of(numbers.map(str), nasty_text),
     "cursor": st.one_of(st.just(""), nasty_text, st.binary(max_size=40).map(lambda b: b.hex())),
+}
+# what a well-behaved client sends beside the one hostile parameter, so that one reaches the database
+companions = {
+    "sortBy": st.sampled_from(["userName", "meta.lastModified", "displayName", "externalId", "id"]),
+    "sortOrder": st.sampled_from(["ascending", "descending"]),
+    "attributes": st.sampled_from(["userName", "displayName,members", "id"]),
+    "startIndex": st.integers(1, 5).map(str),
+    "count": st.integers(0, 5).map(str),
 }
 queries = st.dictionaries(st.one_of(st.sampled_from(QUERY_NAMES), nasty_text),
                           st.one_of(nasty_text, filters()), max_size=4).flatmap(
@@ -335,7 +343,11 @@ def test_scim_shaped_writes(target, data):
 @given(data=st.data())
 def test_list_and_search_parameters(target, data):
     endpoint = data.draw(st.sampled_from(["/Users", "/Groups", "/Users/.search", "/Groups/.search", "/.search"]))
-    parameters = data.draw(st.fixed_dictionaries({}, optional=query_values), label="parameters")
+    # the filter most often: it is the parameter that reaches SQL
+    hostile = data.draw(st.sampled_from(QUERY_NAMES + ["filter"] * 6), label="hostile parameter")
+    others = {k: v for k, v in companions.items() if k != hostile and not (hostile == "cursor" and k == "startIndex")}
+    parameters = data.draw(st.fixed_dictionaries({hostile: query_values[hostile]}, optional=others),
+                           label="parameters")
     scim = {"Authorization": f"Bearer {target.scim_token}", "Content-Type": MEDIA_TYPE}
     if endpoint.endswith(".search"):
         body: dict[str, Any] = {"schemas": [SEARCH]}
