@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import pydantic
-from scim2_models import Context, Mutability, PatchOp, SCIMException
+from scim2_models import Context, InvalidValueException, Mutability, PatchOp, SCIMException
 
 from .mapping import TOLERANT, USER_PATH, UserModel, validation_error
 
@@ -151,4 +151,20 @@ def parse(payload: Any) -> Any:
 def apply(patch: Any, user: Any) -> bool:
     """Apply every operation to ``user`` in order, all or nothing; whether anything changed."""
     with TOLERANT:
-        return bool(patch.patch(user))
+        try:
+            return bool(patch.patch(user))
+        except SCIMException as exc:
+            # scim2-models puts pydantic's whole report in the detail: its first error, named, is what a person reads
+            if isinstance(exc.__cause__, pydantic.ValidationError):
+                raise _named(exc.__cause__) from None
+            raise
+
+
+def _named(exc: pydantic.ValidationError) -> SCIMException:
+    """The first error of a patched User's validation, with the attribute named as in SCIM (``displayName``)."""
+    error = exc.errors()[0]
+    names = [str(part) for part in error["loc"]]
+    field = UserModel.model_fields.get(names[0]) if names else None
+    if field is not None and field.serialization_alias:
+        names[0] = field.serialization_alias
+    return InvalidValueException(detail=f"{error['msg']}: {'.'.join(names) or 'the User'}")

@@ -221,3 +221,14 @@ def test_a_value_longer_than_its_column_is_invalid_value_on_both_databases(scim,
         if replaced.startswith(path):
             refused(send(scim, "PUT", replaced, json.dumps(body)), 400, "invalidValue")
     unchanged(scim)
+
+
+@pytest.mark.parametrize("path, value, detail", [
+    ("displayName", [1], "Input should be a valid string: displayName"),
+    ("title", {"a": 1}, "Input should be a valid string: title"),
+    ("name", 5, "Input should be a valid dictionary or instance of Name: name"),
+])
+def test_a_patch_value_of_the_wrong_type_names_the_attribute(scim, path, value, detail):
+    body = json.dumps({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": path, "value": value}]})
+    assert refused(send(scim, "PATCH", f"/Users/{scim.user_id}", body), 400, "invalidValue") == detail
+    unchanged(scim)
