@@ -163,6 +163,9 @@ def bulk_invite(
     for start in range(0, len(keys), CHUNK):
         chunk = {k: people[accepted[k]] for k in keys[start : start + CHUNK]}
         with transaction():
+            lock(account)  # first, as every writer of the account: the groups are read again under it
+            if group_ids:
+                group_ids = [g.id for g in resolve_groups(account, group_ids)]  # one deleted since: NotFoundError
             for key, result in _invite_chunk(account, chunk, role, granted, group_ids, scope, by, via).items():
                 results[accepted[key]] = result
     return results

@@ -261,3 +261,14 @@ def test_a_person_deleting_themself_while_a_group_patch_adds_their_record(scim, 
         status(patched, {200})  # the record stays, unlinked (user_deleted)
     assert GroupMember.select().where(GroupMember.group == team).count() == 0
     no_dangling_links()
+
+
+def test_inviting_with_groups_in_the_console_while_scim_deletes_a_group(scim, account):
+    for index in range(ROUNDS):
+        team = group(scim, f"Invited {index}")
+        invited, deleted = race(partial(console, invitations.invite, account, f"guest{index}@example.com",
+                                        groups=[team]),
+                                partial(scim.delete, f"/Groups/{team}"))
+        assert invited in {"done", "NotFoundError"}, invited
+        status(deleted, {204})
+    no_dangling_links()
