@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -142,15 +143,40 @@ def _shape(node: Any) -> tuple[int, int]:
     return 1, 0
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+"""U+0000 and lone UTF-16 surrogates: no stored value holds one (SCIM bodies refuse them; PostgreSQL cannot bind
+U+0000, no encoder takes a surrogate), so a filter naming one matches nothing and must never reach SQL."""
+
+
+def _refuse_unstorable(text: str, where: str) -> None:
+    found = _UNSTORABLE.search(text)
+    if found:
+        raise _invalid(f"{where} holds the character U+{ord(found.group()):04X} (a NUL or a lone UTF-16 surrogate), "
+                       "which no attribute can hold: remove it.")
+
+
 def check_length(text: str) -> None:
-    """Refuse a filter too long to parse (invalidFilter), before scim2-models reads it."""
+    """Refuse a filter too long to parse or holding an unstorable character (invalidFilter), before it is parsed."""
     if len(text) > MAX_FILTER_LENGTH:
         raise _invalid(f"The filter has {len(text):,} characters; at most {MAX_FILTER_LENGTH:,} are allowed. "
                        "Split it into several requests.")
+    _refuse_unstorable(text, "The filter")
+
+
+def _check_values(node: Any) -> None:
+    """Refuse a compared value that an escape (``\\u0000``) made unstorable; depth is bounded as in :func:`_shape`."""
+    if isinstance(node, LogicalExpr):
+        for term in node.terms:
+            _check_values(term)
+    elif isinstance(node, Not | ValuePath):
+        _check_values(node.expr if isinstance(node, Not) else node.val_filter)
+    elif isinstance(node, Comparison) and isinstance(node.value, str):
+        _refuse_unstorable(node.value, f"The filter's value for {node.attr_path}")
 
 
 def check_shape(scim_filter: ScimFilter[Any]) -> None:
     """Refuse a filter with too many attribute tests or levels (invalidFilter): the limits of the module docstring."""
+    _check_values(scim_filter.ast)
     terms, depth = _shape(scim_filter.ast)
     if terms > MAX_FILTER_TERMS:
         raise _invalid(f"The filter has {terms} attribute tests; at most {MAX_FILTER_TERMS} are allowed. "
