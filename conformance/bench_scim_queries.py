@@ -2,6 +2,7 @@
 
     python conformance/bench_scim_queries.py [--database-url URL] [--memberships 10000,100000]
                                              [--samples 30] [--count 100] [--workers 2] [--json FILE]
+                                             [--only sortBy,totalResults]
 
 A live ``roster serve`` (conformance/bench_scim.py's ``start_roster``: a fresh
 SQLite file, or ``--database-url`` whose public schema is dropped first) gets
@@ -123,6 +124,10 @@ def queries(size: int, count: int) -> list[tuple[str, str, bytes | None]]:
         for name in SORTS]
     listed += [(f"sortBy={name} descending", f"/Users?sortBy={quote(name)}&sortOrder=descending&count={count}", None)
                for name in DESCENDING]
+    # a page in the middle (by offset: the deepest one, read from either end) and totalResults alone
+    listed += [(f"sortBy={name} startIndex=middle", f"/Users?sortBy={quote(name)}&startIndex={size // 2}&count={count}",
+                None) for name in ("emails", "title", "userName")]
+    listed.append(("totalResults only (count=0)", "/Users?count=0", None))
     for label, text in filters(size):
         path = f"/Users?filter={quote(text)}&count={count}"
         if len(path) <= LONGEST_GET:
@@ -175,6 +180,8 @@ def run(args: argparse.Namespace) -> dict[str, dict[int, Result]]:
             seed_roster(roster, size, group["id"], 0)
             say(f"  seeded in {time.monotonic() - started:.1f} s")
             for label, path, body in queries(size, args.count):
+                if args.only and not any(part in label for part in args.only.split(",")):
+                    continue
                 result = measure(roster.port, client.headers, "/scim/v2" + path, body, args.samples)
                 figures.setdefault(label, {})[size] = result
                 say(f"  {size:>7,}  {label}: p50 {result.percentile(50):.1f} ms, p99 {result.percentile(99):.1f} ms"
@@ -235,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=100, help="page size of every query")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--only", default="", metavar="TEXT[,TEXT…]",
+                        help="measure only the queries whose label contains one of these (e.g. sortBy,totalResults)")
     return run_until_interrupted(run, parser.parse_args(argv))
 
 

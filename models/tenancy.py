@@ -212,13 +212,20 @@ class DirectoryValue(BaseModel):
     class Meta:
         # a filter's subquery and a sort's join read from the index alone, without the rows
         indexes = ((("record", "path", "lead", "value_key"), False),
-                   (("account_id", "path", "value_key", "record", "type", "primary"), False))
+                   (("account_id", "path", "value_key", "record", "type", "primary"), False),
+                   # an unfiltered sort walks the account's lead rows of a path in its key's order (migration 0008)
+                   (("account_id", "path", "lead", "value_key", "record"), False),
+                   (("account_id", "path", "lead", "value", "record"), False),
+                   (("account_id", "path", "lead", "type", "record"), False),
+                   (("account_id", "path", "lead", "primary", "record"), False))
 
 
 # The default listing order (created_at, then id) and sortBy=meta.lastModified
 # read from an index, so a deep keyset page costs what the first one does.
 DirectoryRecord.add_index(DirectoryRecord.account, DirectoryRecord.created_at, DirectoryRecord.id)
 DirectoryRecord.add_index(DirectoryRecord.account, DirectoryRecord.updated_at, DirectoryRecord.id)
+# and an unfiltered sort by a stored value reads the records without it by id
+DirectoryRecord.add_index(DirectoryRecord.account, DirectoryRecord.id)
 
 TABLES.append(DirectoryValue)
 

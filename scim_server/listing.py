@@ -42,7 +42,7 @@ from . import rendered, search
 from .errors import MEDIA_TYPE, scim_response
 from .filters import Expression, compile_user_filter, user_name_lookup
 from .mapping import UserModel, to_scim_user
-from .sorting import SortKey, user_sort_key
+from .sorting import SortKey, ValueWalk, user_sort_key
 from .users import location, user_text
 
 bp = Blueprint("listing", __name__)
@@ -224,16 +224,16 @@ def decode_cursor(cursor: str, fingerprint: str, width: int) -> tuple[str, list[
                                             "start again with an empty cursor.") from exc
 
 
-def _key_parts(listing: ResourceListing, query: ListQuery) -> tuple[list[Expression], Callable[[Any], Any] | None]:
+def _key_parts(listing: ResourceListing, query: ListQuery) -> tuple[list[Expression], SortKey]:
     """The ORDER BY: the sort key, then id; a missing value sorts last ascending, first descending (§3.4.2.3).
 
-    With the join the key reads (``SortKey.join``), added to the page's SELECT only.
+    With the sort key, whose join (``SortKey.join``) is added to the page's SELECT only.
     """
     sort = listing.sort_key(query.sort_by) if query.sort_by else listing.default_sort()
     if sort.nullable:
         missing = peewee.Case(None, [(peewee.Expression(sort.expression, peewee.OP.IS, None), 1)], 0)
-        return [missing, peewee.fn.COALESCE(sort.expression, sort.missing), listing.id_column()], sort.join
-    return [sort.expression, listing.id_column()], sort.join
+        return [missing, peewee.fn.COALESCE(sort.expression, sort.missing), listing.id_column()], sort
+    return [sort.expression, listing.id_column()], sort
 
 
 def _mentions(node: Any, models: tuple[Any, ...], seen: set[int] | None = None) -> bool:
@@ -268,7 +268,8 @@ def fetch_page(listing: ResourceListing, account: Account, query: ListQuery, *, 
     nothing more is loaded.
     """
     condition = listing.compile_filter(query.filter, account.id) if query.filter else None
-    parts, join = _key_parts(listing, query)
+    parts, sort = _key_parts(listing, query)
+    join = sort.join
     fingerprint = _fingerprint(account.id, listing, query)
     direction, after = "n", None
     if query.cursor:
@@ -290,28 +291,34 @@ def fetch_page(listing: ResourceListing, account: Account, query: ListQuery, *, 
     total = None if first_page and query.count > 0 else counted()
     if query.count == 0:
         return Page(counted(), [], start_index=None if query.cursor is not None else query.start_index)
-    keys = [part.alias(f"_key{i}") for i, part in enumerate(parts[:-1])]
-    where = base(narrow) if join is None else join(base(narrow))
-    select = where.select(listing.id_column(), *keys) if narrow else where.select_extend(*keys)
     forward = direction == "n"
     skip = query.start_index - 1
-    if query.cursor is None and total is not None and skip > total // 2:
-        # past the middle, the page is counted from the end, read backwards, and turned
-        # round: the order is total (ties broken by id), so a deep page skips as few
-        # index entries as the first one does
-        forward, skip, size = False, max(total - skip - query.count, 0), min(query.count, max(total - skip, 0))
-    else:
+    picked: list[Any]
+    if sort.walk is not None and condition is None and narrow:
         size = query.count
-    ascending = forward != query.descending
-    ordered = select.order_by(*(part.asc() if ascending else part.desc() for part in parts))
-    if query.cursor is None:
-        ordered = ordered.offset(skip).limit(size)
+        picked = _walked(sort.walk, account.id, forward != query.descending, query, after,
+                         lambda: total if total is not None else counted())
     else:
-        if after is not None:
-            row_key, cursor_key = peewee.Tuple(*parts), peewee.Tuple(*(peewee.Value(v) for v in after))
-            ordered = ordered.where(row_key > cursor_key if ascending else row_key < cursor_key)
-        ordered = ordered.limit(query.count + 1)
-    picked: list[Any] = list(ordered.objects() if narrow else ordered)
+        keys = [part.alias(f"_key{i}") for i, part in enumerate(parts[:-1])]
+        where = base(narrow) if join is None else join(base(narrow))
+        select = where.select(listing.id_column(), *keys) if narrow else where.select_extend(*keys)
+        if query.cursor is None and total is not None and skip > total // 2:
+            # past the middle, the page is counted from the end, read backwards, and turned
+            # round: the order is total (ties broken by id), so a deep page skips as few
+            # index entries as the first one does
+            forward, skip, size = False, max(total - skip - query.count, 0), min(query.count, max(total - skip, 0))
+        else:
+            size = query.count
+        ascending = forward != query.descending
+        ordered = select.order_by(*(part.asc() if ascending else part.desc() for part in parts))
+        if query.cursor is None:
+            ordered = ordered.offset(skip).limit(size)
+        else:
+            if after is not None:
+                row_key, cursor_key = peewee.Tuple(*parts), peewee.Tuple(*(peewee.Value(v) for v in after))
+                ordered = ordered.where(row_key > cursor_key if ascending else row_key < cursor_key)
+            ordered = ordered.limit(query.count + 1)
+        picked = list(ordered.objects() if narrow else ordered)
     if total is None:
         total = len(picked) if len(picked) < (query.count + 1 if query.cursor is not None else size) else counted()
     more = query.cursor is not None and len(picked) > query.count
@@ -333,6 +340,67 @@ def fetch_page(listing: ResourceListing, account: Account, query: ListQuery, *, 
     return Page(total, rows, narrow=narrow and not full,
                 next_cursor=encode_cursor(fingerprint, "n", key(picked[-1])) if has_next else None,
                 previous_cursor=encode_cursor(fingerprint, "p", key(picked[0])) if has_previous else None)
+
+
+@dataclasses.dataclass
+class _Walked:
+    """A picked row of a walked listing: its id and sort key (missing, value), as the ORDER BY names them."""
+
+    id: str
+    _key0: int
+    _key1: Any
+
+
+def _walked(walk: ValueWalk, account_id: str, ascending: bool, query: ListQuery, after: list[Any] | None,
+            total: Callable[[], int]) -> list[_Walked]:
+    """The picked rows of an unfiltered listing sorted by a stored value, read in index order.
+
+    The order is the ORDER BY's (missing, key, id): the run of records with
+    the value, then the run without (descending, the other way round). A
+    cursor enters its run by keyset and reads on; an offset skips whole runs
+    by their counts and, past a run's middle, reads that run from its end.
+    """
+    runs = [0, 1] if ascending else [1, 0]
+
+    def read(missing: int, ascending: bool, after: list[Any] | None, offset: int, limit: int) -> list[_Walked]:
+        rows = (walk.with_value(account_id, ascending, after, offset, limit) if missing == 0 else
+                walk.without_value(account_id, ascending, after[-1] if after else None, offset, limit))
+        return [_Walked(record_id, missing, key) for record_id, key in rows]
+
+    picked: list[_Walked] = []
+    if query.cursor is not None:
+        limit, reached = query.count + 1, after is None
+        for missing in runs:
+            if not reached and after is not None and after[0] != missing:
+                continue  # the cursor is in the later run
+            entry, reached = (None if after is None or after[0] != missing else after[1:]), True
+            picked += read(missing, ascending, entry, 0, limit - len(picked))
+            if len(picked) >= limit:
+                break
+        return picked
+    skip, room = query.start_index - 1, query.count
+    lengths: dict[int, int] = {}
+    if skip:
+        lengths[0] = walk.count(account_id)
+        lengths[1] = max(total() - lengths[0], 0)
+    for missing in runs:
+        if room == 0:
+            break
+        if skip:
+            if skip >= lengths[missing]:
+                skip -= lengths[missing]
+                continue
+            take = min(room, lengths[missing] - skip)
+            if skip > lengths[missing] // 2:
+                rows = read(missing, not ascending, None, lengths[missing] - skip - take, take)
+                rows.reverse()
+            else:
+                rows = read(missing, ascending, None, skip, take)
+        else:
+            rows = read(missing, ascending, None, 0, room)
+        picked += rows
+        room, skip = room - len(rows), 0
+    return picked
 
 
 def _full_rows(listing: ResourceListing, account: Account, picked: list[Any]) -> list[Any]:

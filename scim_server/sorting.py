@@ -7,6 +7,10 @@ else its first, which models.directory_index marks as the ``lead`` row: the
 key is a LEFT JOIN of at most one row, found by the (record_id, path) index,
 not an aggregate over the record's rows. Any other sortBy is
 ``invalidValue``; the listing orders by the key, then id.
+
+Unfiltered, such a listing is walked in index order instead (:class:`ValueWalk`):
+the lead rows by (account, path, lead, key, record), then the records without
+one by (account, id), so a page costs its size, not the account's.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from peewee import JOIN
+from peewee import JOIN, Tuple, fn
 from scim2_models import InvalidFilterException, InvalidValueException, ScimFilter
 from scim2_models.path import Present
 
@@ -30,6 +34,54 @@ MAX_SORT_BY_LENGTH = 256
 
 
 @dataclasses.dataclass(frozen=True)
+class ValueWalk:
+    """An unfiltered listing sorted by a stored value, read in index order (migration 0008).
+
+    The listing's order (RFC 7644 §3.4.2.3, ascending) is two runs: the
+    records with a lead row at ``path`` by (``column``, record id), then those
+    without by id. Each run is one index range, entered by a keyset or an
+    offset, so a page reads about its size of index entries.
+    """
+
+    path: str
+    column: str  # value_key, value (caseExact), type or primary
+    missing: Any
+
+    def _has(self, rows: Any = DirectoryValue) -> Any:
+        condition = (rows.path == self.path) & (rows.lead == True)  # noqa: E712
+        # a lead row without a type is no value; "> ''" keeps the index range
+        return condition & (rows.type > "") if self.column == "type" else condition
+
+    def count(self, account_id: str) -> int:
+        """How many records have the value: an index-only count."""
+        return int(DirectoryValue.select().where((DirectoryValue.account_id == account_id) & self._has()).count())
+
+    def with_value(self, account_id: str, ascending: bool, after: list[Any] | None,
+                   offset: int, limit: int) -> list[tuple[str, Any]]:
+        """(record id, key) of the records with the value, in order, after the (key, id) ``after``."""
+        key, record = getattr(DirectoryValue, self.column), DirectoryValue.record
+        select: Any = DirectoryValue.select(record, key).where((DirectoryValue.account_id == account_id) & self._has())
+        if after is not None:
+            row, at = Tuple(key, record), Tuple(*after)
+            select = select.where(row > at if ascending else row < at)
+        order = (key.asc(), record.asc()) if ascending else (key.desc(), record.desc())
+        return list(select.order_by(*order).offset(offset or None).limit(limit).tuples())
+
+    def without_value(self, account_id: str, ascending: bool, after: str | None,
+                      offset: int, limit: int) -> list[tuple[str, Any]]:
+        """(record id, ``missing``) of the records without the value, by id, after the id ``after``."""
+        rows = DirectoryValue.alias("sort_value")
+        has = DirectoryValue.select(rows.id).from_(rows).where((rows.record == DirectoryRecord.id) & self._has(rows))
+        select: Any = DirectoryRecord.select(DirectoryRecord.id).where(
+            (DirectoryRecord.account == account_id) & ~fn.EXISTS(has))
+        if after is not None:
+            select = select.where(DirectoryRecord.id > after if ascending else DirectoryRecord.id < after)
+        order = DirectoryRecord.id.asc() if ascending else DirectoryRecord.id.desc()
+        return [(record_id, self.missing)
+                for (record_id,) in select.order_by(order).offset(offset or None).limit(limit).tuples()]
+
+
+@dataclasses.dataclass(frozen=True)
 class SortKey:
     """What a listing orders by (RFC 7644 §3.4.2.3).
 
@@ -37,13 +89,15 @@ class SortKey:
     first descending), which ``missing`` (of the key's type) stands for in
     the ORDER BY. ``join(select)`` adds what ``expression`` reads to a
     SELECT of the listed table: at most one row per record, so it changes no
-    count and is left out of the COUNT.
+    count and is left out of the COUNT. ``walk``, when given, reads the
+    same order of an unfiltered listing in index order.
     """
 
     expression: Expression
     nullable: bool = False
     missing: Any = ""
     join: Callable[[Any], Any] | None = None
+    walk: ValueWalk | None = None
 
 
 def refuse(sort_by: str, reason: str = "is not an attribute this server sorts by") -> InvalidValueException:
@@ -78,13 +132,15 @@ def user_sort_key(sort_by: str) -> SortKey:
             # account's, not every account's); SQLite reads the key from the (record_id, path, lead, value_key) index
             on &= lead.account_id == DirectoryRecord.account
         if value_spec.column == "type":
-            column, on = lead.type, on & (lead.type != "")  # no type is no value
+            name, on = "type", on & (lead.type != "")  # no type is no value
         elif value_spec.column == "primary":
-            column = lead.primary
+            name = "primary"
         else:
-            column = lead.value if binding.case_exact else lead.value_key
-        return SortKey(column, nullable=True, missing=False if value_spec.column == "primary" else "",
-                       join=lambda select: select.join_from(DirectoryRecord, lead, JOIN.LEFT_OUTER, on=on))
+            name = "value" if binding.case_exact else "value_key"
+        missing = False if value_spec.column == "primary" else ""
+        return SortKey(getattr(lead, name), nullable=True, missing=missing,
+                       join=lambda select: select.join_from(DirectoryRecord, lead, JOIN.LEFT_OUTER, on=on),
+                       walk=ValueWalk(value_spec.path, name, missing))
     if urn == CORE + "active":
         # its own join of the membership, so the page's ids still come from the
         # records alone (listing's narrow query) and only they are loaded in full

@@ -44,7 +44,7 @@ def test_upgrade_from_the_first_version_keeps_the_data(empty_database):
     applied = schema.upgrade()
 
     assert applied == ["0002_security", "0003_directory_values", "0004_group_records", "0005_passkeys",
-                       "0006_query_indexes", "0007_rate_limits"]
+                       "0006_query_indexes", "0007_rate_limits", "0008_sort_indexes"]
     assert schema.is_current()
     assert accounts.get_account("Old Account").id == account.id
     assert invitations.lookup(invited.link.rsplit("/", 1)[1]).status == "pending"

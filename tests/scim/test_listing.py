@@ -302,3 +302,68 @@ def test_any_sort_by_is_sorted_or_invalid_value(scim, sort_by, order):
     assert response.status_code in (200, 400), (sort_by, response.status_code)
     if response.status_code == 400:
         assert response.get_json()["scimType"] == "invalidValue"
+
+
+WALKED = [name for name in SORTABLE if name not in ("id", "userName", "externalId", "meta.created",
+                                                      "meta.lastModified", "active")]
+
+
+@pytest.fixture
+def assorted(scim):
+    """36 records whose values are missing, tied, typeless or not primary, straight in the table."""
+    rows = []
+    for i in range(36):
+        attributes: dict = {"active": True}
+        if i % 4:
+            emails = [{"value": f"m{i % 7}@x.example", "type": ["", "work", "home"][i % 3]}]
+            if i % 3 == 0:
+                emails.insert(0, {"value": f"a{i}@x.example", "primary": i % 2 == 0})
+            attributes["emails"] = emails
+        if i % 5:
+            attributes["phoneNumbers"] = [{"value": f"+1 {i % 3}", "type": "work" if i % 2 else "",
+                                           "primary": i % 6 == 1}]
+        if i % 3:
+            attributes["name"] = {"givenName": f"G{i % 4}", "familyName": f"F{i % 5}", "formatted": f"X{i % 2}"}
+        if i % 2:
+            attributes.update(title=f"T{i % 3}", displayName=f"D{i % 6}", nickName="N", userType="U",
+                              preferredLanguage="en", locale="en-US", timezone=f"Z{i % 4}")
+            attributes[ENTERPRISE] = {"employeeNumber": f"{i % 5}", "costCenter": "C", "organization": f"O{i % 2}",
+                                      "division": "V", "department": f"P{i % 3}",
+                                      "manager": {"value": ["m", "M", "b"][i % 3]}}
+        rows.append({"id": new_id(), "account": scim.account.id, "user_name": f"u{i:02d}",
+                     "user_name_key": f"u{i:02d}", "attributes": attributes, "created_at": START,
+                     "updated_at": START})
+    DirectoryRecord.insert_many(rows).execute()
+    directory_index.reindex_all(DirectoryRecord.select().where(DirectoryRecord.account == scim.account.id))
+    return scim
+
+
+def page_ids(scim, **query) -> tuple[int, list[str], str | None, str | None]:
+    page = fetch_page(USERS, scim.account, ListQuery.build(**query), full=False)
+    return page.total, [row.id for row in page.rows], page.next_cursor, page.previous_cursor
+
+
+@pytest.mark.parametrize("sort_by", WALKED)
+@pytest.mark.parametrize("order", ["ascending", "descending"])
+def test_an_unfiltered_value_sort_reads_in_index_order_the_order_of_the_sorted_join(assorted, sort_by, order):
+    """The index walk (no filter) pages exactly as the join and ORDER BY (a filter that matches all) does."""
+    everyone = 'userName pr'
+    total, expected, _, _ = page_ids(assorted, sort_by=sort_by, sort_order=order, filter=everyone, count=200)
+    assert total == 36 and len(expected) == 36
+    assert page_ids(assorted, sort_by=sort_by, sort_order=order, count=200)[:2] == (36, expected)
+    for start in (1, 2, 9, 17, 19, 25, 30, 35, 36, 37, 60):
+        for size in (1, 5, 13):
+            found = page_ids(assorted, sort_by=sort_by, sort_order=order, start_index=start, count=size)
+            assert found[:2] == (36, expected[start - 1:start - 1 + size]), (start, size)
+    pages, cursor, previous = [], "", None
+    while cursor is not None:
+        total, ids, cursor, previous = page_ids(assorted, sort_by=sort_by, sort_order=order, count=5,
+                                                cursor=cursor)
+        assert total == 36
+        pages.append(ids)
+    assert [i for ids in pages for i in ids] == expected
+    back = []
+    while previous is not None:
+        total, ids, _, previous = page_ids(assorted, sort_by=sort_by, sort_order=order, count=5, cursor=previous)
+        back.append(ids)
+    assert back == pages[-2::-1]
