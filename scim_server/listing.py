@@ -359,8 +359,19 @@ def _walked(walk: ValueWalk, account_id: str, ascending: bool, query: ListQuery,
     the value, then the run without (descending, the other way round). A
     cursor enters its run by keyset and reads on; an offset skips whole runs
     by their counts and, past a run's middle, reads that run from its end.
+    The run without the value is walked by id, probing each record for its
+    row, so it is read only when the counts (index-only) say it is not empty:
+    when every record has the value (the usual case) nothing is probed; when a
+    few lack it, finding them costs about the records walked past.
     """
     runs = [0, 1] if ascending else [1, 0]
+    lengths: dict[int, int] = {}
+
+    def length(missing: int) -> int:
+        if not lengths:
+            lengths[0] = walk.count(account_id)
+            lengths[1] = max(total() - lengths[0], 0)
+        return lengths[missing]
 
     def read(missing: int, ascending: bool, after: list[Any] | None, offset: int, limit: int) -> list[_Walked]:
         rows = (walk.with_value(account_id, ascending, after, offset, limit) if missing == 0 else
@@ -374,25 +385,23 @@ def _walked(walk: ValueWalk, account_id: str, ascending: bool, query: ListQuery,
             if not reached and after is not None and after[0] != missing:
                 continue  # the cursor is in the later run
             entry, reached = (None if after is None or after[0] != missing else after[1:]), True
+            if missing == 1 and length(1) == 0:
+                continue
             picked += read(missing, ascending, entry, 0, limit - len(picked))
             if len(picked) >= limit:
                 break
         return picked
     skip, room = query.start_index - 1, query.count
-    lengths: dict[int, int] = {}
-    if skip:
-        lengths[0] = walk.count(account_id)
-        lengths[1] = max(total() - lengths[0], 0)
     for missing in runs:
         if room == 0:
             break
-        if skip:
-            if skip >= lengths[missing]:
-                skip -= lengths[missing]
+        if skip or missing == 1:
+            if skip >= length(missing):
+                skip -= length(missing)
                 continue
-            take = min(room, lengths[missing] - skip)
-            if skip > lengths[missing] // 2:
-                rows = read(missing, not ascending, None, lengths[missing] - skip - take, take)
+            take = min(room, length(missing) - skip)
+            if skip > length(missing) // 2:
+                rows = read(missing, not ascending, None, length(missing) - skip - take, take)
                 rows.reverse()
             else:
                 rows = read(missing, ascending, None, skip, take)
