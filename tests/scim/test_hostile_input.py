@@ -21,6 +21,7 @@ from urllib.parse import quote
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import FlakyStrategyDefinition
 
 from ..oidc.flow import RelyingParty, ready_person, sign_in_for_tokens
 from .scim_support import USER_SCHEMA, tenant
@@ -68,7 +69,9 @@ def target(app, account) -> Target:
                  for i in range(2)]
     tokens = sign_in_for_tokens(app.test_client(), RelyingParty.register(account), person.email)
     target = Target(client, directory.token, tokens["access_token"], user_ids, group_ids)
-    target.strategies.update(bodies=raw_bodies(target), paths=paths(target))
+    # every strategy made once: one made anew per example made hypothesis report inconsistent generation
+    target.strategies.update(bodies=raw_bodies(target), paths=paths(target),
+                             me_headers=headers(target, "/Me"), headers=headers(target, "/Users"))
     return target
 
 
@@ -317,13 +320,28 @@ def send(target: Target, method: str, path: str, query: dict[str, str], request_
 
 @settings(HOSTILE, max_examples=600)
 @given(data=st.data())
-def test_any_request_to_any_endpoint(target, data):
+def any_requests(target: Target, data: Any) -> None:
     path = data.draw(target.strategy("paths"), label="path")
     method = data.draw(st.sampled_from(METHODS), label="method")
     query = data.draw(queries, label="query")
-    request_headers = data.draw(headers(target, path), label="headers")
+    request_headers = data.draw(target.strategy("me_headers" if path.startswith("/Me") else "headers"),
+                                label="headers")
     body = data.draw(st.one_of(st.none(), target.strategy("bodies")), label="body")
     send(target, method, path, query, request_headers, body)
+
+
+def test_any_request_to_any_endpoint(target):
+    # About one run in six, hypothesis (6.170) stops this one with FlakyStrategyDefinition while it replays a
+    # prefix of an earlier example; the strategies alone never do in 3,000 examples, and the cause is not found.
+    # That is hypothesis doubting its own generator, never an answer of Roster's: a run it abandons is run
+    # again with new examples (at most twice). A 5xx or a malformed error is an AssertionError and fails at once.
+    for attempt in range(3):
+        try:
+            any_requests(target)
+            return
+        except FlakyStrategyDefinition:
+            if attempt == 2:
+                raise
 
 
 @settings(HOSTILE, max_examples=500)
