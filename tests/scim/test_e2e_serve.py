@@ -16,6 +16,7 @@ import requests
 
 from conformance.live_server import free_port
 from tests.conftest import SECRET_KEY
+from tests.processes import children, command_line
 
 pytestmark = pytest.mark.e2e
 
@@ -33,20 +34,6 @@ def _wait_for_port(port: int, server: subprocess.Popen, log: Path, timeout: floa
         except OSError:
             time.sleep(0.1)
     pytest.fail(f"roster serve did not listen on {port} within {timeout} s:\n{log.read_text()}")
-
-
-def _children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        found.update(int(c) for c in (task / "children").read_text().split())
-    return found
-
-
-def _command_line(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except FileNotFoundError:
-        return ""
 
 
 def _wait_until(condition, timeout: float = 20) -> bool:
@@ -82,7 +69,7 @@ def test_init_then_serve(database_url, tmp_path):
     with log.open("w") as log_file:
         server = subprocess.Popen([str(ROSTER), "serve", "--port", str(port), "--workers", "2"], env=env,
                                   stdout=log_file, stderr=subprocess.STDOUT)
-    children: set[int] = set()
+    found: set[int] = set()
     try:
         _wait_for_port(port, server, log)
         response = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
@@ -94,10 +81,10 @@ def test_init_then_serve(database_url, tmp_path):
         assert echoed.headers["X-Request-ID"] == "e2e-check-1"
 
         # two gunicorn workers and the outbox sender, all children of `roster serve`
-        assert _wait_until(lambda: len(_children(server.pid)) >= 3), _children(server.pid)
-        children = _children(server.pid)
-        senders = [pid for pid in children if "outbox send" in _command_line(pid)]
-        assert len(senders) == 1, {pid: _command_line(pid) for pid in children}
+        assert _wait_until(lambda: len(children(server.pid)) >= 3), children(server.pid)
+        found = children(server.pid)
+        senders = [pid for pid in found if "outbox send" in command_line(pid)]
+        assert len(senders) == 1, {pid: command_line(pid) for pid in found}
         # the sender delivers the admin's invitation that init queued
         assert _wait_until(lambda: mbox.exists() and "admin@acme.example" in mbox.read_text()), log.read_text()
     finally:
@@ -110,7 +97,7 @@ def test_init_then_serve(database_url, tmp_path):
             server.wait()
             pytest.fail(f"roster serve ignored SIGTERM:\n{log.read_text()}")
     assert status == 0, log.read_text()
-    assert _wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in children), timeout=10), (
+    assert _wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in found), timeout=10), (
         "a child of roster serve outlived it")
     lines = [line for line in log.read_text().splitlines() if line.strip()]
     assert all(json.loads(line) for line in lines), "every log line is one JSON object"

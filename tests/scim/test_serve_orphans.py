@@ -20,25 +20,12 @@ import pytest
 from conformance.live_server import free_port, roster_env
 from tests.conftest import SECRET_KEY
 from tests.oidc.live import Deployment
+from tests.processes import children, command_line
 
 pytestmark = pytest.mark.e2e
 
 # seconds, with room for a loaded machine (the signal is immediate; without it gunicorn checks every 15 s)
 GONE_WITHIN = 8.0
-
-
-def children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        found.update(int(c) for c in (task / "children").read_text().split())
-    return found
-
-
-def command_line(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except FileNotFoundError:
-        return ""
 
 
 def running(pid: int) -> bool:
