@@ -16,7 +16,7 @@ import requests
 
 from conformance.live_server import free_port
 from tests.conftest import SECRET_KEY
-from tests.processes import children, command_line
+from tests.processes import children, command_line, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -34,15 +34,6 @@ def _wait_for_port(port: int, server: subprocess.Popen, log: Path, timeout: floa
         except OSError:
             time.sleep(0.1)
     pytest.fail(f"roster serve did not listen on {port} within {timeout} s:\n{log.read_text()}")
-
-
-def _wait_until(condition, timeout: float = 20) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the server's children through /proc")
@@ -81,12 +72,12 @@ def test_init_then_serve(database_url, tmp_path):
         assert echoed.headers["X-Request-ID"] == "e2e-check-1"
 
         # two gunicorn workers and the outbox sender, all children of `roster serve`
-        assert _wait_until(lambda: len(children(server.pid)) >= 3), children(server.pid)
+        assert wait_until(lambda: len(children(server.pid)) >= 3), children(server.pid)
         found = children(server.pid)
         senders = [pid for pid in found if "outbox send" in command_line(pid)]
         assert len(senders) == 1, {pid: command_line(pid) for pid in found}
         # the sender delivers the admin's invitation that init queued
-        assert _wait_until(lambda: mbox.exists() and "admin@acme.example" in mbox.read_text()), log.read_text()
+        assert wait_until(lambda: mbox.exists() and "admin@acme.example" in mbox.read_text()), log.read_text()
     finally:
         if server.poll() is None:
             server.send_signal(signal.SIGTERM)
@@ -97,7 +88,7 @@ def test_init_then_serve(database_url, tmp_path):
             server.wait()
             pytest.fail(f"roster serve ignored SIGTERM:\n{log.read_text()}")
     assert status == 0, log.read_text()
-    assert _wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in found), timeout=10), (
+    assert wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in found), timeout=10), (
         "a child of roster serve outlived it")
     lines = [line for line in log.read_text().splitlines() if line.strip()]
     assert all(json.loads(line) for line in lines), "every log line is one JSON object"

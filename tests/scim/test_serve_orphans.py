@@ -12,7 +12,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ import pytest
 from conformance.live_server import free_port, roster_env
 from tests.conftest import SECRET_KEY
 from tests.oidc.live import Deployment
-from tests.processes import children, command_line
+from tests.processes import children, command_line, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -35,15 +34,6 @@ def running(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
-
-
-def wait_until(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
 
 
 def test_sigkill_of_the_master_takes_the_workers_and_the_outbox_sender_with_it(database_url, tmp_path):
