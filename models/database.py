@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import select
 import sqlite3
 import threading
 import time
@@ -174,7 +175,11 @@ class _PostgresPool(_Classifying, PooledPostgresqlDatabase):
     request. A connection handed back moments ago, idle and not broken, is
     reused without the ping (HikariCP's "alive bypass window" does the same);
     one idle for longer is pinged as before, so a server restart costs no
-    request that comes after a pause.
+    request that comes after a pause. An idle connection has nothing to
+    read unless the server sent something unasked (the notice it sends when
+    it shuts down or terminates the backend, or the socket's end): a
+    readable socket is pinged too, so a restart within the window costs no
+    request either.
     """
 
     TRUSTED_FOR_SECONDS = 1.0
@@ -192,9 +197,15 @@ class _PostgresPool(_Classifying, PooledPostgresqlDatabase):
         returned_at = self._returned_at.pop(id(conn), None)
         if (returned_at is not None and time.monotonic() - returned_at < self.TRUSTED_FOR_SECONDS
                 and not conn.closed and not conn.broken  # type: ignore[attr-defined]
-                and conn.info.transaction_status == 0):  # type: ignore[attr-defined]  # 0: IDLE
+                and conn.info.transaction_status == 0  # type: ignore[attr-defined]  # 0: IDLE
+                and not _has_unread_input(conn)):
             return False
         return bool(super()._is_closed(conn))
+
+
+def _has_unread_input(conn: Any) -> bool:
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    return bool(readable)
 
 
 def default_sqlite_path() -> str:

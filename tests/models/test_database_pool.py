@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from models.database import open_database
@@ -54,3 +56,21 @@ def test_a_connection_idle_longer_is_pinged_and_replaced_when_the_server_dropped
     database.close()
     assert pings == [1]
 
+
+
+def test_a_connection_the_server_dropped_moments_ago_is_replaced_not_used(pool):
+    """A restart within the no-ping window: the server's goodbye is on the socket, so it is pinged."""
+    database, pings = pool
+    database.connect()
+    dropped = backend_pid(database)
+    database.close()
+    killer = open_database(_postgres_url())
+    killer.connect()
+    killer.execute_sql("SELECT pg_terminate_backend(%s)", (dropped,))
+    dispose(killer)
+    time.sleep(0.05)  # the backend's termination notice reaches the socket
+
+    database.connect()
+    assert backend_pid(database) != dropped  # a fresh connection, not "terminating connection"
+    database.close()
+    assert pings == [1]
