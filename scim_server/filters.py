@@ -13,6 +13,18 @@ walk of the rows for each record (``UserFilterCompiler._rows``); a value
 path (``emails[type eq "work" and value co "@x"]``) is one such subquery
 whose conditions hold on the same row.
 
+The string operators read an index too (issue 11 point 7): ``sw`` adds a
+range of the compared column, ``[prefix, successor(prefix))``, to its exact
+test, which holds under code-point order: SQLite's BINARY collation, and
+PostgreSQL's when the database's collation is C-like (else the range is left
+out, and the test reads the account's range as before). ``co`` and ``ew`` on
+``value_key`` read its trigram index (migration 0010): on SQLite the FTS5
+table ``directory_value_trigram`` beside the exact test, which it cannot
+replace, on PostgreSQL a ``LIKE`` pg_trgm's GIN index serves. Operands under
+three characters have no trigram: on SQLite they keep the walk of the
+account's range of the path; so does the caseExact ``value`` column (only the
+enterprise ``manager.value``).
+
 A filter has at most :data:`MAX_FILTER_LENGTH` characters,
 :data:`MAX_FILTER_TERMS` attribute tests and :data:`MAX_FILTER_DEPTH` levels
 of ``and``/``or``/``not``/``[…]``; beyond, it is ``invalidFilter``. What is
@@ -27,6 +39,7 @@ import dataclasses
 import datetime as dt
 import functools
 import re
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -46,7 +59,7 @@ from scim2_models.path import (
 )
 from scim2_models.path.resolution import coerce_value
 
-from models.database import is_postgres
+from models.database import db, is_postgres
 from models.directory_index import fold
 from models.tenancy import DirectoryRecord, DirectoryValue, Membership
 
@@ -257,9 +270,12 @@ class UserFilterCompiler(FilterVisitor[Expression]):
         ``IN`` whose rows exceed ``work_mem`` is rescanned for each record.
         ``record_id`` is never NULL, so NOT IN is never NULL either.
         """
-        where = DirectoryValue.path == value.path
+        # SQLite prefers an index of two equalities to the rowids of a trigram match; the unary + leaves
+        # it only the match to start from, where a match is a term of the whole condition
+        matched = condition is not None and any(isinstance(term, _TrigramTest) for term in _conjuncts(condition))
+        where = _unindexed(DirectoryValue.path, matched) == value.path
         if self.account_id is not None:
-            where &= DirectoryValue.account_id == self.account_id
+            where &= _unindexed(DirectoryValue.account_id, matched) == self.account_id
         if condition is not None:
             where &= condition
         if is_postgres():
@@ -400,11 +416,21 @@ class UserFilterCompiler(FilterVisitor[Expression]):
             length = len(value)
             if op == CompareOperator.sw:
                 condition = fn.SUBSTR(expression, 1, length) == value
+                if value and _code_point_order():
+                    condition = _prefix_range(expression, value) & condition
             elif op == CompareOperator.ew:
-                condition = (fn.LENGTH(expression) >= length) & (
-                    fn.SUBSTR(expression, fn.LENGTH(expression) - length + 1, length) == value)
+                if expression is DirectoryValue.value_key and is_postgres():
+                    condition = _like(expression, "%" + _like_escaped(value))
+                else:
+                    condition = (fn.LENGTH(expression) >= length) & (
+                        fn.SUBSTR(expression, fn.LENGTH(expression) - length + 1, length) == value)
+            elif expression is DirectoryValue.value_key and is_postgres():
+                condition = _like(expression, "%" + _like_escaped(value) + "%")
             else:
                 condition = _contains(expression, value)
+            if op != CompareOperator.sw and expression is DirectoryValue.value_key and not is_postgres() \
+                    and length >= TRIGRAM:
+                condition = _trigram_match(value) & condition
         return (expression.is_null(False) & condition) if nullable else condition
 
     def visit_present(self, node: Present) -> Expression:
@@ -481,6 +507,104 @@ def _contains(expression: Expression, value: str) -> Expression:
     if is_postgres():
         return fn.STRPOS(expression, value) > 0
     return fn.INSTR(expression, value) > 0
+
+
+TRIGRAM = 3
+"""Characters an operand needs for a trigram index to find it (a shorter one has no trigram)."""
+
+TRIGRAM_TABLE = peewee.Table("directory_value_trigram")
+"""SQLite's FTS5 index of ``directory_value.value_key`` by trigrams (migration 0010)."""
+
+_LIKE_ESCAPE = "\\"
+_LIKE_SPECIAL = re.compile(r"[\\%_]")
+
+_LAST_CODE_POINT = 0x10FFFF
+_SURROGATES = (0xD800, 0xDFFF)
+
+
+def successor(prefix: str) -> str | None:
+    """The least string greater than every string starting with ``prefix`` (in code-point order); None if none.
+
+    The last character incremented, skipping the surrogates no stored text
+    holds; a last U+10FFFF cannot be, so it is dropped and the one before is.
+    """
+    for end in range(len(prefix) - 1, -1, -1):
+        code = ord(prefix[end]) + 1
+        if _SURROGATES[0] <= code <= _SURROGATES[1]:
+            code = _SURROGATES[1] + 1
+        if code <= _LAST_CODE_POINT:
+            return prefix[:end] + chr(code)
+    return None
+
+
+def _prefix_range(expression: Expression, prefix: str) -> Expression:
+    """``expression`` in [prefix, successor(prefix)): what starts with ``prefix`` does, in code-point order."""
+    above = successor(prefix)
+    return (expression >= prefix) if above is None else ((expression >= prefix) & (expression < above))
+
+
+_CODE_POINT_ORDER: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+def _code_point_order() -> bool:
+    """Whether the database orders text by code point, so a prefix is a range; asked once per database.
+
+    SQLite compares text with BINARY (UTF-8 bytes: code points), as no
+    column here names another collation. PostgreSQL compares with the
+    database's collation: code points only for the libc "C", "POSIX" and
+    "C.UTF-8" (glibc 2.35+) or the builtin provider's (PostgreSQL 17+); an
+    ICU default (PostgreSQL 15+) or a language's collation orders otherwise.
+    """
+    database = db.obj
+    if not isinstance(database, peewee.PostgresqlDatabase):
+        return True
+    known = _CODE_POINT_ORDER.get(database)
+    if known is None:
+        # to_jsonb: datlocprovider exists only from PostgreSQL 15
+        collation, provider = database.execute_sql(
+            "SELECT d.datcollate, to_jsonb(d) ->> 'datlocprovider' FROM pg_database AS d "
+            "WHERE d.datname = current_database()", ()).fetchone()
+        known = provider == "b" or (provider in (None, "c") and (
+            collation in ("C", "POSIX") or collation.lower() in ("c.utf-8", "c.utf8")))
+        _CODE_POINT_ORDER[database] = known
+    return known
+
+
+def _like_escaped(text: str) -> str:
+    return _LIKE_SPECIAL.sub(lambda found: _LIKE_ESCAPE + found.group(), text)
+
+
+def _like(expression: Expression, pattern: str) -> Expression:
+    """PostgreSQL's ``LIKE``, case-sensitive and exact with ``pattern`` escaped, which pg_trgm's index serves."""
+    return peewee.NodeList((expression, peewee.SQL("LIKE"), pattern, peewee.SQL("ESCAPE"), _LIKE_ESCAPE))
+
+
+class _TrigramTest(peewee.Expression):
+    """``directory_value.id IN (rowids of a trigram match)``, told apart by :meth:`UserFilterCompiler._rows`."""
+
+
+def _conjuncts(expression: Expression) -> list[Expression]:
+    """The terms of ``expression``'s top-level AND (itself when it is none); the trees are balanced, so shallow."""
+    if isinstance(expression, peewee.Expression) and expression.op == peewee.OP.AND:
+        return _conjuncts(expression.lhs) + _conjuncts(expression.rhs)
+    return [expression]
+
+
+def _unindexed(column: Expression, unindexed: bool) -> Expression:
+    """``+column`` when ``unindexed``: SQLite then reads no index for the term."""
+    return peewee.NodeList((peewee.SQL("+"), column), glue="") if unindexed else column
+
+
+def _trigram_match(value: str) -> Expression:
+    """SQLite: the row is among those whose ``value_key`` holds every trigram of ``value`` in sequence.
+
+    A phrase of the FTS5 trigram table: the rows holding ``value``, no
+    others, as the tokenizer is case-sensitive and ``value_key`` folded
+    already; the exact test stays beside it all the same.
+    """
+    phrase = '"' + value.replace('"', '""') + '"'
+    return _TrigramTest(DirectoryValue._meta.primary_key, peewee.OP.IN, TRIGRAM_TABLE.select(
+        TRIGRAM_TABLE.c.rowid).where(peewee.Expression(TRIGRAM_TABLE.c.value_key, "MATCH", phrase)))
 
 
 @functools.lru_cache(maxsize=64)
