@@ -21,7 +21,7 @@ from .database import is_postgres, transaction
 from .errors import ConflictError, InvalidInputError, NotFoundError
 from .fields import new_id
 from .prepared import Prepared
-from .tenancy import Account, DirectoryRecord, Membership, User
+from .tenancy import Account, DirectoryRecord, Membership, User, directory_says_active
 
 NO_VALID_EMAIL = "no_valid_email"
 ALREADY_MEMBER = "already_member_through_other_record"
@@ -54,7 +54,7 @@ def is_active(record: DirectoryRecord, membership: Membership | None) -> bool:
     """``active`` is the membership's status; an unlinked record keeps what its directory said."""
     if membership is not None:
         return bool(membership.status != "deactivated")
-    return bool(record.attributes.get("active", True))
+    return directory_says_active(record.attributes)
 
 
 def get_record(account: Account, record_id: str) -> DirectoryRecord:
@@ -99,10 +99,12 @@ _RECORD_OF_ACCOUNT = Prepared(lambda record_id, account_id: _record_query(
     (DirectoryRecord.id == record_id) & (DirectoryRecord.account == account_id)))
 
 
-_REPLACE = Prepared(lambda user_name, key, external_id, attributes, updated_at, record_id: DirectoryRecord.update(
-    user_name=user_name, user_name_key=key, external_id=external_id,
-    attributes=peewee.Value(attributes, converter=False),  # the caller passes it as JSON text
-    version=DirectoryRecord.version + 1, updated_at=updated_at).where(DirectoryRecord.id == record_id))
+_REPLACE = Prepared(lambda user_name, key, external_id, attributes, active, updated_at, record_id: (
+    DirectoryRecord.update(
+        user_name=user_name, user_name_key=key, external_id=external_id,
+        attributes=peewee.Value(attributes, converter=False),  # the caller passes it as JSON text
+        active=peewee.Value(active, converter=False), version=DirectoryRecord.version + 1, updated_at=updated_at,
+    ).where(DirectoryRecord.id == record_id)))
 
 
 def _with_membership(record: DirectoryRecord | None) -> DirectoryRecord | None:
@@ -214,7 +216,8 @@ def _set_active(link: _Link, active: bool, by: Actor, membership: Membership | N
     """``active`` from the directory applied to the linked membership (R6); True when its status changed.
 
     The caller holds the account's lock (R1) or created the membership itself (invited: never an admin),
-    and has written the record in this transaction (its version is raised: the membership has no other).
+    and has written the record in this transaction (its version is raised, its ``active`` is ``active``:
+    the membership has no other record).
     """
     if link.membership_id is None or active == (link.status != "deactivated"):
         return False
@@ -259,14 +262,14 @@ def create_record(account: Account, user_name: str, attributes: dict[str, Any], 
             prepared.insert(DirectoryRecord, [dict(
                 id=record_id, account=account.id, user_name=user_name, user_name_key=user_name_key(user_name),
                 external_id=external_id, attributes=attributes, membership=link.membership_id,
-                unlinked_reason=link.reason)])
+                unlinked_reason=link.reason, active=directory_says_active(attributes))])
         except peewee.IntegrityError as exc:
             raise ConflictError(f"The userName {user_name!r} is taken in this account.", field="userName",
                                 reason="uniqueness") from exc
         directory_index.reindex(record_id, attributes, new=True)
         if link.membership_id is not None and not link.new_membership:
             groups.record_linked(record_id, link.membership_id, new_record=True)
-        _set_active(link, bool(attributes.get("active", True)), by)
+        _set_active(link, directory_says_active(attributes), by)
         audit.record(by, "directory_record.created", account_id=account.id, target_type="directory_record",
                      target_id=record_id, user_name=user_name, membership_id=link.membership_id,
                      unlinked_reason=link.reason)
@@ -325,7 +328,8 @@ def update_record(account_id: str, record_id: str, change: Change, *, by: Actor,
         try:
             # no savepoint: a refusal rolls the whole change back
             _REPLACE.execute(user_name, user_name_key(user_name), external_id,
-                             DirectoryRecord.attributes.db_value(attributes), now, current.id)
+                             DirectoryRecord.attributes.db_value(attributes), directory_says_active(attributes),
+                             now, current.id)
         except peewee.IntegrityError as exc:
             raise ConflictError(f"The userName {user_name!r} is taken in this account.", field="userName",
                                 reason="uniqueness") from exc
@@ -346,13 +350,14 @@ def update_record(account_id: str, record_id: str, change: Change, *, by: Actor,
             if password is not None:
                 _initial_password(current.membership_id, password, account_id=current.account_id,
                                   record_id=current.id, by=by)
-        _set_active(link, bool(attributes.get("active", True)), by, membership)
+        _set_active(link, directory_says_active(attributes), by, membership)
         audit.record(by, action, account_id=current.account_id, target_type="directory_record",
                      target_id=current.id, user_name=user_name)
     if not relink:
         # what was written, under the lock: the record's new values and its membership (updated in place)
         current.user_name, current.user_name_key, current.external_id = user_name, user_name_key(user_name), external_id
         current.attributes, current.version, current.updated_at = attributes, current.version + 1, now
+        current.active = directory_says_active(attributes)
         return current
     updated = load_record(record_id)
     if updated is None:  # deleted by another request since

@@ -452,6 +452,7 @@ def revoke(invitation: Invitation, *, by: Actor) -> None:
             invited = Membership.get_or_none((Membership.id == invitation.membership_id)
                                              & (Membership.status == "invited"))
             if invited is not None:
+                members.unlink_directory_records([invited.id], None)
                 Membership.delete().where(Membership.id == invited.id).execute()
                 members.ensure_an_admin_remains(invited.account_id, role=invited.role, status=invited.status)
         audit.record(by, "invitation.revoked", account_id=invitation.account_id, target_type="invitation",
@@ -568,7 +569,9 @@ def accept(token: str, *, given_name: str = "", family_name: str = "", password:
             User.update(given_name=given_name[:200], family_name=family_name[:200], status="active",
                         password_hash=passwords.hash_password(password), terms_accepted_at=now,
                         updated_at=now).where(User.id == user.id).execute()
-        Membership.update(status="active", updated_at=now).where(Membership.id == membership.id).execute()
+        # a membership deactivated since the invitation stays so (R6): the person registers, an admin reactivates
+        Membership.update(status="active", updated_at=now).where(
+            (Membership.id == membership.id) & (Membership.status != "deactivated")).execute()
         Invitation.update(status="accepted", accepted_at=now).where(Invitation.id == invitation.id).execute()
         audit.record(Actor("user", user.id, user.email, user_id=user.id), "invitation.accepted",
                      account_id=invitation.account_id, target_type="invitation", target_id=invitation.id)

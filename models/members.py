@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import secrets as _secrets
 from collections.abc import Sequence
+from typing import Any
 
 import peewee
 
@@ -16,7 +17,7 @@ from .errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundEr
 from .groups import resolve_groups
 from .prepared import Prepared
 from .sessions import end_access
-from .tenancy import Account, DirectoryRecord, Group, GroupMember, Invitation, Membership, User
+from .tenancy import Account, DirectoryRecord, Group, GroupMember, Invitation, Membership, User, directory_says_active
 
 
 def find_user(email: str) -> User | None:
@@ -66,15 +67,37 @@ def ensure_an_admin_remains(account_id: str, *, role: str, status: str) -> None:
     raise PolicyViolationError(message, reason="last_admin")
 
 
-def _touch_directory_views(membership_id: str, *, groups: bool = False) -> None:
-    """A membership change shows in the SCIM views of it: bump their versions so ETags change."""
+def _touch_directory_views(membership_id: str, *, groups: bool = False, active: bool | None = None) -> None:
+    """A membership change shows in the SCIM views of it: bump their versions so ETags change.
+
+    ``active``: the membership's new status, which its record stores (directory.is_active).
+    """
     now = clock.now()
-    DirectoryRecord.update(version=DirectoryRecord.version + 1, updated_at=now).where(
-        DirectoryRecord.membership == membership_id).execute()
+    changes: dict[Any, Any] = {DirectoryRecord.version: DirectoryRecord.version + 1, DirectoryRecord.updated_at: now}
+    if active is not None:
+        changes[DirectoryRecord.active] = active
+    DirectoryRecord.update(changes).where(DirectoryRecord.membership == membership_id).execute()
     if groups:
         Group.update(version=Group.version + 1, updated_at=now).where(
             Group.id.in_(GroupMember.select(GroupMember.group).where(GroupMember.membership == membership_id))
         ).execute()
+
+
+def unlink_directory_records(membership_ids: list[str], reason: str | None) -> None:
+    """Before the memberships are deleted (which unlinks their records): why, and each record's ``active``.
+
+    A record linked to nobody is as active as its directory last said
+    (directory.is_active), which a console deactivation did not change.
+    """
+    records = list(DirectoryRecord.select(DirectoryRecord.id, DirectoryRecord.attributes).where(
+        DirectoryRecord.membership.in_(membership_ids)))
+    for active in (True, False):
+        ids = [r.id for r in records if directory_says_active(r.attributes) == active]
+        if ids:
+            changes: dict[Any, Any] = {DirectoryRecord.active: active}
+            if reason is not None:
+                changes[DirectoryRecord.unlinked_reason] = reason
+            DirectoryRecord.update(changes).where(DirectoryRecord.id.in_(ids)).execute()
 
 
 def _reload_locked(membership: Membership) -> Membership:
@@ -248,7 +271,8 @@ def set_status_locked(membership: Membership, active: bool, *, by: Actor, views_
     transaction and read ``membership`` under it (:func:`deactivate` and
     :func:`reactivate` do). ``membership`` is updated in place.
     ``views_touched``: the caller has raised the version of the membership's
-    directory record (there is at most one) in this transaction already.
+    directory record (there is at most one) in this transaction already, and
+    stored ``active`` in it.
     """
     if active == (membership.status != "deactivated"):
         return False
@@ -262,7 +286,7 @@ def set_status_locked(membership: Membership, active: bool, *, by: Actor, views_
     was = membership.status
     _SET_STATUS.execute(status, now, membership.id)
     if not views_touched:
-        _touch_directory_views(membership.id)
+        _touch_directory_views(membership.id, active=active)
     if not active:
         ensure_an_admin_remains(membership.account_id, role=membership.role, status=was)
         end_access(membership.user_id, membership.account_id, "membership_deactivated")
@@ -282,8 +306,7 @@ def remove(membership: Membership, *, by: Actor) -> None:
         Invitation.update(status="revoked").where(
             (Invitation.membership == membership.id) & (Invitation.status == "pending")).execute()
         _touch_directory_views(membership.id, groups=True)
-        DirectoryRecord.update(unlinked_reason="removed_from_account").where(
-            DirectoryRecord.membership == membership.id).execute()
+        unlink_directory_records([membership.id], "removed_from_account")
         Membership.delete().where(Membership.id == membership.id).execute()
         ensure_an_admin_remains(membership.account_id, role=membership.role, status=membership.status)
         end_access(membership.user_id, membership.account_id, "membership_removed")
@@ -342,7 +365,7 @@ def delete_user(user: User, *, by: Actor) -> None:
                                                   ).execute()
         for membership_id in ids:
             _touch_directory_views(membership_id, groups=True)
-        DirectoryRecord.update(unlinked_reason="user_deleted").where(DirectoryRecord.membership.in_(ids)).execute()
+        unlink_directory_records(ids, "user_deleted")
         Membership.delete().where(Membership.user == user.id).execute()
         for m in memberships:
             ensure_an_admin_remains(m.account_id, role=m.role, status=m.status)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import peewee as pw
 
 from . import clock
@@ -156,6 +158,8 @@ class DirectoryRecord(BaseModel):
     external_id = pw.CharField(max_length=512, null=True)
     attributes = JSONField(default=dict)
     unlinked_reason = pw.CharField(max_length=64, null=True)
+    # models.directory.is_active of the record, kept by its writers so sorts and filters read an index (migration 0009)
+    active = pw.BooleanField(default=True)
     version = pw.IntegerField(default=1)
     created_at = pw.DateTimeField(default=clock.now)
     updated_at = pw.DateTimeField(default=clock.now)
@@ -164,7 +168,20 @@ class DirectoryRecord(BaseModel):
     membership_id: str | None
 
     class Meta:
-        indexes = ((("account", "user_name_key"), True), (("account", "external_id"), False))
+        indexes = ((("account", "user_name_key"), True),
+                   # sortBy=externalId and sortBy=active walk these in the listing's order (migration 0009)
+                   (("account", "external_id", "id"), False),
+                   (("account", "active", "id"), False))
+
+
+def directory_says_active(attributes: dict[str, Any]) -> bool:
+    """What a record's directory said of ``active``; after each write, also the record's ``active``.
+
+    A write applies it to the linked membership (models.directory) or, for a
+    record linked to nobody, it is the answer; a membership's own changes
+    store theirs (models.members).
+    """
+    return bool(attributes.get("active", True))
 
 
 class ScimToken(BaseModel):

@@ -42,7 +42,7 @@ from . import rendered, search
 from .errors import MEDIA_TYPE, scim_response
 from .filters import Expression, compile_user_filter, user_name_lookup
 from .mapping import UserModel, to_scim_user
-from .sorting import SortKey, ValueWalk, user_sort_key
+from .sorting import SortKey, Walk, user_sort_key
 from .users import location, user_text
 
 bp = Blueprint("listing", __name__)
@@ -233,6 +233,8 @@ def _key_parts(listing: ResourceListing, query: ListQuery) -> tuple[list[Express
     if sort.nullable:
         missing = peewee.Case(None, [(peewee.Expression(sort.expression, peewee.OP.IS, None), 1)], 0)
         return [missing, peewee.fn.COALESCE(sort.expression, sort.missing), listing.id_column()], sort
+    if sort.expression is listing.id_column():
+        return [listing.id_column()], sort  # ordered by id already: "id, id" would have SQLite sort each tie again
     return [sort.expression, listing.id_column()], sort
 
 
@@ -351,7 +353,7 @@ class _Walked:
     _key1: Any
 
 
-def _walked(walk: ValueWalk, account_id: str, ascending: bool, query: ListQuery, after: list[Any] | None,
+def _walked(walk: Walk, account_id: str, ascending: bool, query: ListQuery, after: list[Any] | None,
             total: Callable[[], int]) -> list[_Walked]:
     """The picked rows of an unfiltered listing sorted by a stored value, read in index order.
 

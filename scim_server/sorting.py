@@ -10,7 +10,9 @@ not an aggregate over the record's rows. Any other sortBy is
 
 Unfiltered, such a listing is walked in index order instead (:class:`ValueWalk`):
 the lead rows by (account, path, lead, key, record), then the records without
-one by (account, id), so a page costs its size, not the account's.
+one by (account, id), so a page costs its size, not the account's;
+``externalId`` likewise from (account, external_id, id) (:class:`ColumnWalk`),
+and ``active``, stored on the record, is read in the order of its index.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from scim2_models import InvalidFilterException, InvalidValueException, ScimFilt
 from scim2_models.path import Present
 
 from models.database import is_postgres
-from models.tenancy import DirectoryRecord, DirectoryValue, Membership
+from models.tenancy import DirectoryRecord, DirectoryValue
 
-from .filters import CORE, USER_COLUMNS, USER_VALUES, Expression, active
+from .filters import CORE, USER_COLUMNS, USER_VALUES, Expression
 from .mapping import UserModel
 
 MAX_SORT_BY_LENGTH = 256
@@ -82,6 +84,49 @@ class ValueWalk:
 
 
 @dataclasses.dataclass(frozen=True)
+class ColumnWalk:
+    """An unfiltered listing sorted by a nullable column of the record, read in index order (migration 0009).
+
+    The same two runs as :class:`ValueWalk`'s, both from the index
+    (account_id, column, id): the records with a value by (column, id), then
+    those without (the column NULL) by id.
+    """
+
+    column: str
+    missing: Any = ""
+
+    def _has(self) -> Any:
+        return getattr(DirectoryRecord, self.column).is_null(False)
+
+    def count(self, account_id: str) -> int:
+        """How many records have the value: an index-only count."""
+        return int(DirectoryRecord.select().where((DirectoryRecord.account == account_id) & self._has()).count())
+
+    def with_value(self, account_id: str, ascending: bool, after: list[Any] | None,
+                   offset: int, limit: int) -> list[tuple[str, Any]]:
+        key, record = getattr(DirectoryRecord, self.column), DirectoryRecord.id
+        select: Any = DirectoryRecord.select(record, key).where((DirectoryRecord.account == account_id) & self._has())
+        if after is not None:
+            row, at = Tuple(key, record), Tuple(*after)
+            select = select.where(row > at if ascending else row < at)
+        order = (key.asc(), record.asc()) if ascending else (key.desc(), record.desc())
+        return list(select.order_by(*order).offset(offset or None).limit(limit).tuples())
+
+    def without_value(self, account_id: str, ascending: bool, after: str | None,
+                      offset: int, limit: int) -> list[tuple[str, Any]]:
+        select: Any = DirectoryRecord.select(DirectoryRecord.id).where(
+            (DirectoryRecord.account == account_id) & getattr(DirectoryRecord, self.column).is_null(True))
+        if after is not None:
+            select = select.where(DirectoryRecord.id > after if ascending else DirectoryRecord.id < after)
+        order = DirectoryRecord.id.asc() if ascending else DirectoryRecord.id.desc()
+        return [(record_id, self.missing)
+                for (record_id,) in select.order_by(order).offset(offset or None).limit(limit).tuples()]
+
+
+Walk = ValueWalk | ColumnWalk
+
+
+@dataclasses.dataclass(frozen=True)
 class SortKey:
     """What a listing orders by (RFC 7644 §3.4.2.3).
 
@@ -97,7 +142,7 @@ class SortKey:
     nullable: bool = False
     missing: Any = ""
     join: Callable[[Any], Any] | None = None
-    walk: ValueWalk | None = None
+    walk: Walk | None = None
 
 
 def refuse(sort_by: str, reason: str = "is not an attribute this server sorts by") -> InvalidValueException:
@@ -142,11 +187,9 @@ def user_sort_key(sort_by: str) -> SortKey:
                        join=lambda select: select.join_from(DirectoryRecord, lead, JOIN.LEFT_OUTER, on=on),
                        walk=ValueWalk(value_spec.path, name, missing))
     if urn == CORE + "active":
-        # its own join of the membership, so the page's ids still come from the
-        # records alone (listing's narrow query) and only they are loaded in full
-        membership = Membership.alias("sort_membership")
-        return SortKey(active(membership), join=lambda select: select.join_from(
-            DirectoryRecord, membership, JOIN.LEFT_OUTER, on=(DirectoryRecord.membership == membership.id)))
+        return SortKey(DirectoryRecord.active)  # stored by the writers: the index (account_id, active, id) orders it
+    if urn == CORE + "externalid":
+        return SortKey(DirectoryRecord.external_id, nullable=True, walk=ColumnWalk("external_id"))
     column_spec = USER_COLUMNS.get(urn)
     if column_spec is None:
         raise refuse(sort_by)

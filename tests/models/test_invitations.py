@@ -77,6 +77,19 @@ def test_r2_accept_registers_the_person_and_activates_the_membership(account, by
     assert Invitation.get_by_id(result.invitation_id).status == "accepted"
 
 
+def test_r6_a_member_deactivated_while_invited_registers_but_stays_deactivated(account, by):
+    """Accepting the link does not undo the admin's deactivation; reactivating then makes them active."""
+    result = invitations.invite(account, "paused@acme.example", given_name="Pia", family_name="Paused", by=by)
+    members.deactivate(Membership.get_by_id(result.membership_id), by=by)
+
+    membership = invitations.accept(token_of(result.link), password=PASSWORD, accept_terms=True)
+
+    assert membership.status == "deactivated"
+    assert User.get_by_id(membership.user_id).status == "active"  # registered: the password is theirs
+    assert Invitation.get_by_id(result.invitation_id).status == "accepted"
+    assert members.reactivate(membership, by=by).status == "active"
+
+
 def test_r2_registration_requires_terms_names_and_a_good_password(account, by):
     token = token_of(invitations.invite(account, "strict@acme.example", by=by).link)
 

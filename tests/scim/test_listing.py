@@ -304,8 +304,7 @@ def test_any_sort_by_is_sorted_or_invalid_value(scim, sort_by, order):
         assert response.get_json()["scimType"] == "invalidValue"
 
 
-WALKED = [name for name in SORTABLE if name not in ("id", "userName", "externalId", "meta.created",
-                                                      "meta.lastModified", "active")]
+WALKED = [name for name in SORTABLE if name not in ("id", "userName", "meta.created", "meta.lastModified", "active")]
 
 
 @pytest.fixture
@@ -332,7 +331,7 @@ def assorted(scim):
                                       "manager": {"value": ["m", "M", "b"][i % 3]}}
         rows.append({"id": new_id(), "account": scim.account.id, "user_name": f"u{i:02d}",
                      "user_name_key": f"u{i:02d}", "attributes": attributes, "created_at": START,
-                     "updated_at": START})
+                     "updated_at": START, "external_id": f"E{i % 4}" if i % 3 else None})
     DirectoryRecord.insert_many(rows).execute()
     directory_index.reindex_all(DirectoryRecord.select().where(DirectoryRecord.account == scim.account.id))
     return scim
