@@ -17,6 +17,9 @@ page of ``--count``: latency, not throughput. Queries are every attribute
 each filter operator (eq, ne, co, sw, ew, gt, ge, lt, le, pr, not, and, or,
 a value path) on a multi-valued attribute, with columns of the record too.
 
+A Flask hello world (conformance/bench_peers/hello.py) served the same way
+is measured at each size too, as the table's first row: the floor.
+
 Prints one table: per query, p50 and p99 at each size, the ratio of the
 largest size's p50 to the smallest's, and issue 11's target at the smallest
 size (p99 under 100 ms). ``--json FILE`` writes the figures.
@@ -42,15 +45,19 @@ from conformance.bench_scim import (  # noqa: E402
     Client,
     Result,
     Servers,
+    gunicorn_argv,
     http,
     quote,
     run_until_interrupted,
     seed_roster,
     start_roster,
+    wait_until_serving,
 )
+from conformance.live_server import free_port  # noqa: E402
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 TARGET_MS = 100.0
+HELLO = "Flask hello world GET / (the floor)"
 
 SORTS = [
     "id", "userName", "externalId", "meta.created", "meta.lastModified", "active", "emails", "emails.value",
@@ -174,11 +181,18 @@ def run(args: argparse.Namespace) -> dict[str, dict[int, Result]]:
         client.call("POST", "/Users", template(0), expect=(201,))
         group = client.call("POST", "/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
                                                 "displayName": "bench-group"}, expect=(201,))
+        hello_port = free_port()
+        hello_log = workdir / "hello.log"
+        hello = servers.start(gunicorn_argv(sys.executable, "conformance.bench_peers.hello:app", hello_port,
+                                            args.workers), env=dict(os.environ), log=hello_log)
+        wait_until_serving(hello_port, "/", hello, hello_log, 60)
         for size in sizes:
             say(f"seeding to {size:,} memberships (bulk inserts)")
             started = time.monotonic()
             seed_roster(roster, size, group["id"], 0)
             say(f"  seeded in {time.monotonic() - started:.1f} s")
+            # the floor, measured the same way in the same run: what a request costs before Roster does anything
+            figures.setdefault(HELLO, {})[size] = measure(hello_port, {}, "/", None, args.samples)
             for label, path, body in queries(size, args.count):
                 if args.only and not any(part in label for part in args.only.split(",")):
                     continue
