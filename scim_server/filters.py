@@ -21,9 +21,9 @@ out, and the test reads the account's range as before). ``co`` and ``ew`` on
 ``value_key`` read its trigram index (migration 0010): on SQLite the FTS5
 table ``directory_value_trigram`` beside the exact test, which it cannot
 replace, on PostgreSQL a ``LIKE`` pg_trgm's GIN index serves. Operands under
-three characters have no trigram: on SQLite they keep the walk of the
-account's range of the path; so does the caseExact ``value`` column (only the
-enterprise ``manager.value``).
+three characters have no trigram: they keep the walk of the account's range
+of the path, and so does the caseExact ``value`` column (only the enterprise
+``manager.value``).
 
 A filter has at most :data:`MAX_FILTER_LENGTH` characters,
 :data:`MAX_FILTER_TERMS` attribute tests and :data:`MAX_FILTER_DEPTH` levels
@@ -414,22 +414,22 @@ class UserFilterCompiler(FilterVisitor[Expression]):
             # SUBSTR and LENGTH compare exactly on both databases, where LIKE
             # would ignore case on SQLite and need escaping everywhere.
             length = len(value)
+            # an operand without a trigram gains nothing from the index, and PostgreSQL's estimate of such
+            # a LIKE (nearly every row) turned a semi-join into a walk of the records (x8 for value co "x")
+            trigrams = expression is DirectoryValue.value_key and length >= TRIGRAM
             if op == CompareOperator.sw:
                 condition = fn.SUBSTR(expression, 1, length) == value
                 if value and _code_point_order():
                     condition = _prefix_range(expression, value) & condition
+            elif trigrams and is_postgres():
+                pattern = _like_escaped(value)
+                condition = _like(expression, "%" + pattern + ("%" if op == CompareOperator.co else ""))
             elif op == CompareOperator.ew:
-                if expression is DirectoryValue.value_key and is_postgres():
-                    condition = _like(expression, "%" + _like_escaped(value))
-                else:
-                    condition = (fn.LENGTH(expression) >= length) & (
-                        fn.SUBSTR(expression, fn.LENGTH(expression) - length + 1, length) == value)
-            elif expression is DirectoryValue.value_key and is_postgres():
-                condition = _like(expression, "%" + _like_escaped(value) + "%")
+                condition = (fn.LENGTH(expression) >= length) & (
+                    fn.SUBSTR(expression, fn.LENGTH(expression) - length + 1, length) == value)
             else:
                 condition = _contains(expression, value)
-            if op != CompareOperator.sw and expression is DirectoryValue.value_key and not is_postgres() \
-                    and length >= TRIGRAM:
+            if trigrams and op != CompareOperator.sw and not is_postgres():
                 condition = _trigram_match(value) & condition
         return (expression.is_null(False) & condition) if nullable else condition
 
