@@ -61,7 +61,7 @@ from scim2_models.path.resolution import coerce_value
 
 from models.database import db, is_postgres
 from models.directory_index import fold
-from models.tenancy import DirectoryRecord, DirectoryValue, Membership
+from models.tenancy import DirectoryRecord, DirectoryValue
 
 from .mapping import UserModel
 
@@ -81,23 +81,14 @@ class Column:
     nullable: bool = False
 
 
-def active(membership: Any = Membership) -> Expression:
-    """A User's ``active`` over DirectoryRecord ⟕ ``membership`` (Membership or an alias of it): never NULL."""
-    # An unlinked record has no membership, so its "active" is the directory's
-    # own value, kept in the JSON attributes (stored with sorted keys and no
-    # spaces, so the text form is fixed; no other User attribute is "active").
-    unlinked_inactive = _contains(DirectoryRecord.attributes, '"active":false')
-    return (membership.id.is_null(False) & (fn.COALESCE(membership.status, "") != "deactivated")) | (
-        membership.id.is_null(True) & ~unlinked_inactive)
-
-
 USER_COLUMNS: dict[str, Column] = {
     CORE + "id": Column(lambda: DirectoryRecord.id),
     CORE + "username": Column(lambda: DirectoryRecord.user_name_key, fold_case=True),
     CORE + "externalid": Column(lambda: DirectoryRecord.external_id, nullable=True),
     CORE + "meta.created": Column(lambda: DirectoryRecord.created_at, kind="datetime"),
     CORE + "meta.lastmodified": Column(lambda: DirectoryRecord.updated_at, kind="datetime"),
-    CORE + "active": Column(active, kind="boolean"),
+    # stored by models' writers as directory.is_active says (migration 0009)
+    CORE + "active": Column(lambda: DirectoryRecord.active, kind="boolean"),
 }
 
 

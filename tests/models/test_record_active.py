@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from models import Actor, accounts, directory, invitations, members
 from models.errors import RosterError
 from models.tenancy import DirectoryRecord, Invitation, Membership, User
+from scim_server.listing import USERS, ListQuery, fetch_page
 
 PEOPLE = 2  # few, so the steps meet on the same person
 PASSWORD = "correct horse battery staple"
@@ -127,11 +128,16 @@ STEPS = st.one_of(
 
 
 def disagreements(account: Any) -> list[tuple[str, bool, bool]]:
-    found = []
+    """Records whose column and rule differ; and the SCIM filter, which reads the column, answers by the rule."""
+    found, inactive = [], set()
     for stored in DirectoryRecord.select().where(DirectoryRecord.account == account.id):
         rule = directory.is_active(stored, directory.membership_of(stored))
         if stored.active != rule:
             found.append((stored.user_name, stored.active, rule))
+        if not rule:
+            inactive.add(stored.id)
+    page = fetch_page(USERS, account, ListQuery.build(filter="active eq false", count=100), full=False)
+    assert {row.id for row in page.rows} == inactive and page.total == len(inactive)
     return found
 
 
