@@ -62,6 +62,8 @@ def test_upgrade_from_the_first_version_keeps_the_data(empty_database):
 def test_migrations_build_exactly_the_schema_the_models_describe(empty_database):
     schema.upgrade()
     diff = diff_models(empty_database, tenancy.TABLES + security.TABLES + ops.TABLES + rate_limits.TABLES)
+    # PostgreSQL's pg_trgm index for co/ew (migration 0010) has an operator class no peewee model can declare
+    diff.drop_indexes[:] = [index for index in diff.drop_indexes if index.name != "directory_value_value_key_trigram"]
     assert not diff, str(diff)
 
 
