@@ -239,22 +239,18 @@ def test_co_and_ew_read_the_trigram_index(big_crowd):
     assert found["totalResults"] == 1
 
 
-def test_the_pattern_is_escaped_on_postgresql(database):
-    if not is_postgres():
-        pytest.skip("a LIKE pattern is PostgreSQL's")
-    expression = compile_user_filter(r'emails co "a%b_c\\d"', account_id="x")
-    sql, params = db.get_sql_context().sql(expression).query()
-    assert " LIKE %s ESCAPE %s" in sql
-    assert "%a\\%b\\_c\\\\d%" in params and "\\" in params
-    expression = compile_user_filter('title ew "100%"', account_id="x")
-    assert "%100\\%" in db.get_sql_context().sql(expression).query()[1]
-
-
-def test_the_fts_phrase_is_quoted_on_sqlite(database):
+def test_the_operand_reaches_each_database_s_index_escaped(database):
+    """PostgreSQL: a LIKE pattern with its wildcards and escape escaped; SQLite: an FTS5 phrase, quotes doubled."""
     if is_postgres():
-        pytest.skip("FTS5 is SQLite's")
-    sql, params = db.get_sql_context().sql(compile_user_filter(r'title co "a\"b OR c*"', account_id="x")).query()
-    assert "MATCH ?" in sql and '"a""b or c*"' in params
+        expression = compile_user_filter(r'emails co "a%b_c\\d"', account_id="x")
+        sql, params = db.get_sql_context().sql(expression).query()
+        assert " LIKE %s ESCAPE %s" in sql
+        assert "%a\\%b\\_c\\\\d%" in params and "\\" in params
+        expression = compile_user_filter('title ew "100%"', account_id="x")
+        assert "%100\\%" in db.get_sql_context().sql(expression).query()[1]
+    else:
+        sql, params = db.get_sql_context().sql(compile_user_filter(r'title co "a\"b OR c*"', account_id="x")).query()
+        assert "MATCH ?" in sql and '"a""b or c*"' in params
 
 
 def test_a_short_operand_keeps_the_walk(database):
