@@ -35,6 +35,26 @@ MAX_SORT_BY_LENGTH = 256
 """Characters a sortBy may have: the longest attribute URN path is well below."""
 
 
+def _by_key(select: Any, key: Any, record: Any, ascending: bool, after: list[Any] | None,
+            offset: int, limit: int) -> list[tuple[str, Any]]:
+    """``select``'s (record, key) rows by (key, record), after the (key, record) ``after``: the run with the value."""
+    if after is not None:
+        row, at = Tuple(key, record), Tuple(*after)
+        select = select.where(row > at if ascending else row < at)
+    order = (key.asc(), record.asc()) if ascending else (key.desc(), record.desc())
+    return list(select.order_by(*order).offset(offset or None).limit(limit).tuples())
+
+
+def _by_id(select: Any, missing: Any, ascending: bool, after: str | None,
+           offset: int, limit: int) -> list[tuple[str, Any]]:
+    """(record id, ``missing``) of ``select``'s records by id, after the id ``after``: the run without the value."""
+    if after is not None:
+        select = select.where(DirectoryRecord.id > after if ascending else DirectoryRecord.id < after)
+    order = DirectoryRecord.id.asc() if ascending else DirectoryRecord.id.desc()
+    page = select.order_by(order).offset(offset or None).limit(limit)
+    return [(record_id, missing) for (record_id,) in page.tuples()]
+
+
 @dataclasses.dataclass(frozen=True)
 class ValueWalk:
     """An unfiltered listing sorted by a stored value, read in index order (migration 0008).
@@ -62,25 +82,17 @@ class ValueWalk:
                    offset: int, limit: int) -> list[tuple[str, Any]]:
         """(record id, key) of the records with the value, in order, after the (key, id) ``after``."""
         key, record = getattr(DirectoryValue, self.column), DirectoryValue.record
-        select: Any = DirectoryValue.select(record, key).where((DirectoryValue.account_id == account_id) & self._has())
-        if after is not None:
-            row, at = Tuple(key, record), Tuple(*after)
-            select = select.where(row > at if ascending else row < at)
-        order = (key.asc(), record.asc()) if ascending else (key.desc(), record.desc())
-        return list(select.order_by(*order).offset(offset or None).limit(limit).tuples())
+        select = DirectoryValue.select(record, key).where((DirectoryValue.account_id == account_id) & self._has())
+        return _by_key(select, key, record, ascending, after, offset, limit)
 
     def without_value(self, account_id: str, ascending: bool, after: str | None,
                       offset: int, limit: int) -> list[tuple[str, Any]]:
         """(record id, ``missing``) of the records without the value, by id, after the id ``after``."""
         rows = DirectoryValue.alias("sort_value")
         has = DirectoryValue.select(rows.id).from_(rows).where((rows.record == DirectoryRecord.id) & self._has(rows))
-        select: Any = DirectoryRecord.select(DirectoryRecord.id).where(
+        select = DirectoryRecord.select(DirectoryRecord.id).where(
             (DirectoryRecord.account == account_id) & ~fn.EXISTS(has))
-        if after is not None:
-            select = select.where(DirectoryRecord.id > after if ascending else DirectoryRecord.id < after)
-        order = DirectoryRecord.id.asc() if ascending else DirectoryRecord.id.desc()
-        return [(record_id, self.missing)
-                for (record_id,) in select.order_by(order).offset(offset or None).limit(limit).tuples()]
+        return _by_id(select, self.missing, ascending, after, offset, limit)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,22 +117,14 @@ class ColumnWalk:
     def with_value(self, account_id: str, ascending: bool, after: list[Any] | None,
                    offset: int, limit: int) -> list[tuple[str, Any]]:
         key, record = getattr(DirectoryRecord, self.column), DirectoryRecord.id
-        select: Any = DirectoryRecord.select(record, key).where((DirectoryRecord.account == account_id) & self._has())
-        if after is not None:
-            row, at = Tuple(key, record), Tuple(*after)
-            select = select.where(row > at if ascending else row < at)
-        order = (key.asc(), record.asc()) if ascending else (key.desc(), record.desc())
-        return list(select.order_by(*order).offset(offset or None).limit(limit).tuples())
+        select = DirectoryRecord.select(record, key).where((DirectoryRecord.account == account_id) & self._has())
+        return _by_key(select, key, record, ascending, after, offset, limit)
 
     def without_value(self, account_id: str, ascending: bool, after: str | None,
                       offset: int, limit: int) -> list[tuple[str, Any]]:
-        select: Any = DirectoryRecord.select(DirectoryRecord.id).where(
+        select = DirectoryRecord.select(DirectoryRecord.id).where(
             (DirectoryRecord.account == account_id) & getattr(DirectoryRecord, self.column).is_null(True))
-        if after is not None:
-            select = select.where(DirectoryRecord.id > after if ascending else DirectoryRecord.id < after)
-        order = DirectoryRecord.id.asc() if ascending else DirectoryRecord.id.desc()
-        return [(record_id, self.missing)
-                for (record_id,) in select.order_by(order).offset(offset or None).limit(limit).tuples()]
+        return _by_id(select, self.missing, ascending, after, offset, limit)
 
 
 Walk = ValueWalk | ColumnWalk
