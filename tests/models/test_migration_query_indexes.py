@@ -6,17 +6,14 @@ from models import Actor, accounts, schema
 from models.database import db
 from models.tenancy import DirectoryValue
 
-from .test_migrations import empty_database  # noqa: F401 - the fixture
+from .test_migrations import empty_database, insert_old_records  # noqa: F401 - the fixture
 
 
 def test_upgrade_copies_the_account_and_marks_the_primary_else_first_value(empty_database):  # noqa: F811
     schema.upgrade("0005_passkeys")
     account = accounts.create_account("Old Account", "vendor", by=Actor.cli())
     param = db.obj.param
-    for record in ("r1", "r2"):
-        db.execute_sql(f"INSERT INTO directory_record (id, account_id, user_name, user_name_key, attributes, version, "
-                       f"created_at, updated_at) VALUES ({', '.join([param] * 8)})",
-                       (record, account.id, record, record, "{}", 1, "2026-01-01 00:00:00", "2026-01-01 00:00:00"))
+    insert_old_records(account.id, ["r1", "r2"])
     rows = [("r1", "emails.value", "home", False, "a@home"), ("r1", "emails.value", "work", True, "a@work"),
             ("r2", "emails.value", "home", False, "b@home"), ("r2", "emails.value", "other", False, "b@other"),
             ("r2", "title", "", False, "CTO")]

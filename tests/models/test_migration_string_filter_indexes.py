@@ -5,7 +5,7 @@ from __future__ import annotations
 from models import Actor, accounts, schema
 from models.database import db, is_postgres
 
-from .test_migrations import empty_database  # noqa: F401 - the fixture
+from .test_migrations import empty_database, insert_old_records  # noqa: F401 - the fixture
 
 MIGRATION = "0010_string_filter_indexes"
 FTS = "directory_value_trigram"
@@ -36,10 +36,7 @@ def test_upgrade_indexes_the_existing_values_and_down_removes_the_index(empty_da
     schema.upgrade("0008_sort_indexes")  # rows as that schema held them; those between are applied with 0010
     account = accounts.create_account("Old Account", "vendor", by=Actor.cli())
     param = db.obj.param
-    for record in ("r1", "r2"):
-        db.execute_sql(f"INSERT INTO directory_record (id, account_id, user_name, user_name_key, attributes, version, "
-                       f"created_at, updated_at) VALUES ({', '.join([param] * 8)})",
-                       (record, account.id, record, record, "{}", 1, "2026-01-01 00:00:00", "2026-01-01 00:00:00"))
+    insert_old_records(account.id, ["r1", "r2"])
     for record, path, value in (("r1", "emails.value", "Ada@Alchemy.example"), ("r2", "title", "Court Jester")):
         db.execute_sql(f'INSERT INTO directory_value (record_id, account_id, path, type, "primary", lead, value, '
                        f"value_key) VALUES ({', '.join([param] * 8)})",

@@ -67,6 +67,15 @@ def test_migrations_build_exactly_the_schema_the_models_describe(empty_database)
     assert not diff, str(diff)
 
 
+def insert_old_records(account_id: str, record_ids: list[str]) -> None:
+    """Directory records written with the columns every schema since 0001 has, as an older version left them."""
+    param = db.obj.param
+    for record in record_ids:
+        db.execute_sql(f"INSERT INTO directory_record (id, account_id, user_name, user_name_key, attributes, version, "
+                       f"created_at, updated_at) VALUES ({', '.join([param] * 8)})",
+                       (record, account_id, record, record, "{}", 1, "2026-01-01 00:00:00", "2026-01-01 00:00:00"))
+
+
 def test_upgrade_refuses_an_unknown_target(empty_database):
     with pytest.raises(Exception, match="unknown migration"):
         schema.upgrade("9999_nothing")
