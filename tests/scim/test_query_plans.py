@@ -51,7 +51,7 @@ class Statements(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if isinstance(record.msg, tuple) and len(record.msg) == 2:  # peewee logs (sql, params) as the message
-            self.seen.append((str(record.msg[0]), tuple(record.msg[1])))
+            self.seen.append((str(record.msg[0]), tuple(record.msg[1] or ())))
 
 
 def statements_of(account, query: ListQuery) -> list[tuple[str, tuple]]:

@@ -13,7 +13,6 @@ after every kind of SCIM write.
 from __future__ import annotations
 
 import json
-import logging
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,10 +23,11 @@ from models.database import db, is_postgres
 from models.directory_index import fold
 from scim_server import filters
 from scim_server.filters import compile_user_filter, successor
-from scim_server.listing import USERS, ListQuery, fetch_page
+from scim_server.listing import ListQuery
 
 from .scim_support import tenant
 from .test_filter_limits import seed
+from .test_query_plans import statements_of
 
 FTS = "directory_value_trigram"
 GIN = "directory_value_value_key_trigram"
@@ -136,27 +136,9 @@ def test_an_operand_of_one_or_two_characters_still_matches(scim):
 # ------------------------------------------------------------------ plans
 
 
-class Statements(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.seen: list[tuple[str, tuple]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if isinstance(record.msg, tuple) and len(record.msg) == 2:
-            self.seen.append((str(record.msg[0]), tuple(record.msg[1] or ())))
-
-
 def statements(account, text: str) -> list[tuple[str, tuple]]:
-    logger = logging.getLogger("peewee")
-    handler, level = Statements(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        fetch_page(USERS, account, ListQuery.build(filter=text, count=20), full=False)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-    listed = [(sql, params) for sql, params in handler.seen if "directory_record" in sql]
+    listed = [(sql, params) for sql, params in statements_of(account, ListQuery.build(filter=text, count=20))
+              if "directory_record" in sql]
     assert listed
     return listed
 
