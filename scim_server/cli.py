@@ -283,13 +283,16 @@ def _worker_exited(server: Any, worker: Any) -> None:
 @click.option("--port", default=8000, type=click.IntRange(1, 65535), show_default=True, help="Port to listen on.")
 @click.option("--workers", default=2, type=click.IntRange(1), show_default=True, envvar="ROSTER_WORKERS",
               help="Worker processes (env ROSTER_WORKERS).")
+@click.option("--threads", default=1, type=click.IntRange(1), show_default=True,
+              help="Threads per worker process; over 1, gunicorn's threaded (gthread) workers.")
 @click.pass_obj
-def serve(config: dict[str, Any], host: str, port: int, workers: int) -> None:
+def serve(config: dict[str, Any], host: str, port: int, workers: int, threads: int) -> None:
     """Serve SCIM, OpenID Connect and the pages with gunicorn, and deliver the outbox.
 
     A child process runs `roster outbox send` for as long as the server
     runs. Refuses to start while the schema is missing or out of date.
-    SIGTERM or Ctrl-C stops both.
+    SIGTERM or Ctrl-C stops both. With --threads 1 (the default) each worker
+    is a sync worker: one request at a time.
     """
     from .client_address import TrustedProxies
     from .parent_process import gunicorn_worker_follows_master
@@ -309,6 +312,8 @@ def serve(config: dict[str, Any], host: str, port: int, workers: int) -> None:
         **({"child_exit": _worker_exited} if metrics_directory else {}),
         "bind": [bind],
         "workers": workers,
+        # one thread keeps gunicorn's sync worker, as serve ran before --threads existed
+        **({"worker_class": "gthread", "threads": threads} if threads > 1 else {}),
         "proc_name": "roster",
         "loglevel": level.lower(),
         "logconfig_dict": _json_logging(level),

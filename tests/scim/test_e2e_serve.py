@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conformance.live_server import free_port
+from conformance.live_server import Deployment, free_port, stop, wait_until_healthy
 from tests.conftest import SECRET_KEY
 from tests.processes import children, command_line, wait_until
 
@@ -96,3 +96,31 @@ def test_init_then_serve(database_url, tmp_path):
     entries = [json.loads(line) for line in lines]
     assert [(e["path"], e["status"]) for e in entries if e.get("request_id") == "e2e-check-1"] == [("/healthz", 200)]
     assert not [e for e in entries if e["logger"] == "gunicorn.access"]
+
+
+@pytest.mark.parametrize(("threads", "served"), [(1, False), (2, True)])
+def test_serve_threads_answer_one_request_while_another_stalls(database_url, tmp_path, threads, served):
+    """--threads reaches gunicorn: one worker with two threads answers while a client stalls mid-request.
+
+    A sync worker (the default, one thread) reads a request to its end before
+    it takes the next connection, so the stalled client holds the only worker.
+    """
+    port = free_port()
+    deployment = Deployment(database_url, SECRET_KEY, f"http://127.0.0.1:{port}", tmp_path)
+    deployment.init("Threads", "admin@threads.example")
+    log = tmp_path / "serve.log"
+    with log.open("wb") as log_file:
+        server = subprocess.Popen([str(ROSTER), "serve", "--port", str(port), "--workers", "1", "--threads",
+                                   str(threads)], env=deployment.env, stdout=log_file, stderr=subprocess.STDOUT)
+    try:
+        wait_until_healthy(port, server, log)
+        with socket.create_connection(("127.0.0.1", port)) as stalled:
+            # no blank line: the worker that took this connection waits for the rest of the headers
+            stalled.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            try:
+                answered = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5 if served else 3).ok
+            except requests.Timeout:
+                answered = False
+        assert answered is served, log.read_text()
+    finally:
+        stop(server)
