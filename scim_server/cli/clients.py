@@ -9,7 +9,7 @@ import click
 from models import OAuthClient, accounts, clients
 from models.errors import NotFoundError
 
-from .cli_support import DomainGroup, actor, emit_json, json_option, table, timestamp
+from .support import DomainGroup, actor, emit_json, json_option, table, timestamp
 
 SHOWN_ONCE = "The client secret is shown this once only: store it now. `roster client rotate-secret` makes a new one."
 

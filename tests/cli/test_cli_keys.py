@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from models import SigningKey, keys
-from tests.scim.test_cli import Roster, _runner, as_json, ok
+from tests.cli.test_cli import Roster, _runner, as_json, ok
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ def ensure_domain(ctx: click.Context) -> dict[str, Any]:
     """Configuration, database and a fresh audit request id, once per invocation; undone when it ends."""
     root = ctx.find_root()
     if root.obj is None:
-        from .app import configure_domain, load_config
+        from ..app import configure_domain, load_config
 
         config = load_config()
         try:

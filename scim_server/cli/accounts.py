@@ -7,7 +7,7 @@ import click
 from models import accounts, members, scim_tokens
 from models.tenancy import ACCOUNT_TYPES, MEMBERSHIP_STATUSES
 
-from .cli_support import (
+from .support import (
     DomainGroup,
     account_dict,
     actor,

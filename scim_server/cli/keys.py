@@ -9,7 +9,7 @@ import click
 
 from models import SigningKey, keys
 
-from .cli_support import DomainGroup, actor, emit_json, json_option, table, timestamp
+from .support import DomainGroup, actor, emit_json, json_option, table, timestamp
 
 
 def key_dict(key: SigningKey) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from models import AuditEvent, OAuthClient, clients
 from scim_server.cli import cli
-from tests.scim.test_cli import Roster, _runner, as_json, ok, refused
+from tests.cli.test_cli import Roster, _runner, as_json, ok, refused
 
 APP = "https://app.example/callback"
 

@@ -11,7 +11,7 @@ from models import accounts, groups, invitations, members
 from models.permissions import PRESETS
 from models.tenancy import MEMBERSHIP_STATUSES, ROLES
 
-from .cli_support import (
+from .support import (
     DomainGroup,
     actor,
     emit_json,
