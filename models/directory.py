@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import peewee
 
-from . import audit, clock, directory_index, emails, groups, invitations, members, passwords, prepared
+from . import audit, clock, directory_index, emails, groups, invitations, members, passwords, prepared, versions
 from .accounts import lock, require_admin
 from .audit import Actor
 from .database import is_postgres, transaction
@@ -228,9 +228,9 @@ def _set_active(link: _Link, active: bool, by: Actor, membership: Membership | N
     return members.set_status_locked(membership, active, by=by, views_touched=True)
 
 
-def _locked(account_id: str, record_id: str, by: Actor, check: Check | None) -> DirectoryRecord:
+def _locked(account_id: str, record_id: str, by: Actor, expected: versions.Expected) -> DirectoryRecord:
     """The account's record as it is now, after the account lock (R1 and linking; every writer takes it
-    before the record's row) and the caller's ``check`` of its version.
+    before the record's row), at a version the caller ``expected``.
 
     Read once, under the lock: another account's record is not found, like an unknown one.
     """
@@ -239,8 +239,7 @@ def _locked(account_id: str, record_id: str, by: Actor, check: Check | None) -> 
     current = load_record(record_id)
     if current is None or current.account_id != account_id:
         raise NotFoundError(f"No user {record_id} in this account.")
-    if check is not None:
-        check(current.version)
+    versions.require(current.version, expected)
     return current
 
 
@@ -282,27 +281,24 @@ def create_record(account: Account, user_name: str, attributes: dict[str, Any], 
 Replacement = tuple[str, dict[str, Any], str | None, str | None]
 """What a directory says of a person: (userName, attributes, externalId, initial password)."""
 
-Check = Callable[[int], None]
-"""Called with the record's current version under the lock; raises to refuse (e.g. an If-Match precondition)."""
-
 Change = Callable[[DirectoryRecord, Membership | None], Replacement | None]
 """Computes a replacement from the current record and membership; None when nothing changes."""
 
 
 def replace_record(account_id: str, record_id: str, user_name: str, attributes: dict[str, Any], external_id: str | None,
-                   *, by: Actor, password: str | None = None, check: Check | None = None) -> DirectoryRecord:
+                   *, by: Actor, password: str | None = None, expected: versions.Expected = None) -> DirectoryRecord:
     """Replace what the directory says (RFC 7644 §3.5.1); ``active`` deactivates or reactivates (R6).
 
     A linked record keeps its person whatever its userName or emails become
-    (R4); an unlinked one tries to link again. ``check`` runs first, under
-    the lock, with the record's current version.
+    (R4); an unlinked one tries to link again. PreconditionFailedError, and
+    nothing changed, when the record's version under the lock is not ``expected``.
     """
     return update_record(account_id, record_id,
                          lambda current, membership: (user_name, attributes, external_id, password),
-                         by=by, check=check, action="directory_record.replaced")
+                         by=by, expected=expected, action="directory_record.replaced")
 
 
-def update_record(account_id: str, record_id: str, change: Change, *, by: Actor, check: Check | None = None,
+def update_record(account_id: str, record_id: str, change: Change, *, by: Actor, expected: versions.Expected = None,
                   action: str = "directory_record.updated") -> DirectoryRecord:
     """Read, change and write a record as one step (RFC 7644 §3.5.2: PATCH is read-modify-write).
 
@@ -310,10 +306,11 @@ def update_record(account_id: str, record_id: str, change: Change, *, by: Actor,
     concurrent change is never lost. Every write raises the record's version,
     ``active`` included; a change that returns None writes nothing and keeps
     the version. A refusal anywhere (R1 for the last admin, a uniqueness
-    conflict, an exception from ``check`` or ``change``) changes nothing.
+    conflict, another version than ``expected``, an exception from ``change``)
+    changes nothing.
     """
     with transaction():
-        current = _locked(account_id, record_id, by, check)
+        current = _locked(account_id, record_id, by, expected)
         membership = membership_of(current)
         replacement = change(current, membership)
         if replacement is None:
@@ -369,13 +366,13 @@ def _display(attributes: dict[str, Any]) -> Any:
     return attributes.get("displayName")
 
 
-def delete_record(account_id: str, record_id: str, *, by: Actor, check: Check | None = None) -> None:
+def delete_record(account_id: str, record_id: str, *, by: Actor, expected: versions.Expected = None) -> None:
     """Delete the record and remove its membership (R6, R11); refused for the last admin (R1).
 
-    ``check`` runs first, under the lock, with the record's current version.
+    PreconditionFailedError, and nothing deleted, when its version under the lock is not ``expected``.
     """
     with transaction():
-        current = _locked(account_id, record_id, by, check)
+        current = _locked(account_id, record_id, by, expected)
         membership = membership_of(current)
         if membership is not None:
             members.remove(membership, by=by)

@@ -35,3 +35,9 @@ class InvalidInputError(RosterError):
 
 class ForbiddenError(RosterError):
     code = "forbidden"
+
+
+class PreconditionFailedError(RosterError):
+    """The writer read another version of the resource than the one there now (optimistic concurrency)."""
+
+    code = "precondition_failed"

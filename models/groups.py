@@ -11,12 +11,12 @@ committed result (a user deleted meanwhile is unknown, not a foreign-key error).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 import peewee
 
-from . import audit, clock
+from . import audit, clock, versions
 from .accounts import lock, require_admin
 from .audit import Actor
 from .database import db, is_postgres, supports_returning, transaction
@@ -97,14 +97,14 @@ def rename_group(group: Group, name: str, *, by: Actor) -> Group:
     return Group.get_by_id(group.id)
 
 
-def delete_group(group: Group, *, by: Actor, check: Check | None = None) -> None:
+def delete_group(group: Group, *, by: Actor, expected: versions.Expected = None) -> None:
     """Delete the group; its member rows go with it (ON DELETE CASCADE). NotFoundError when it is gone already.
 
-    ``check`` runs first, under the lock, with the group's current version.
+    PreconditionFailedError, and nothing changed, when its version under the lock is not ``expected``.
     """
     with transaction():
         require_admin(group.account_id, by)
-        _locked(group, check)
+        _locked(group, expected)
         Group.delete().where(Group.id == group.id).execute()
         audit.record(by, "group.deleted", account_id=group.account_id, target_type="group", target_id=group.id,
                      name=group.display_name)
@@ -241,12 +241,8 @@ def find_group(account: Account, group_id: str) -> Group:
     return group
 
 
-Check = Callable[[int], None]
-"""Called with the group's current version under the lock; raises to refuse (e.g. an If-Match precondition)."""
-
-
-def _locked(group: Group, check: Check | None = None) -> Group:
-    """``group`` as it is now, read after the account lock, and the caller's ``check`` of its version.
+def _locked(group: Group, expected: versions.Expected = None) -> Group:
+    """``group`` as it is now, read after the account lock, at a version the caller ``expected``.
 
     NotFoundError when another request deleted it since the caller read it.
     """
@@ -254,8 +250,7 @@ def _locked(group: Group, check: Check | None = None) -> Group:
     current = _GROUP_OF_ACCOUNT.first(group.id, group.account_id)
     if current is None:
         raise NotFoundError(f"No group {group.id} in this account.")
-    if check is not None:
-        check(current.version)
+    versions.require(current.version, expected)
     return current
 
 
@@ -384,7 +379,7 @@ def create_directory_group(account: Account, name: str, *, external_id: str | No
 
 
 def update_group(group: Group, *, display_name: str | None = None, external_id: Any = KEEP,
-                 members: MemberChanges | None = None, by: Actor, check: Check | None = None) -> Group:
+                 members: MemberChanges | None = None, by: Actor, expected: versions.Expected = None) -> Group:
     """Change a group in one transaction and give it a new version (RFC 7644 §3.5.1, §3.5.2).
 
     ``display_name`` None and ``external_id`` KEEP leave those as they are.
@@ -394,7 +389,7 @@ def update_group(group: Group, *, display_name: str | None = None, external_id: 
     another group of the account has, InvalidInputError for a member that is
     not a record of the account (a user deleted by a request that came first
     included), NotFoundError when the group is gone; nothing changes then.
-    ``check`` runs first, under the lock, with the group's current version.
+    PreconditionFailedError, and nothing changed, when its version under the lock is not ``expected``.
     """
     values: dict[str, Any] = {"version": Group.version + 1, "updated_at": clock.now()}
     if display_name is not None:
@@ -404,7 +399,7 @@ def update_group(group: Group, *, display_name: str | None = None, external_id: 
         values["external_id"] = _clean_external_id(external_id)
     with transaction():
         require_admin(group.account_id, by)
-        _locked(group, check)
+        _locked(group, expected)
         try:
             # no savepoint: a refusal rolls the whole change back
             query = Group.update(values).where(Group.id == group.id)

@@ -1,25 +1,22 @@
-"""/Bulk (RFC 7644 §3.7): many operations in one request, each run by the view a single request reaches.
+"""/Bulk (RFC 7644 §3.7): many operations in one request, each run through the storage port a single request uses.
 
-Each operation is dispatched to the /Users or /Groups view its method and path
-match, in a request context of its own that shares the outer request's ``g``
-(account, actor, request id): authentication, hooks and teardown run once, for
-the outer request, and the database connection stays open between operations.
-Every operation is its own transaction (a bulk job is not atomic, §3.7), so R1,
-R2, R6, R11, uniqueness and ETags (``version`` → If-Match) apply exactly as they
-do to a single request.
+Each operation's method and path are matched against the app's routes (so an
+unknown path is 404 and a wrong method 405, as for a single request), then run
+by the /Users or /Groups store (:mod:`.storage`) for the outer request's
+account and actor. Every operation is its own transaction (a bulk job is not
+atomic, §3.7), so R1, R2, R6, R11, uniqueness and ETags (``version`` → the
+expected version) apply exactly as they do to a single request.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, cast
 
 import pydantic
-from flask import Blueprint, Response, current_app, request
-from flask.globals import _cv_request
+from flask import Blueprint, Response, current_app, g, request
 from scim2_models import (
     BulkOperation,
     BulkRequest,
@@ -34,16 +31,15 @@ from scim2_models import (
     ScimProvider,
 )
 from werkzeug.exceptions import NotFound
-from werkzeug.test import EnvironBuilder
 
-from models.database import transaction
-
-from . import patch
-from .errors import MEDIA_TYPE, scim_response, to_response
+from . import documents, patch
+from .errors import scim_response, to_error
 from .group_mapping import GroupModel
 from .mapping import TOLERANT, UserModel
 from .payload import json_body
+from .preconditions import etag, expected_versions
 from .routing import PREFIX, canonical_path
+from .storage import GroupStore, UserStore
 
 MAX_OPERATIONS = 1000
 MAX_PAYLOAD_SIZE = 1_048_576  # bytes; no larger than the app's MAX_CONTENT_LENGTH
@@ -64,7 +60,6 @@ def _provider(*resources: Any) -> ScimProvider:
 PROVIDER = _provider(UserModel, GroupModel)
 BulkMessage = BulkRequest[UserModel | GroupModel]  # type: ignore[valid-type]
 Result = BulkOperation[UserModel]  # type: ignore[valid-type]
-VIEWS = ("scim.users.", "scim.groups.")
 
 BULK_ID = "bulkId:"
 _QUOTED_REFERENCE = re.compile(r'"bulkId:([^"]+)"')  # inside a PATCH path filter: members[value eq "bulkId:u1"]
@@ -197,38 +192,48 @@ def _location(path: str) -> str:
     return request.root_url.rstrip("/") + PREFIX + path
 
 
-def dispatch(method: str, path: str, data: Any, version: str | None) -> Response:
-    """Run one operation through the view a single ``method`` on ``path`` reaches, in its own transaction.
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What an operation did: a single request's status, ``Location`` and ETag."""
 
-    The operation gets a request context of its own but shares the outer
-    request's application context, so ``g`` is the outer request's; the
-    context is never popped, so the app's teardown (which closes the database
-    and resets the request id) runs once, for the outer request.
+    status: int
+    location: str | None = None
+    version: str | None = None
+
+
+def _stores() -> tuple[UserStore, GroupStore]:
+    return UserStore(g.account, g.actor, documents.locations()), GroupStore(g.account, g.actor)
+
+
+def dispatch(method: str, path: str, data: Any, version: str | None) -> Outcome:
+    """Run one operation as a single ``method`` on ``path`` would, through the storage port.
+
+    The path is matched by the app's own routes (404 for a path no write of
+    /Users or /Groups has, 405 for a method its resource does not take).
     """
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    builder = EnvironBuilder(path=PREFIX + path, base_url=request.root_url, method=method,
-                             data=None if data is None else json.dumps(data), content_type=MEDIA_TYPE,
-                             headers=[("If-Match", version)] if version else None)
-    try:
-        context = app.request_context(builder.get_environ())
-    finally:
-        builder.close()
-    token = _cv_request.set(context)
-    try:
-        context.match_request()
-        inner = context.request
-        if inner.routing_exception is not None:
-            raise inner.routing_exception
-        if inner.url_rule is None or not str(inner.url_rule.endpoint).startswith(VIEWS):
-            raise NotFound()
-        view: Callable[..., Any] = app.view_functions[inner.url_rule.endpoint]
-        with transaction():
-            return app.make_response(view(**(inner.view_args or {})))  # type: ignore[no-any-return]
-    except Exception as exc:  # every refusal becomes this operation's result, as to_response makes it
-        return to_response(exc)
-    finally:
-        _cv_request.reset(token)
-        context.request.close()
+    adapter = current_app.url_map.bind("bulk.invalid")
+    endpoint, arguments = adapter.match(PREFIX + path, method)
+    users, groups = _stores()
+    expected = expected_versions(version)
+    if endpoint == "scim.users.create_user":
+        user = users.create(data)
+        return Outcome(201, documents.user_location(user.id), etag(user.version))
+    if endpoint == "scim.groups.create_group":
+        group = groups.create(data)
+        return Outcome(201, documents.group_location(group.id), etag(group.version))
+    if endpoint in ("scim.users.replace_user", "scim.users.patch_user"):
+        change = users.replace if method == "PUT" else users.patch
+        return Outcome(200, version=etag(change(arguments["record_id"], data, expected).version))
+    if endpoint in ("scim.groups.replace_group", "scim.groups.patch_group_view"):
+        rewrite = groups.replace if method == "PUT" else groups.patch
+        return Outcome(200, version=etag(rewrite(arguments["group_id"], data, expected).version))
+    if endpoint == "scim.users.delete_user":
+        users.delete(arguments["record_id"], expected)
+        return Outcome(204)
+    if endpoint == "scim.groups.delete_group":
+        groups.delete(arguments["group_id"], expected)
+        return Outcome(204)
+    raise NotFound()
 
 
 def _failure(operation: Operation, exc: SCIMException) -> Any:
@@ -248,18 +253,22 @@ def execute(operation: Operation, created: dict[str, Created]) -> Any:
     """Run a valid operation whose references are all resolved; its result."""
     parsed = operation.parsed
     path = _resolve_path(parsed.path, created)
-    response = dispatch(str(parsed.method), path, _resolve(operation.data, created), parsed.version)
-    status = response.status_code
+    error: Error | None = None
+    try:
+        outcome = dispatch(str(parsed.method), path, _resolve(operation.data, created), parsed.version)
+    except Exception as exc:  # every refusal becomes this operation's result, as a single request's error
+        error = to_error(exc)
+        outcome = Outcome(int(error.status or 500))
     metrics = current_app.extensions.get("roster_metrics")  # present when metrics are on
     if metrics is not None:
-        metrics.count_bulk_operation(str(parsed.method), path, status)
-    if status >= 400:
-        return _result(operation, status, location=_location(path) if parsed.method != "POST" else None,
-                       response=Error.model_validate(response.get_json()))
-    location = response.headers.get("Location") or _location(path)
+        metrics.count_bulk_operation(str(parsed.method), path, outcome.status)
+    if outcome.status >= 400:
+        return _result(operation, outcome.status, location=_location(path) if parsed.method != "POST" else None,
+                       response=error)
+    location = outcome.location or _location(path)
     if parsed.method == BulkOperation.Method.post and parsed.bulk_id:
         created[parsed.bulk_id] = Created(location.rstrip("/").rsplit("/", 1)[-1], location)
-    return _result(operation, status, location=location, version=response.headers.get("ETag"))
+    return _result(operation, outcome.status, location=location, version=outcome.version)
 
 
 def run(operations: list[Operation], fail_on_errors: int | None) -> list[Any]:

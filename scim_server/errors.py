@@ -18,6 +18,7 @@ from models.errors import (
     InvalidInputError,
     NotFoundError,
     PolicyViolationError,
+    PreconditionFailedError,
     RosterError,
 )
 
@@ -44,6 +45,8 @@ def _from_domain(exc: RosterError) -> tuple[int, str | None]:
         return 409, "uniqueness" if exc.reason == "uniqueness" else None
     if isinstance(exc, PolicyViolationError):
         return 409, None  # e.g. R1: the change is refused, nothing changed
+    if isinstance(exc, PreconditionFailedError):
+        return 412, None  # RFC 7644 §3.14: If-Match named another version
     if isinstance(exc, ForbiddenError):
         return 403, None
     if isinstance(exc, InvalidInputError):
@@ -51,26 +54,32 @@ def _from_domain(exc: RosterError) -> tuple[int, str | None]:
     return 400, None
 
 
-def to_response(exc: Exception) -> Response:
-    """The SCIM Error for any exception; unexpected ones are logged, never shown."""
+def to_error(exc: Exception) -> Error:
+    """The SCIM Error for any exception, the one converter every SCIM surface uses; unexpected ones are logged."""
     if isinstance(exc, SCIMException):
-        error = exc.to_error()
-        return scim_response(error.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE), int(error.status or 400))
+        return exc.to_error()
     if isinstance(exc, RosterError):
         status, scim_type = _from_domain(exc)
-        return error_response(status, exc.message, scim_type)
+        return Error(status=status, scim_type=scim_type, detail=exc.message)
     if isinstance(exc, pydantic.ValidationError):
         # scim2-models names the scimType (mutability, invalidPath, invalidSyntax, invalidValue) and the attribute
         error = Error.from_validation_errors(exc)[0]
-        return error_response(int(error.status or 400), error.detail or "The request body is not valid.",
-                              error.scim_type)
+        return Error(status=int(error.status or 400), scim_type=error.scim_type,
+                     detail=error.detail or "The request body is not valid.")
     if isinstance(exc, HTTPException):
-        status = exc.code or 500
-        return error_response(status, exc.description or exc.name)
+        return Error(status=exc.code or 500, detail=exc.description or exc.name)
     if isinstance(exc, DatabaseUnavailableError):
         # RFC 7644 §3.12 lists 503 for a service that cannot answer now; Okta and Entra retry after Retry-After
         log.warning("database unavailable: %s", exc.orig)
-        return error_response(503, f"The directory is temporarily unavailable; retry in {exc.retry_after} seconds.",
-                              headers={"Retry-After": str(exc.retry_after)})
+        return Error(status=503, detail=f"The directory is temporarily unavailable; retry in {exc.retry_after} "
+                                        "seconds.")
     log.exception("unexpected error in a SCIM request")  # the log line carries the request id
-    return error_response(500, "The server could not complete this request; it has been logged.")
+    return Error(status=500, detail="The server could not complete this request; it has been logged.")
+
+
+def to_response(exc: Exception) -> Response:
+    """The SCIM Error response for any exception (:func:`to_error`)."""
+    error = to_error(exc)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, DatabaseUnavailableError) else None
+    return scim_response(error.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE), int(error.status or 500),
+                         headers)

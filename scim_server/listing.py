@@ -31,7 +31,6 @@ from scim2_models import (
     InvalidFilterException,
     InvalidValueException,
     ListResponse,
-    ResponseParameters,
 )
 from werkzeug.exceptions import NotFound
 
@@ -39,11 +38,11 @@ from models import directory, settings
 from models.tenancy import Account, DirectoryRecord, Membership
 
 from . import rendered, search
+from .documents import response_parameters, user_location, user_text
 from .errors import MEDIA_TYPE, scim_response
 from .filters import Expression, compile_user_filter, user_name_lookup
 from .mapping import UserModel, to_scim_user
 from .sorting import SortKey, Walk, user_sort_key
-from .users import location, user_text
 
 bp = Blueprint("listing", __name__)
 
@@ -422,19 +421,13 @@ def _full_rows(listing: ResourceListing, account: Account, picked: list[Any]) ->
     return [loaded[i] for i in ids if i in loaded]
 
 
-def _response_parameters(model: Any, query: ListQuery) -> ResponseParameters[Any] | None:
-    if not query.attributes and not query.excluded_attributes:
-        return None
-    return ResponseParameters[model].model_validate(  # type: ignore[valid-type]
-        {"attributes": query.attributes, "excludedAttributes": query.excluded_attributes})
-
-
 def _respond(model: Any, page: Page, resources: list[Any], query: ListQuery) -> Response:
     listing = _list_response(model)(
         total_results=page.total, start_index=page.start_index, items_per_page=len(resources),
         resources=resources, next_cursor=page.next_cursor, previous_cursor=page.previous_cursor)
     document = listing.model_dump(scim_ctx=Context.SEARCH_RESPONSE,
-                                  response_parameters=_response_parameters(model, query))
+                                  response_parameters=response_parameters(model, query.attributes,
+                                                                               query.excluded_attributes))
     document.setdefault("Resources", [])  # a filter miss is 200 with Resources: [] (RFC 7644 §3.4.2)
     return scim_response(document)
 
@@ -543,7 +536,7 @@ def _user_by_user_name(account: Account, filter_text: str) -> list[Any] | None:
 
 
 def _user_resources(rows: list[Any], query: ListQuery) -> list[Any]:
-    return [to_scim_user(r, _membership(r), location(r.id)) for r in rows]
+    return [to_scim_user(r, _membership(r), user_location(r.id)) for r in rows]
 
 
 def _user_documents(rows: list[Any]) -> list[str]:
@@ -592,7 +585,7 @@ def _kept_documents(account: Account, ids: list[Any], users_url: str) -> dict[st
 
 def _users_url() -> str:
     """The URL of /Users/ with a trailing slash: a User's location is this and its id."""
-    return location("-")[:-1]
+    return user_location("-")[:-1]
 
 
 USERS = register(ResourceListing(

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g
 
-from models.tenancy import DirectoryRecord
-
+from .documents import user_response
 from .errors import error_response
-from .users import render_user
+from .users import store
 
 bp = Blueprint("me", __name__)
 
@@ -21,12 +20,11 @@ bp = Blueprint("me", __name__)
 @bp.get("/Me")
 def me() -> Response:
     membership = g.oauth_grant.membership
-    record = (DirectoryRecord.get_or_none(DirectoryRecord.membership == membership.id)
-              if membership is not None else None)
-    if record is None:
+    user = store().of_membership(membership) if membership is not None else None
+    if user is None:
         return error_response(404, "You have no record in this account's directory: your administrator adds "
                                    "people through the account's identity provider (SCIM).")
-    return render_user(record, membership)
+    return user_response(user)
 
 
 @bp.route("/Me", methods=["PUT", "PATCH", "DELETE", "POST"])

@@ -138,7 +138,11 @@ def read() -> Any:
 
 def json_body() -> Any:
     """The body as a JSON object, whatever the Content-Type (application/scim+json, application/json, none)."""
-    payload = read()
+    return as_object(read())
+
+
+def as_object(payload: Any) -> dict[str, Any]:
+    """``payload`` (a request's body, a /Bulk operation's data) when it is a JSON object; invalidSyntax otherwise."""
     if payload is None:
         raise InvalidSyntaxException(detail="The request body is empty: send a JSON object.")
     if not isinstance(payload, dict):

@@ -1,11 +1,8 @@
-"""ETags on SCIM resources (RFC 7644 §3.14): If-Match → 412 on a mismatch, If-None-Match → 304."""
+"""ETags on SCIM resources (RFC 7644 §3.14): If-Match → the versions a write expects, If-None-Match → 304."""
 
 from __future__ import annotations
 
-from flask import request
-from scim2_models import PreconditionFailedException
-
-MISMATCH = "The resource changed since you read it (If-Match does not match its ETag): read it again."
+from models.versions import Expected
 
 
 class NotModified(Exception):
@@ -21,26 +18,27 @@ def _tags(header: str) -> list[str]:
     return [t.strip() for t in header.split(",") if t.strip()]
 
 
-def _same(a: str, b: str) -> bool:
-    # weak comparison (RFC 9110 §8.8.3.2): W/"1" matches "1"
-    return a.removeprefix("W/") == b.removeprefix("W/")
+def _version(tag: str) -> int | None:
+    # weak comparison (RFC 9110 §8.8.3.2): W/"1" matches "1"; a tag this server never gave matches nothing
+    opaque = tag.removeprefix("W/")
+    digits = opaque[1:-1] if len(opaque) > 2 and opaque[0] == opaque[-1] == '"' else ""
+    if not (0 < len(digits) <= 18 and digits.isascii() and digits.isdigit()) or digits != str(int(digits)):
+        return None
+    return int(digits)
 
 
-def check_write(version: int) -> None:
-    """Before a change: refuse when If-Match names another version."""
-    header = request.headers.get("If-Match")
-    if header is None:
-        return
-    current = etag(version)
-    if "*" not in _tags(header) and not any(_same(tag, current) for tag in _tags(header)):
-        raise PreconditionFailedException(detail=MISMATCH)
+def expected_versions(if_match: str | None) -> Expected:
+    """The versions a write may change (models.versions): any without If-Match or with ``*``, else those named."""
+    if if_match is None or "*" in _tags(if_match):
+        return None
+    return frozenset(v for v in map(_version, _tags(if_match)) if v is not None)
 
 
-def check_read(version: int) -> None:
+def check_read(version: int, if_none_match: str | None) -> None:
     """Before a read: raise NotModified when If-None-Match names the current version."""
-    header = request.headers.get("If-None-Match")
-    if header is None:
+    if if_none_match is None:
         return
     current = etag(version)
-    if "*" in _tags(header) or any(_same(tag, current) for tag in _tags(header)):
+    if "*" in _tags(if_none_match) or any(t.removeprefix("W/") == current.removeprefix("W/")
+                                          for t in _tags(if_none_match)):
         raise NotModified()

@@ -76,3 +76,7 @@ users = DocumentCache()
 
 groups = DocumentCache(size=1_000, max_weight=64 * 1024 * 1024)
 """SCIM Groups as response bytes by (group id, version, location, attributes, excludedAttributes); 64 MB in all."""
+
+group_members = DocumentCache(size=1_000, max_weight=200_000)
+"""A group's SCIM members by (group id, version): every change of them gives the group a new version;
+200,000 members in all, the least recently used group going first."""

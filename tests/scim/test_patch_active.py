@@ -9,7 +9,7 @@ import pytest
 from models import directory
 from scim_server import patch
 from scim_server.mapping import from_user_model, to_scim_user
-from scim_server.users import _set_active
+from scim_server.storage import _set_active
 
 from .scim_support import USER_SCHEMA, tenant
 from .test_user_documents import SHAPES
