@@ -30,7 +30,7 @@ def outbox_cli() -> None:
 @click.pass_obj
 def outbox_send(config: dict[str, Any], once: bool, parent_pid: int | None) -> None:
     """Deliver due outbox messages, retrying failures with backoff (`roster serve` runs this for you)."""
-    from ..outbox_sender import run
+    from ..outbox import run
 
     _configure_logging(config)
     try:

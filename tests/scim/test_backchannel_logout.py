@@ -19,8 +19,8 @@ from models import OAuthToken, OutboxMessage, Session, clients, clock, keys, mem
 from models.database import transaction
 from models.logout_tokens import EVENT, logout_token
 from models.secrets import token_hash
-from scim_server import outbox_sender
 from scim_server.app import DEFAULTS
+from scim_server.outbox import runner
 from tests.conftest import SECRET_KEY
 
 ISSUER = "http://roster.test"
@@ -94,7 +94,7 @@ def test_a_client_without_a_backchannel_uri_gets_nothing(account, member, cli_ac
 
     assert queued() == []
     assert OAuthToken.get().revoked_at is not None
-    outbox_sender.deliver_due(make_config())  # whatever else deprovisioning queued (a mail) goes to the log
+    runner.deliver_due(make_config())  # whatever else deprovisioning queued (a mail) goes to the log
     assert not requests_mock.called
 
 
@@ -107,7 +107,7 @@ def test_the_sender_posts_a_signed_logout_token(account, member, cli_actor, requ
     requests_mock.post(LOGOUT_URI, status_code=200)
     members.deactivate(member.membership, by=cli_actor)
 
-    assert outbox_sender.deliver_due(make_config()) == 1
+    assert runner.deliver_due(make_config()) == 1
 
     [message] = queued()
     assert message.status == "sent"
@@ -151,7 +151,7 @@ def test_a_2xx_other_than_200_counts_as_delivered(account, member, cli_actor, re
     requests_mock.post(LOGOUT_URI, status_code=204)
     members.deactivate(member.membership, by=cli_actor)
 
-    assert outbox_sender.deliver_due(make_config()) == 1
+    assert runner.deliver_due(make_config()) == 1
     assert [m.status for m in queued()] == ["sent"]
 
 
@@ -170,7 +170,7 @@ def test_a_failure_stays_queued_with_backoff_and_a_later_success_marks_it_sent(
     members.deactivate(member.membership, by=cli_actor)
     failed_at = clock.now()
 
-    assert outbox_sender.deliver_due(make_config()) == 0
+    assert runner.deliver_due(make_config()) == 0
 
     [message] = queued()
     assert (message.status, message.attempts) == ("pending", 1)
@@ -180,11 +180,11 @@ def test_a_failure_stays_queued_with_backoff_and_a_later_success_marks_it_sent(
 
     # not due yet: nothing is sent before the backoff ends
     frozen_clock.advance(seconds=outbox.BACKOFF_BASE.total_seconds() - 1)
-    assert outbox_sender.deliver_due(make_config()) == 0
+    assert runner.deliver_due(make_config()) == 0
     assert requests_mock.call_count == 1
 
     frozen_clock.advance(seconds=1)
-    assert outbox_sender.deliver_due(make_config()) == 1
+    assert runner.deliver_due(make_config()) == 1
 
     [message] = queued()
     assert (message.status, message.attempts) == ("sent", 2)
@@ -204,7 +204,7 @@ def test_a_failure_reports_the_status_in_the_stored_error(account, member, cli_a
     requests_mock.post(LOGOUT_URI, status_code=503)
     members.deactivate(member.membership, by=cli_actor)
 
-    outbox_sender.deliver_due(make_config())
+    runner.deliver_due(make_config())
 
     [message] = queued()
     assert "HTTP 503" in message.last_error
@@ -222,6 +222,6 @@ def test_each_affected_client_gets_its_own_token(account, member, cli_actor, req
     with transaction():
         sessions.end_access(member.user.id, account.id, "test")
 
-    assert outbox_sender.deliver_due(make_config()) == 2
+    assert runner.deliver_due(make_config()) == 2
     audiences = {r.url: verify(posted_token(r)).claims["aud"] for r in requests_mock.request_history}
     assert audiences == {LOGOUT_URI: first.client_id, other_uri: second.client_id}

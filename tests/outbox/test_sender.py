@@ -23,9 +23,9 @@ import pytest
 
 from models import OutboxMessage, invitations, members, outbox
 from models.database import bind, db, transaction
-from scim_server import outbox_sender
 from scim_server.app import DEFAULTS
 from scim_server.logs import JsonFormatter
+from scim_server.outbox import runner, transports
 from tests.conftest import SECRET_KEY, dispose
 
 PARALLEL_MESSAGES = 100
@@ -143,7 +143,7 @@ def test_file_backend_appends_a_parseable_mbox(database, tmp_path):
     path = tmp_path / "mail" / "outbox.mbox"
     queue(3, body="Hello {i}\nFrom here on, a line that mbox must quote.\n.a line with a leading dot\n")
 
-    assert outbox_sender.run(make_config(MAIL_BACKEND="file", MAIL_FILE=str(path)), once=True) == 3
+    assert runner.run(make_config(MAIL_BACKEND="file", MAIL_FILE=str(path)), once=True) == 3
 
     box = mailbox.mbox(str(path), create=False)
     try:
@@ -164,10 +164,10 @@ def test_the_file_backend_appends_to_what_is_there(database, tmp_path):
     path = tmp_path / "outbox.mbox"
     config = make_config(MAIL_BACKEND="file", MAIL_FILE=str(path))
     queue(1)
-    outbox_sender.run(config, once=True)
+    runner.run(config, once=True)
     queue(1)  # the second call queues another "person0"
 
-    outbox_sender.run(config, once=True)
+    runner.run(config, once=True)
 
     box = mailbox.mbox(str(path), create=False)
     assert len(box) == 2
@@ -181,7 +181,7 @@ def test_smtp_backend_delivers_to_a_real_server(database, smtp_server, caplog):
     config = make_config(MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_server.port),
                          SMTP_TLS="none", SMTP_USER="mailer", SMTP_PASSWORD=secret)
 
-    assert outbox_sender.run(config, once=True) == 3
+    assert runner.run(config, once=True) == 3
 
     assert smtp_server.logins == [("mailer", secret)]
     assert smtp_server.connections == 1, "one connection per batch, not one per mail"
@@ -190,7 +190,7 @@ def test_smtp_backend_delivers_to_a_real_server(database, smtp_server, caplog):
     received = email.message_from_bytes(smtp_server.messages[1]["data"], policy=email.policy.default)
     assert (received["To"], received["Subject"]) == ("person1@example.com", "Subject 1")
     assert received.get_content().replace("\r\n", "\n") == "Body 1\n"
-    assert received["Message-ID"] == outbox_sender.message_id(OutboxMessage.select().order_by(OutboxMessage.id)
+    assert received["Message-ID"] == transports.message_id(OutboxMessage.select().order_by(OutboxMessage.id)
                                                               [1], config)
     assert statuses() == ["sent"] * 3
     assert secret not in caplog.text
@@ -200,7 +200,7 @@ def test_smtp_failure_leaves_the_message_pending_for_a_retry(database, frozen_cl
     [message_id] = queue(1)
     config = make_config(MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=closed_port, SMTP_TLS="none")
 
-    assert outbox_sender.run(config, once=True) == 0
+    assert runner.run(config, once=True) == 0
 
     failed = OutboxMessage.get_by_id(message_id)
     assert (failed.status, failed.attempts, failed.sent_at) == ("pending", 1, None)
@@ -209,9 +209,9 @@ def test_smtp_failure_leaves_the_message_pending_for_a_retry(database, frozen_cl
     assert "ConnectionRefusedError" in failed.last_error
 
     config["SMTP_PORT"] = smtp_server.port  # the server is back
-    assert outbox_sender.run(config, once=True) == 0, "retried before its backoff ended"
+    assert runner.run(config, once=True) == 0, "retried before its backoff ended"
     frozen_clock.advance(seconds=outbox.BACKOFF_BASE.total_seconds())
-    assert outbox_sender.run(config, once=True) == 1
+    assert runner.run(config, once=True) == 1
     assert OutboxMessage.get_by_id(message_id).status == "sent"
     assert len(smtp_server.messages) == 1
 
@@ -221,7 +221,7 @@ def test_a_refused_recipient_fails_only_its_own_message(database, smtp_server):
     smtp_server.refuse = {"person1@example.com"}
     config = make_config(MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port, SMTP_TLS="none")
 
-    assert outbox_sender.run(config, once=True) == 2
+    assert runner.run(config, once=True) == 2
 
     assert statuses() == ["sent", "pending", "sent"]
     refused = OutboxMessage.select().order_by(OutboxMessage.id)[1]
@@ -234,7 +234,7 @@ def test_starttls_never_falls_back_to_plaintext(database, smtp_server):
     config = make_config(MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port,
                          SMTP_TLS="starttls", SMTP_USER="mailer", SMTP_PASSWORD="secret")
 
-    assert outbox_sender.run(config, once=True) == 0
+    assert runner.run(config, once=True) == 0
 
     [message] = OutboxMessage.select()
     assert (message.status, message.attempts) == ("pending", 1)
@@ -251,7 +251,7 @@ def test_log_backend_logs_one_line_per_mail_and_never_the_body(database, account
     # from here on, even at DEBUG (peewee's query log included), nothing may show a body
     caplog.set_level(logging.DEBUG)
 
-    assert outbox_sender.run(make_config(MAIL_BACKEND="log"), once=True) == 2
+    assert runner.run(make_config(MAIL_BACKEND="log"), once=True) == 2
 
     mail_lines = [r for r in caplog.records if r.name == "roster.mail"]
     assert len(mail_lines) == 2
@@ -270,36 +270,36 @@ def test_log_backend_logs_one_line_per_mail_and_never_the_body(database, account
 
 def test_an_unknown_kind_is_failed_then_delivered_once_a_transport_is_registered(database, frozen_clock,
                                                                                   monkeypatch):
-    monkeypatch.delitem(outbox_sender.TRANSPORTS, "backchannel_logout", raising=False)
+    monkeypatch.delitem(transports.TRANSPORTS, "backchannel_logout", raising=False)
     with transaction():
         outbox.enqueue({"kind": "backchannel_logout", "recipient": "https://rp.example/logout",
                         "payload": {"logout_token": "header.claims.signature"}})
 
-    assert outbox_sender.run(make_config(), once=True) == 0
+    assert runner.run(make_config(), once=True) == 0
 
     [message] = OutboxMessage.select()
     assert (message.status, message.attempts) == ("pending", 1)
     assert "no transport registered" in message.last_error and "backchannel_logout" in message.last_error
 
     calls: list[tuple[str, dict[str, Any]]] = []
-    monkeypatch.setitem(outbox_sender.TRANSPORTS, "backchannel_logout",
+    monkeypatch.setitem(transports.TRANSPORTS, "backchannel_logout",
                         lambda m, config: calls.append((m.recipient, m.payload)))
     frozen_clock.advance(seconds=outbox.BACKOFF_BASE.total_seconds())
 
-    assert outbox_sender.run(make_config(), once=True) == 1
+    assert runner.run(make_config(), once=True) == 1
     assert calls == [("https://rp.example/logout", {"logout_token": "header.claims.signature"})]
     assert statuses() == ["sent"]
 
 
 def test_register_adds_a_transport(monkeypatch):
-    monkeypatch.setattr(outbox_sender, "TRANSPORTS", dict(outbox_sender.TRANSPORTS))
+    monkeypatch.setattr(transports, "TRANSPORTS", dict(transports.TRANSPORTS))
 
     def transport(message: OutboxMessage, config: dict[str, Any]) -> None: ...
 
-    outbox_sender.register("backchannel_logout", transport)
+    transports.register("backchannel_logout", transport)
 
-    assert outbox_sender.TRANSPORTS["backchannel_logout"] is transport
-    assert outbox_sender.TRANSPORTS["mail"] is outbox_sender.send_mail
+    assert transports.TRANSPORTS["backchannel_logout"] is transport
+    assert transports.TRANSPORTS["mail"] is transports.send_mail
 
 
 def test_a_failing_transport_does_not_stop_the_batch(database, monkeypatch):
@@ -307,10 +307,10 @@ def test_a_failing_transport_does_not_stop_the_batch(database, monkeypatch):
         if message.recipient == "person1@example.com":
             raise RuntimeError("the relying party answered 503")
 
-    monkeypatch.setitem(outbox_sender.TRANSPORTS, "test_kind", flaky)
+    monkeypatch.setitem(transports.TRANSPORTS, "test_kind", flaky)
     queue(3, kind="test_kind")
 
-    assert outbox_sender.run(make_config(), once=True) == 2
+    assert runner.run(make_config(), once=True) == 2
     assert statuses() == ["sent", "pending", "sent"]
 
 
@@ -353,7 +353,7 @@ def test_two_senders_in_parallel_deliver_each_message_once(database, tmp_path):
 
     def sender(index: int) -> int:
         delivered = 0
-        while count := outbox_sender.deliver_due(config, limit=5, worker=f"sender-{index}"):
+        while count := runner.deliver_due(config, limit=5, worker=f"sender-{index}"):
             delivered += count
         return delivered
 
@@ -371,7 +371,7 @@ def test_two_runs_in_parallel_deliver_each_message_once(database, tmp_path):
     config = make_config(MAIL_BACKEND="file", MAIL_FILE=path)
     queue(PARALLEL_MESSAGES)
 
-    results = _in_threads(2, lambda index: outbox_sender.run(config, once=True))
+    results = _in_threads(2, lambda index: runner.run(config, once=True))
 
     assert sum(results) == PARALLEL_MESSAGES, results
     assert len(set(_mbox_recipients(path))) == PARALLEL_MESSAGES
@@ -385,7 +385,7 @@ def test_run_binds_the_database_itself_when_nothing_is_bound(database_url, tmp_p
     path = tmp_path / "outbox.mbox"
     try:
         config = make_config(DATABASE_URL=database_url, MAIL_BACKEND="file", MAIL_FILE=str(path))
-        assert outbox_sender.run(config, once=True) == 0
+        assert runner.run(config, once=True) == 0
         assert db.obj is not None
         assert db.is_closed(), "run closes the connection it opened"
     finally:
@@ -416,7 +416,7 @@ def test_run_loops_until_sigterm_and_restores_the_handlers(database, tmp_path):
     helper = threading.Thread(target=later)
     helper.start()
     started = time.monotonic()
-    delivered = outbox_sender.run(config, interval=0.05)
+    delivered = runner.run(config, interval=0.05)
     helper.join(10)
 
     assert delivered == 4
@@ -433,10 +433,10 @@ def test_a_signal_stops_the_run_after_the_current_message(database, frozen_clock
         if len(sent) == 2:
             os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setitem(outbox_sender.TRANSPORTS, "test_kind", transport)
+    monkeypatch.setitem(transports.TRANSPORTS, "test_kind", transport)
     queue(5, kind="test_kind")
 
-    assert outbox_sender.run(make_config(), once=True) == 2
+    assert runner.run(make_config(), once=True) == 2
 
     assert statuses() == ["sent", "sent", "pending", "pending", "pending"]
     # the rest were claimed by the stopped sender: another takes them when its lease ends
@@ -449,10 +449,10 @@ def test_a_message_whose_lease_is_nearly_over_is_left_for_the_next_claim(databas
     def slow(message: OutboxMessage, config: dict[str, Any]) -> None:
         frozen_clock.advance(seconds=outbox.LEASE.total_seconds() - 10)  # the first send took most of the lease
 
-    monkeypatch.setitem(outbox_sender.TRANSPORTS, "test_kind", slow)
+    monkeypatch.setitem(transports.TRANSPORTS, "test_kind", slow)
     queue(2, kind="test_kind")
 
-    assert outbox_sender.deliver_due(make_config()) == 1
+    assert runner.deliver_due(make_config()) == 1
     assert statuses() == ["sent", "pending"]
 
 
@@ -462,7 +462,7 @@ def test_a_message_whose_lease_is_nearly_over_is_left_for_the_next_claim(databas
 ])
 def test_run_refuses_a_configuration_that_cannot_deliver(overrides, complaint):
     with pytest.raises(ValueError, match=complaint):
-        outbox_sender.run(make_config(**overrides), once=True)
+        runner.run(make_config(**overrides), once=True)
 
 
 def test_the_mail_carries_stable_headers(database, frozen_clock):
@@ -470,9 +470,9 @@ def test_the_mail_carries_stable_headers(database, frozen_clock):
     message = OutboxMessage.get_by_id(message_id)
 
     created = frozen_clock.current
-    first = outbox_sender.build_mail(message, make_config())
+    first = transports.build_mail(message, make_config())
     frozen_clock.advance(hours=1)
-    again = outbox_sender.build_mail(message, make_config())
+    again = transports.build_mail(message, make_config())
 
     assert first["Message-ID"] == again["Message-ID"]
     assert first["Message-ID"].endswith("@roster.test>")
