@@ -14,10 +14,11 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from . import urns
 from .database import db, transaction
 from .tenancy import DirectoryRecord, DirectoryValue
 
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+ENTERPRISE = urns.ENTERPRISE_USER
 
 MAX_VALUE_LENGTH = 512
 """Longer values are kept cut to this length (an index entry must fit in a B-tree page)."""

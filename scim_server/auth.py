@@ -2,37 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Response, g, request
 
-from models import clock, oauth, scim_tokens
+from models import oauth, scim_tokens
 from models.audit import Actor
-from models.prepared import Prepared
-from models.secrets import token_hash
-from models.tenancy import Account, ScimToken
 
 from . import rate_limit
 from .errors import error_response
-
-# the same row models.scim_tokens.authenticate reads, with the SQL built once (models.prepared)
-_TOKEN = Prepared(lambda hashed: ScimToken.select(ScimToken, Account).join(Account)
-                  .where(ScimToken.token_hash == hashed).limit(1))
-
-
-def _live_token(secret: str) -> Any | None:
-    """The live token for ``secret``: read once here, and left to the domain whenever it has work to do.
-
-    A token that is unknown, revoked, or whose ``last_used_at`` is due for a
-    write goes through :func:`models.scim_tokens.authenticate`, which decides
-    and writes; a live token used within the last minute needs neither.
-    """
-    if secret.startswith(scim_tokens.PREFIX) and len(secret) <= 200:
-        token = _TOKEN.first(token_hash(secret))
-        if (token is not None and token.revoked_at is None and token.last_used_at is not None
-                and clock.now() - token.last_used_at <= scim_tokens.LAST_USED_RESOLUTION):
-            return token
-    return scim_tokens.authenticate(secret)
 
 
 def authenticate() -> Response | None:
@@ -40,7 +16,7 @@ def authenticate() -> Response | None:
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     if request.endpoint and request.endpoint.startswith("scim.me."):
         return _authenticate_person(secret.strip() if scheme.lower() == "bearer" else "")
-    token = _live_token(secret.strip()) if scheme.lower() == "bearer" else None
+    token = scim_tokens.authenticate(secret.strip()) if scheme.lower() == "bearer" else None
     if token is None:
         return error_response(401, "A valid bearer token is required.",
                               headers={"WWW-Authenticate": 'Bearer realm="SCIM"'})

@@ -33,10 +33,11 @@ from scim2_models import (
 from werkzeug.exceptions import NotFound
 
 from . import documents, patch
-from .errors import scim_response, to_error
+from .errors import scim_response, to_error, validation_error
 from .group_mapping import GroupModel
-from .mapping import TOLERANT, UserModel
+from .mapping import UserModel
 from .payload import json_body
+from .policy import TOLERANT
 from .preconditions import etag, expected_versions
 from .routing import PREFIX, canonical_path
 from .storage import GroupStore, UserStore
@@ -140,7 +141,7 @@ def parse(payload: dict[str, Any]) -> tuple[list[Operation], int | None]:
         message = BulkMessage.model_validate({**envelope, "Operations": prepared}, scim_ctx=Context.BULK_REQUEST,
                                              scim_provider=PROVIDER)
     except pydantic.ValidationError as exc:
-        raise SCIMException.from_error(Error.from_validation_errors(exc)[0]) from None
+        raise validation_error(exc) from None
     if message.fail_on_errors is not None and message.fail_on_errors < 1:
         raise InvalidValueException(detail="failOnErrors must be a positive integer.")
     operations = []

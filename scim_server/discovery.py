@@ -30,6 +30,8 @@ from scim2_models import (
 )
 from werkzeug.exceptions import NotFound
 
+from models import urns
+
 from .bulk import MAX_OPERATIONS, MAX_PAYLOAD_SIZE
 from .errors import scim_response
 from .group_mapping import GroupModel
@@ -46,8 +48,8 @@ bp = Blueprint("discovery", __name__)
 
 # attribute paths (lower case) that no record stores or returns
 _UNPUBLISHED = {
-    "urn:ietf:params:scim:schemas:core:2.0:User": {"groups"},
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager.displayname"},
+    urns.CORE_USER: {"groups"},
+    urns.ENTERPRISE_USER: {"manager.displayname"},
 }
 
 

@@ -54,6 +54,12 @@ def _from_domain(exc: RosterError) -> tuple[int, str | None]:
     return 400, None
 
 
+def validation_error(exc: pydantic.ValidationError) -> SCIMException:
+    """An invalid payload's SCIMException, with the scimType scim2-models chose (mutability, invalidPath,
+    invalidFilter …) and the attribute named; the one converter from pydantic's errors."""
+    return SCIMException.from_error(Error.from_validation_errors(exc)[0])
+
+
 def to_error(exc: Exception) -> Error:
     """The SCIM Error for any exception, the one converter every SCIM surface uses; unexpected ones are logged."""
     if isinstance(exc, SCIMException):
@@ -62,10 +68,7 @@ def to_error(exc: Exception) -> Error:
         status, scim_type = _from_domain(exc)
         return Error(status=status, scim_type=scim_type, detail=exc.message)
     if isinstance(exc, pydantic.ValidationError):
-        # scim2-models names the scimType (mutability, invalidPath, invalidSyntax, invalidValue) and the attribute
-        error = Error.from_validation_errors(exc)[0]
-        return Error(status=int(error.status or 400), scim_type=error.scim_type,
-                     detail=error.detail or "The request body is not valid.")
+        return validation_error(exc).to_error()
     if isinstance(exc, HTTPException):
         return Error(status=exc.code or 500, detail=exc.description or exc.name)
     if isinstance(exc, DatabaseUnavailableError):

@@ -59,14 +59,15 @@ from scim2_models.path import (
 )
 from scim2_models.path.resolution import coerce_value
 
+from models import urns
 from models.database import db, is_postgres
 from models.directory_index import fold
 from models.tenancy import DirectoryRecord, DirectoryValue
 
 from .mapping import UserModel
 
-CORE = "urn:ietf:params:scim:schemas:core:2.0:user:"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:"
+CORE = urns.CORE_USER.lower() + ":"
+ENTERPRISE = urns.ENTERPRISE_USER.lower() + ":"
 
 Expression = Any  # a peewee expression; peewee ships no type hints
 

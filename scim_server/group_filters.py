@@ -15,13 +15,14 @@ from scim2_models import Group as GroupModel
 from scim2_models import InvalidFilterException, ScimFilter
 from scim2_models.path import AttrPath, Comparison, Present, ValuePath
 
+from models import urns
 from models.groups import groups_with_member
 from models.tenancy import DirectoryRecord, Group
 
 from .filters import Column, Expression, UserFilterCompiler, check_length, check_shape
 from .sorting import SortKey, refuse, resolve
 
-CORE = "urn:ietf:params:scim:schemas:core:2.0:group:"
+CORE = urns.CORE_GROUP.lower() + ":"
 MEMBER_VALUE = CORE + "members.value"
 
 GROUP_COLUMNS: dict[str, Column] = {

@@ -17,7 +17,6 @@ from typing import Any
 import pydantic
 from scim2_models import (
     Context,
-    Error,
     InvalidPathException,
     InvalidValueException,
     Meta,
@@ -26,7 +25,6 @@ from scim2_models import (
     ResponseParameters,
     SCIMException,
     ScimFilter,
-    ScimPolicy,
 )
 from scim2_models import Group as GroupModel
 from scim2_models import GroupMember as MemberModel
@@ -35,22 +33,15 @@ from scim2_models.path import AttrPath, CompareOperator, Comparison, LogicalExpr
 from models.groups import KEEP, MemberChanges
 from models.tenancy import Group
 
+from .errors import validation_error
+from .policy import TOLERANT
 from .preconditions import etag
-
-# What Okta and Entra ID send (DESIGN.md §3): active while payloads are validated and applied.
-TOLERANT = ScimPolicy(remove_value_as_filter=ScimPolicy.RemoveValue.apply, unknown=ScimPolicy.Unknown.ignore,
-                      unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create)
 
 # scim2-models' bound classes are weakly kept: held here for good, like USER_PATH in mapping.py (why is said there)
 GROUP_PATH = Path[GroupModel]
 GROUP_FILTER = ScimFilter[GroupModel]
 
 Member = tuple[str, str, str]  # (record id, userName, display)
-
-
-def _scim_error(exc: pydantic.ValidationError) -> SCIMException:
-    # keep the scimType scim2-models chose (mutability, invalidPath, …)
-    return SCIMException.from_error(Error.from_validation_errors(exc)[0])
 
 
 def _member_ids(value: Any) -> list[str]:
@@ -69,7 +60,7 @@ def from_scim_group(payload: Any, context: Context) -> tuple[str, str | None, li
         with TOLERANT:
             group = GroupModel.model_validate(payload, scim_ctx=context)
     except pydantic.ValidationError as exc:
-        raise _scim_error(exc) from None
+        raise validation_error(exc) from None
     return str(group.display_name), group.external_id, [str(m.value) for m in group.members or [] if m.value]
 
 
@@ -254,7 +245,7 @@ def patch_group(payload: Any, group: Group) -> GroupPatch:
             if others:
                 PatchOp[GroupModel](Operations=others).patch(scratch)
     except pydantic.ValidationError as exc:
-        raise _scim_error(exc) from None
+        raise validation_error(exc) from None
     display_name = scratch.display_name if scratch.display_name != group.display_name else None
     external_id = scratch.external_id if scratch.external_id != group.external_id else KEEP
     return GroupPatch(display_name, external_id, plan.changes())

@@ -11,14 +11,11 @@ from scim2_models import (
     Context,
     Email,
     EnterpriseUser,
-    Error,
     Extension,
     Mutability,
     Reference,
     Required,
-    SCIMException,
     ScimFilter,
-    ScimPolicy,
     User,
 )
 from scim2_models.path import Path
@@ -26,21 +23,20 @@ from scim2_models.resources.enterprise_user import Manager
 from scim2_models.resources.resource import AnyExtension
 from scim2_models.urn import URN
 
-from models import directory
+from models import directory, urns
 from models.tenancy import DirectoryRecord, Membership
 
 from . import preconditions
+from .errors import validation_error
+from .policy import TOLERANT
 
-ROSTER_USER_SCHEMA = "urn:roster:params:scim:schemas:extension:roster:2.0:User"
+ROSTER_USER_SCHEMA = urns.ROSTER_USER
 
 
 ROSTER_USER_DESCRIPTION = (
     "Why a directory record links to no Roster user: unlinkedReason is no_valid_email, "
     "already_member_through_other_record or email_rejected, and absent when the record is linked.")
 
-TOLERANT = ScimPolicy(remove_value_as_filter=ScimPolicy.RemoveValue.apply, unknown=ScimPolicy.Unknown.ignore,
-                      unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create)
-"""What Okta and Entra ID send (DESIGN.md §3): active while every User payload is validated and applied."""
 
 
 class RosterUser(Extension):
@@ -91,11 +87,6 @@ UserModel = DirectoryUser[DirectoryEnterpriseUser | RosterUser]  # type: ignore[
 # (seen as a 500 under generated traffic). Bound here once and referenced for good, every lookup finds them.
 USER_PATH = Path[UserModel]  # type: ignore[valid-type]
 USER_FILTER = ScimFilter[UserModel]  # type: ignore[valid-type]
-
-
-def validation_error(exc: pydantic.ValidationError) -> SCIMException:
-    """The SCIMException of an invalid payload, with the scimType scim2-models chose (mutability, invalidPath …)."""
-    return SCIMException.from_error(Error.from_validation_errors(exc)[0])
 
 
 def from_scim_user(payload: Any, context: Context) -> tuple[str, dict[str, Any], str | None, str | None]:

@@ -15,9 +15,13 @@ from typing import Any
 import pydantic
 from scim2_models import Context, InvalidValueException, Mutability, PatchOp, SCIMException
 
-from .mapping import TOLERANT, USER_PATH, UserModel, validation_error
+from models import urns
 
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+from .errors import validation_error
+from .mapping import USER_PATH, UserModel
+from .policy import TOLERANT
+
+ENTERPRISE = urns.ENTERPRISE_USER
 MANAGER = ENTERPRISE + ":manager"
 _MANAGER_PATHS = {"manager", MANAGER.lower()}
 
@@ -101,7 +105,7 @@ def normalize(payload: Any) -> Any:
     return {**{k: v for k, v in payload.items() if k != key}, "Operations": operations}
 
 
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+PATCH_OP = urns.PATCH_OP
 _BOOLEANS: dict[Any, bool] = {True: True, False: False, "True": True, "False": False, "true": True, "false": False}
 
 

@@ -9,18 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import pydantic
-from scim2_models import Context, InvalidSyntaxException, InvalidValueException, SCIMException, SearchRequest
-from scim2_models.exceptions import _SCIM_TYPE_TO_EXCEPTION
+from scim2_models import Context, InvalidSyntaxException, SearchRequest
 
-
-def _refusal(exc: pydantic.ValidationError) -> SCIMException:
-    """The SCIM error of an invalid SearchRequest: scim2-models names its scimType (invalidFilter, invalidCursor …)."""
-    for error in exc.errors():
-        scim_type = (error.get("ctx") or {}).get("scim_type")
-        if scim_type in _SCIM_TYPE_TO_EXCEPTION:
-            return _SCIM_TYPE_TO_EXCEPTION[scim_type](detail=error["msg"])
-    problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()[:5])
-    return InvalidValueException(detail=f"The SearchRequest is not valid: {problems}")
+from .errors import validation_error
 
 
 def _names(paths: Any) -> list[str] | None:
@@ -41,7 +32,7 @@ def parse(payload: Any) -> dict[str, Any]:
     try:
         search: SearchRequest[Any] = SearchRequest.model_validate(payload, scim_ctx=Context.SEARCH_REQUEST)
     except pydantic.ValidationError as exc:
-        raise _refusal(exc) from None
+        raise validation_error(exc) from None
     return {
         "filter": str(search.filter) if search.filter is not None else None,
         "sort_by": str(search.sort_by) if search.sort_by is not None else None,
