@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from authlib.oidc.discovery import OpenIDProviderMetadata
 from flask import Blueprint, Response, current_app, jsonify
+from flask.blueprints import BlueprintSetupState
 
 from models import keys
+
+from .capabilities import (
+    CODE_CHALLENGE_METHODS,
+    GRANT_TYPES,
+    INTROSPECTION_AUTH_METHODS,
+    RESPONSE_MODES,
+    RESPONSE_TYPES,
+    SCOPES,
+    TOKEN_AUTH_METHODS,
+)
 
 bp = Blueprint("oidc_discovery", __name__)
 
@@ -19,10 +29,10 @@ CLAIMS_SUPPORTED = [
 ]
 
 
-def provider_metadata(base_url: str) -> dict[str, Any]:
-    """The discovery document for an issuer at ``base_url``."""
+def provider_metadata(base_url: str) -> OpenIDProviderMetadata:
+    """The discovery document for an issuer at ``base_url``: what oidc.capabilities configures the server with."""
     base = base_url.rstrip("/")
-    return {
+    return OpenIDProviderMetadata({
         "issuer": base,
         "authorization_endpoint": f"{base}/oauth/authorize",
         "token_endpoint": f"{base}/oauth/token",
@@ -31,16 +41,16 @@ def provider_metadata(base_url: str) -> dict[str, Any]:
         "revocation_endpoint": f"{base}/oauth/revoke",
         "introspection_endpoint": f"{base}/oauth/introspect",
         "end_session_endpoint": f"{base}/oauth/logout",
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
-        "code_challenge_methods_supported": ["S256"],
+        "response_types_supported": list(RESPONSE_TYPES),
+        "response_modes_supported": list(RESPONSE_MODES),
+        "grant_types_supported": list(GRANT_TYPES),
+        "code_challenge_methods_supported": list(CODE_CHALLENGE_METHODS),
         "id_token_signing_alg_values_supported": list(keys.ALGORITHMS),
         "subject_types_supported": ["public"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "token_endpoint_auth_methods_supported": list(TOKEN_AUTH_METHODS),
+        "revocation_endpoint_auth_methods_supported": list(TOKEN_AUTH_METHODS),
+        "introspection_endpoint_auth_methods_supported": list(INTROSPECTION_AUTH_METHODS),
+        "scopes_supported": list(SCOPES),
         "claims_supported": CLAIMS_SUPPORTED,
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
@@ -50,7 +60,17 @@ def provider_metadata(base_url: str) -> dict[str, Any]:
         "acr_values_supported": ["pwd", "mfa"],
         "backchannel_logout_supported": True,
         "backchannel_logout_session_supported": True,
-    }
+    })
+
+
+@bp.record_once
+def check_metadata(state: BlueprintSetupState) -> None:
+    """The app does not start with a document authlib's metadata class refuses (it raises ValueError).
+
+    RFC 8414 §2 wants an https issuer; a developer's plain-HTTP one is checked as if it were https.
+    """
+    base_url = str(state.app.config["BASE_URL"])
+    provider_metadata("https://" + base_url.removeprefix("http://").removeprefix("https://")).validate()
 
 
 @bp.get("/.well-known/openid-configuration")

@@ -8,32 +8,9 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from flask import current_app, jsonify, make_response, render_template, request
 from flask_wtf import FlaskForm
-from werkzeug.wrappers import Response
 
-from models import oauth
-
-from . import provider, rate_limit, web_session
+from . import provider, web_session
 from .authorize import bp
-
-
-def bearer_token() -> str | None:
-    """The access token of an ``Authorization: Bearer`` header (RFC 6750 §2.1)."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    return value.strip() or None if scheme.lower() == "bearer" else None
-
-
-def authenticated_token() -> oauth.Grant | None:
-    """The live access token this request carries, checked against the database (R11: revocation is immediate)."""
-    raw = bearer_token()
-    return oauth.active_access_token(raw) if raw else None
-
-
-def _invalid_token(description: str) -> Response:
-    response = jsonify(error="invalid_token", error_description=description)
-    response.status_code = 401
-    response.headers["WWW-Authenticate"] = f'Bearer error="invalid_token", error_description="{description}"'
-    return response
 
 
 @bp.errorhandler(InsecureTransportError)
@@ -54,36 +31,18 @@ def token() -> Any:
 
 
 @bp.route("/oauth/userinfo", methods=["GET", "POST"])
-def userinfo() -> Response:
-    found = authenticated_token()
-    if found is None:
-        return _invalid_token("The access token is missing, expired or revoked.")
-    try:
-        rate_limit.spend(found.token.client_id)  # the budget of the client the token was issued to
-    except rate_limit.RateLimitedError as refused:
-        return refused.response()
-    if "openid" not in found.token.scope.split():
-        response = jsonify(error="insufficient_scope", error_description="The token was not issued for openid.")
-        response.status_code = 403
-        response.headers["WWW-Authenticate"] = 'Bearer error="insufficient_scope", scope="openid"'
-        return response
-    response = jsonify(oauth.userinfo(found))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+def userinfo() -> Any:
+    return current_app.extensions["roster_oauth"].create_endpoint_response("userinfo")
 
 
 @bp.post("/oauth/revoke")
 def revoke() -> Any:
-    server = current_app.extensions["roster_oauth"]
-    provider.read_client_and_token()
-    return server.create_endpoint_response("revocation")
+    return current_app.extensions["roster_oauth"].create_endpoint_response("revocation")
 
 
 @bp.post("/oauth/introspect")
 def introspect() -> Any:
-    server = current_app.extensions["roster_oauth"]
-    provider.read_client_and_token()
-    return server.create_endpoint_response("introspection")
+    return current_app.extensions["roster_oauth"].create_endpoint_response("introspection")
 
 
 @bp.route("/oauth/logout", methods=["GET", "POST"])

@@ -2,6 +2,11 @@
 
 Protocol lives in authlib (grants, PKCE, client authentication, error
 responses); state lives in models.oauth, models.clients and models.keys.
+What a request establishes travels on the objects authlib hands from hook
+to hook, never on the registered grants and endpoints (one of each serves
+every thread): the person and their sign-in as ``request.user`` (a
+:class:`GrantUser`), the client and token read together on the
+:class:`Request`.
 """
 
 from __future__ import annotations
@@ -21,12 +26,11 @@ from authlib.oauth2.rfc6749 import (
     UnsupportedResponseTypeError,
     grants,
 )
-from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc6749.authenticate_client import ClientAuthentication
 from authlib.oauth2.rfc7636 import CodeChallenge
-from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.rpinitiated import EndSessionEndpoint
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, request
 from joserfc.jwk import KeySet, RSAKey
 
 from models import clients, keys, oauth
@@ -35,8 +39,17 @@ from models.security import AuthorizationCode, OAuthClient
 from models.tenancy import User
 
 from . import rate_limit
+from .capabilities import (
+    CODE_CHALLENGE_METHODS,
+    GRANT_TYPES,
+    ID_TOKEN_ALGORITHM,
+    RESPONSE_TYPES,
+    SCOPES,
+    TOKEN_AUTH_METHODS,
+)
+from .token_endpoints import Introspection, Revocation, TokenRef
+from .userinfo import userinfo_endpoint
 
-SCOPES = ("openid", "profile", "email", "offline_access")
 ID_TOKEN_LIFETIME = 3600
 
 
@@ -74,52 +87,36 @@ class Client(ClientMixin):
         return method in ("client_secret_basic", "client_secret_post")
 
     def check_response_type(self, response_type: str) -> bool:
-        return response_type == "code"
+        return response_type in RESPONSE_TYPES
 
     def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type in ("authorization_code", "refresh_token")
+        return grant_type in GRANT_TYPES
 
 
 def query_client(client_id: str) -> Client | None:
-    read = g.get("read_client")
-    if read is not None and read[0] == client_id:
-        row = read[1]
-    else:
-        row = clients.get_client(client_id) if client_id else None
+    row = clients.get_client(client_id) if client_id else None
     return Client(row) if row is not None else None
 
 
-def read_client_and_token() -> None:
-    """Read the presented client and token in one statement, for authlib's next two questions.
+@dataclasses.dataclass(frozen=True)
+class GrantUser:
+    """The person a grant acts for, with what their sign-in established: authlib's ``request.user``.
 
-    Introspection and revocation authenticate the client (``query_client``)
-    and then look the token up (``query_token``): two statements, two round
-    trips on PostgreSQL. The rows read here answer both for this request;
-    a client id that authlib reads differently just misses and is read again.
+    The authorization endpoint passes it as ``grant_user`` and the code keeps
+    the sign-in; the token endpoint makes it again from the code or refresh
+    token, for the ID token's claims and the new tokens.
     """
-    authorization = request.authorization
-    if authorization is not None and authorization.type == "basic":
-        client_id = unquote(authorization.username or "")  # RFC 6749 §2.3.1 form-encodes it, as authlib reads it
-    else:
-        client_id = request.form.get("client_id", "")
-    if not client_id:
-        return
-    token = request.form.get("token", "")
-    client, grant = oauth.load_with_client(client_id, token)
-    g.read_client = (client_id, client)
-    if client is not None:
-        g.read_token = (token, grant)
 
-
-@dataclasses.dataclass
-class SignInContext:
-    """What the authorization endpoint established about the sign-in; stored with the code."""
-
-    session_id: str
+    user: User
     account_id: str | None
-    auth_time: dt.datetime
-    amr: list[str]
-    acr: str
+    session_id: str | None = None
+    auth_time: dt.datetime | None = None
+    amr: tuple[str, ...] = ()
+    acr: str | None = None
+
+    @property
+    def id(self) -> str:
+        return str(self.user.id)
 
 
 class Code:
@@ -151,7 +148,7 @@ class Code:
 class S256Challenge(CodeChallenge):
     """PKCE with S256 only (``plain`` protects nothing once the request is seen); public clients must use it."""
 
-    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    SUPPORTED_CODE_CHALLENGE_METHOD = list(CODE_CHALLENGE_METHODS)
 
     def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
         data = grant.request.payload.data
@@ -170,7 +167,8 @@ class S256Challenge(CodeChallenge):
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    TOKEN_ENDPOINT_AUTH_METHODS = list(TOKEN_AUTH_METHODS)
+    RESPONSE_TYPES = set(RESPONSE_TYPES)
 
     @staticmethod
     def validate_authorization_redirect_uri(request: Any, client: Client) -> str:
@@ -190,15 +188,16 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return str(grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client))
 
     def save_authorization_code(self, code: str, request: Any) -> None:
-        context: SignInContext = g.signin_context
+        signed_in: GrantUser = request.user
+        assert signed_in.auth_time is not None and signed_in.acr is not None  # the authorization endpoint's
         data = request.payload.data
-        oauth.save_code(code, client_id=request.client.get_client_id(), user_id=request.user.id,
-                        account_id=context.account_id, session_id=context.session_id,
+        oauth.save_code(code, client_id=request.client.get_client_id(), user_id=signed_in.id,
+                        account_id=signed_in.account_id, session_id=signed_in.session_id,
                         redirect_uri=request.payload.redirect_uri or request.client.get_default_redirect_uri(),
                         scope=request.payload.scope or "", nonce=data.get("nonce"),
                         code_challenge=data.get("code_challenge"),
                         code_challenge_method=data.get("code_challenge_method"),
-                        auth_time=context.auth_time, amr=context.amr, acr=context.acr)
+                        auth_time=signed_in.auth_time, amr=list(signed_in.amr), acr=signed_in.acr)
 
     def query_authorization_code(self, code: str, client: Client) -> Code | None:
         row = oauth.take_code(code, client.get_client_id())
@@ -207,26 +206,28 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def delete_authorization_code(self, authorization_code: Code) -> None:
         """Kept, marked used by query_authorization_code, so a replay can be recognised."""
 
-    def authenticate_user(self, authorization_code: Code) -> User | None:
+    def authenticate_user(self, authorization_code: Code) -> GrantUser | None:
         row = authorization_code.row
         user = User.get_or_none(User.id == row.user_id)
         if user is None or user.status != "active":
             return None
         if row.account_id is not None and not oauth.holder_is_member(user.id, row.account_id):
             return None
-        return user
+        return GrantUser(user, row.account_id, row.session_id)
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    TOKEN_ENDPOINT_AUTH_METHODS = list(TOKEN_AUTH_METHODS)
     INCLUDE_NEW_REFRESH_TOKEN = True  # rotation: every use gives a new one and retires the old
 
     def authenticate_refresh_token(self, refresh_token: str) -> Any:
         row = oauth.take_refresh_token(refresh_token, self.request.client.get_client_id())
         return TokenRef(row, "refresh") if row is not None else None
 
-    def authenticate_user(self, refresh_token: TokenRef) -> User | None:
-        return User.get_or_none(User.id == refresh_token.row.user_id)
+    def authenticate_user(self, refresh_token: TokenRef) -> GrantUser | None:
+        row = refresh_token.row
+        user = User.get_or_none(User.id == row.user_id)
+        return GrantUser(user, row.account_id, row.session_id) if user is not None else None
 
     def revoke_old_credential(self, refresh_token: TokenRef) -> None:
         """take_refresh_token already marked it rotated, in the same transaction."""
@@ -239,14 +240,13 @@ class OpenIDConnectCode(OpenIDCode):
         return False  # nonces are the client's replay check; it compares them with its own
 
     def resolve_client_private_key(self, client: Client) -> RSAKey:
-        key = keys.active_key("RS256")
-        return keys.private_rsa_key(key)
+        return keys.private_rsa_key(keys.active_key(ID_TOKEN_ALGORITHM))
 
     def get_client_algorithm(self, client: Client) -> str:
-        return "RS256"
+        return ID_TOKEN_ALGORITHM
 
     def get_encode_header(self, client: Client) -> dict[str, str]:
-        return {"alg": "RS256", "kid": keys.active_key("RS256").kid, "typ": "JWT"}
+        return {"alg": ID_TOKEN_ALGORITHM, "kid": keys.active_key(ID_TOKEN_ALGORITHM).kid, "typ": "JWT"}
 
     def get_client_claims(self, client: Client) -> dict[str, Any]:
         now = int(time.time())
@@ -259,71 +259,8 @@ class OpenIDConnectCode(OpenIDCode):
             claims["sid"] = authorization_code.row.session_id
         return claims
 
-    def generate_user_info(self, user: User, scope: str) -> dict[str, Any]:
-        code: Code | None = getattr(self, "_code", None)
-        return oauth.claims_for(user, code.row.account_id if code else None, scope)
-
-    def encode_id_token(self, token: dict[str, Any], request: Any) -> str:
-        self._code = request.authorization_code
-        return str(super().encode_id_token(token, request))
-
-
-@dataclasses.dataclass
-class TokenRef:
-    """A token row and which of its two values was presented (revocation, introspection, refresh)."""
-
-    row: Any
-    kind: str
-    grant: oauth.Grant | None = None
-
-    def check_client(self, client: Client) -> bool:
-        return bool(self.row.client_id == client.get_client_id())
-
-    def get_scope(self) -> str:
-        return str(self.row.scope)
-
-    def get_expires_in(self) -> int:
-        return int(oauth.ACCESS_TOKEN_LIFETIME.total_seconds())
-
-    def is_expired(self) -> bool:
-        return self.grant is not None and not self.grant.active
-
-    def is_revoked(self) -> bool:
-        return self.row.revoked_at is not None
-
-
-class Revocation(RevocationEndpoint):
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
-
-    def query_token(self, token_string: str, token_type_hint: str | None) -> TokenRef | None:
-        return _token_ref(token_string)
-
-    def revoke_token(self, token: TokenRef, request: Any) -> None:
-        oauth.revoke(token.row, kind=token.kind)
-
-
-class Introspection(IntrospectionEndpoint):
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
-
-    def query_token(self, token_string: str, token_type_hint: str | None) -> TokenRef | None:
-        return _token_ref(token_string)
-
-    def check_permission(self, token: TokenRef, client: Client, request: Any) -> bool:
-        """The client the token was issued to, or another client of the same account (a resource server)."""
-        if token.row.client_id == client.get_client_id():
-            return True
-        return client.row.account_id is not None and client.row.account_id == token.row.account_id
-
-    def introspect_token(self, token: TokenRef) -> dict[str, Any]:
-        assert token.grant is not None
-        return oauth.introspection(token.grant, issuer=current_app.config["BASE_URL"].rstrip("/"))
-
-
-def _token_ref(token_string: str) -> TokenRef | None:
-    """Either value of a token pair; the hint is not needed, one statement looks at both (RFC 7009 §2.1)."""
-    read = g.get("read_token")
-    grant = read[1] if read is not None and read[0] == token_string else oauth.load(token_string)
-    return TokenRef(grant.token, grant.kind, grant) if grant is not None else None
+    def generate_user_info(self, user: GrantUser, scope: str) -> dict[str, Any]:
+        return oauth.claims_for(user.user, user.account_id, scope)
 
 
 class EndSession(EndSessionEndpoint):
@@ -349,6 +286,47 @@ class Request(FlaskOAuth2Request):
                                headers=request.headers)
         self._request = request
         self.payload = FlaskOAuth2Payload(request)
+        self.presented: Presented | None = None
+
+    def read_client_and_token(self) -> None:
+        """Read the presented client and token in one statement, for authlib's next two questions.
+
+        Introspection and revocation authenticate the client (``query_client``)
+        and then look the token up (``query_token``): two statements, two round
+        trips on PostgreSQL. The rows read here answer both for this request;
+        a client id that authlib reads differently just misses and is read again.
+        """
+        authorization = self._request.authorization
+        if authorization is not None and authorization.type == "basic":
+            client_id = unquote(authorization.username or "")  # RFC 6749 §2.3.1 form-encodes it, as authlib reads it
+        else:
+            client_id = self._request.form.get("client_id", "")
+        if client_id:
+            token = self._request.form.get("token", "")
+            self.presented = Presented(client_id, token, *oauth.load_with_client(client_id, token))
+
+    def query_client(self, client_id: str) -> Client | None:
+        """The client ``client_id``, as read with the token when it is the one presented."""
+        if self.presented is None or self.presented.client_id != client_id:
+            return query_client(client_id)
+        return Client(self.presented.client) if self.presented.client is not None else None
+
+    def presented_token(self, token_string: str) -> TokenRef | None:
+        """The token ``token_string``, as read with the client when it is the one presented (and the client exists)."""
+        presented = self.presented
+        if presented is None or presented.client is None or presented.token != token_string:
+            return TokenRef.of(oauth.load(token_string))
+        return TokenRef.of(presented.grant)
+
+
+@dataclasses.dataclass(frozen=True)
+class Presented:
+    """The client and the token a request presented, read in one statement (:func:`models.oauth.load_with_client`)."""
+
+    client_id: str
+    token: str
+    client: OAuthClient | None
+    grant: oauth.Grant | None
 
 
 class Server(AuthorizationServer):
@@ -380,7 +358,8 @@ class Server(AuthorizationServer):
         if scheme and scheme[0].lower() == "basic" and "client_secret" in request.payload.data:
             raise InvalidRequestError("The client authenticated twice: use either HTTP Basic or client_secret in "
                                       "the body, not both (RFC 6749 section 2.3).")
-        client: Client = super().authenticate_client(request, methods, endpoint)
+        # authlib's client authentication, asking this request for the client: it may have read it with the token
+        client: Client = ClientAuthentication(request.query_client)(request, methods, endpoint)
         rate_limit.spend(client.get_client_id())  # authlib answers its RateLimitedError as a 429
         return client
 
@@ -397,6 +376,7 @@ def create_server(app: Flask) -> AuthorizationServer:
     server.register_endpoint(Revocation)
     server.register_endpoint(Introspection)
     server.register_endpoint(EndSession)
+    server.register_endpoint(userinfo_endpoint())
     return server
 
 
@@ -405,16 +385,16 @@ def save_token(token: dict[str, Any], request: Any) -> None:
     code: Code | None = getattr(request, "authorization_code", None)
     previous: TokenRef | None = getattr(request, "refresh_token", None)
     if code is not None:
-        row = code.row
-        account_id, session_id, family, code_hash = row.account_id, row.session_id, None, row.code_hash
+        row, family, code_hash = code.row, None, code.row.code_hash
     elif previous is not None:
-        row = previous.row
-        account_id, session_id, family, code_hash = row.account_id, row.session_id, row.family_id, None
+        row, family, code_hash = previous.row, previous.row.family_id, None
     else:  # pragma: no cover - only the two grants above are registered
         raise RuntimeError("unexpected grant")
-    oauth.save_token(client_id=request.client.get_client_id(), user_id=request.user.id, account_id=account_id,
-                     session_id=session_id, scope=token.get("scope", row.scope), access_token=token["access_token"],
-                     refresh_token=token.get("refresh_token"), family_id=family, code_hash=code_hash)
+    holder: GrantUser = request.user
+    oauth.save_token(client_id=request.client.get_client_id(), user_id=holder.id, account_id=holder.account_id,
+                     session_id=holder.session_id, scope=token.get("scope", row.scope),
+                     access_token=token["access_token"], refresh_token=token.get("refresh_token"), family_id=family,
+                     code_hash=code_hash)
 
 
 def in_transaction(action: Any) -> Any:

@@ -1,0 +1,122 @@
+"""The userinfo endpoint (OpenID Connect Core §5.3): authlib's UserInfoEndpoint behind its ResourceProtector.
+
+The bearer token is parsed by authlib (RFC 6750 §2.1) and looked up in
+models.oauth on every request, so a revoked or deprovisioned token is
+refused at once (R11). Every refusal is an ``invalid_token`` with its
+``WWW-Authenticate`` challenge (RFC 6750 §3), the same words whatever was
+wrong, so a caller learns nothing about which tokens exist.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2.rfc6749 import MissingAuthorizationError, TokenMixin, UnsupportedTokenTypeError
+from authlib.oauth2.rfc6750 import BearerTokenValidator, InsufficientScopeError, InvalidTokenError
+from authlib.oidc.core import UserInfoEndpoint
+
+from models import oauth
+
+from . import rate_limit
+
+
+class DeadTokenError(InvalidTokenError):
+    """RFC 6750 §3.1 ``invalid_token``: no header, another scheme, or a token that is unknown, expired or revoked."""
+
+    description = "The access token is missing, expired or revoked."
+
+
+class NotForOpenIDError(InsufficientScopeError):
+    """RFC 6750 §3.1 ``insufficient_scope``, naming the scope userinfo needs in the challenge, as §3 suggests.
+
+    authlib's class sends no ``WWW-Authenticate``; Roster always has.
+    """
+
+    description = "The token was not issued for openid."
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        return [*super().get_headers(), ("WWW-Authenticate", 'Bearer error="insufficient_scope", scope="openid"')]
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenClient:
+    """The client a token was issued to, as UserInfoEndpoint asks for it: no client asks for signed userinfo."""
+
+    client_id: str
+    client_metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class AccessToken(TokenMixin):  # type: ignore[misc]  # authlib is untyped
+    """A live access token as authlib's protector and userinfo endpoint see it; ``grant`` is what models read."""
+
+    grant: oauth.Grant
+
+    @property
+    def scope(self) -> str:
+        return str(self.grant.token.scope)
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_client(self) -> TokenClient:
+        return TokenClient(str(self.grant.token.client_id))
+
+    def get_user(self) -> oauth.Grant:
+        return self.grant  # the claims are built from the rows read with the token
+
+    def get_expires_in(self) -> int:
+        return int(oauth.ACCESS_TOKEN_LIFETIME.total_seconds())
+
+    def is_expired(self) -> bool:
+        return not self.grant.active
+
+    def is_revoked(self) -> bool:
+        return self.grant.token.revoked_at is not None
+
+
+class AccessTokenValidator(BearerTokenValidator):  # type: ignore[misc]
+    def authenticate_token(self, token_string: str) -> AccessToken | None:
+        # a header's trailing space is not part of the token (RFC 7230 §3.2.4: no whitespace in a field value's end)
+        grant = oauth.active_access_token(token_string.strip())
+        return AccessToken(grant) if grant is not None else None
+
+    def validate_token(self, token: AccessToken | None, scopes: list[str] | None, request: Any) -> None:
+        """Live, then the budget of the client the token was issued to, then the scope (RFC 6750 §3.1).
+
+        Only a live token spends a budget, so nobody spends another client's
+        by presenting a dead one; a rate-limited client learns nothing more.
+        """
+        if token is None or token.is_expired() or token.is_revoked():
+            raise DeadTokenError()
+        rate_limit.spend(token.grant.token.client_id)  # authlib answers its RateLimitedError as a 429
+        if self.scope_insufficient(token.get_scope(), scopes):
+            raise NotForOpenIDError()
+
+
+class BearerProtector(ResourceProtector):  # type: ignore[misc]
+    def parse_request_authorization(self, request: Any) -> tuple[AccessTokenValidator, str]:
+        """authlib's, but no header or another scheme is the same ``invalid_token`` as a dead token.
+
+        authlib answers those ``missing_authorization`` / ``unsupported_token_type``,
+        codes RFC 6750 does not register; Roster's relying parties know ``invalid_token``.
+        """
+        try:
+            validator, token_string = super().parse_request_authorization(request)
+        except (MissingAuthorizationError, UnsupportedTokenTypeError) as error:
+            raise DeadTokenError() from error
+        return validator, token_string
+
+
+class UserInfo(UserInfoEndpoint):  # type: ignore[misc]
+    def generate_user_info(self, user: oauth.Grant, scope: str) -> dict[str, Any]:
+        return oauth.userinfo(user)  # the token's own scope decides, which is ``scope``
+
+
+def userinfo_endpoint() -> UserInfo:
+    """The userinfo endpoint, with a protector that accepts a live bearer access token and nothing else."""
+    protector = BearerProtector()
+    protector.register_token_validator(AccessTokenValidator())
+    return UserInfo(resource_protector=protector)
