@@ -35,7 +35,6 @@ from models import urns
 from .bulk import MAX_OPERATIONS, MAX_PAYLOAD_SIZE
 from .errors import scim_response
 from .group_mapping import GroupModel
-from .listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from .mapping import (
     ROSTER_USER_DESCRIPTION,
     DirectoryEnterpriseUser,
@@ -43,6 +42,7 @@ from .mapping import (
     RosterUser,
     UserModel,
 )
+from .search import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 bp = Blueprint("discovery", __name__)
 

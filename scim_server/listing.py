@@ -11,15 +11,11 @@ costs what the first one does.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import datetime as dt
 import functools
-import hashlib
-import hmac
 import json
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import peewee
@@ -29,28 +25,22 @@ from scim2_models import (
     Context,
     InvalidCursorException,
     InvalidFilterException,
-    InvalidValueException,
     ListResponse,
 )
 from werkzeug.exceptions import NotFound
 
-from models import directory, settings
+from models import directory
 from models.tenancy import Account, DirectoryRecord, Membership
 
-from . import rendered, search
+from . import cursor, rendered
 from .documents import response_parameters, user_location, user_text
 from .errors import MEDIA_TYPE, scim_response
 from .filters import Expression, compile_user_filter, user_name_lookup
 from .mapping import UserModel, to_scim_user
+from .search import ListQuery
 from .sorting import SortKey, Walk, user_sort_key
 
 bp = Blueprint("listing", __name__)
-
-MAX_PAGE_SIZE = 200
-"""The most resources one page holds, whatever ``count`` asks (advertised in /ServiceProviderConfig)."""
-
-DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE
-
 
 @dataclasses.dataclass(frozen=True)
 class ResourceListing:
@@ -106,54 +96,6 @@ def register(listing: ResourceListing) -> ResourceListing:
     return listing
 
 
-@dataclasses.dataclass(frozen=True)
-class ListQuery:
-    """The parameters of a list or search request (RFC 7644 §3.4.2, §3.4.3; RFC 9865 ``cursor``)."""
-
-    filter: str | None = None
-    sort_by: str | None = None
-    descending: bool = False
-    start_index: int = 1
-    count: int = DEFAULT_PAGE_SIZE
-    cursor: str | None = None  # "" asks for the first page by cursor
-    attributes: list[str] | None = None
-    excluded_attributes: list[str] | None = None
-
-    @classmethod
-    def build(cls, *, filter: str | None = None, sort_by: str | None = None, sort_order: str | None = None,
-              start_index: int | None = None, count: int | None = None, cursor: str | None = None,
-              attributes: list[str] | None = None, excluded_attributes: list[str] | None = None) -> ListQuery:
-        """Normalise what a client sent: startIndex < 1 is 1, count < 0 is 0, count above the maximum is the maximum."""
-        order = (sort_order or "ascending").lower()
-        if order not in ("ascending", "descending"):
-            raise InvalidValueException(detail="sortOrder must be ascending or descending.")
-        return cls(filter=filter or None, sort_by=sort_by or None, descending=order == "descending",
-                   start_index=max(start_index if start_index is not None else 1, 1),
-                   count=min(max(count if count is not None else DEFAULT_PAGE_SIZE, 0), MAX_PAGE_SIZE),
-                   cursor=cursor, attributes=attributes or None, excluded_attributes=excluded_attributes or None)
-
-    @classmethod
-    def from_args(cls, args: Mapping[str, str]) -> ListQuery:
-        """From the query string of GET (RFC 7644 §3.4.2)."""
-
-        def integer(name: str) -> int | None:
-            raw = args.get(name)
-            if raw is None or raw == "":
-                return None
-            try:
-                return int(raw)
-            except ValueError:
-                raise InvalidValueException(detail=f"{name} must be an integer.") from None
-
-        def names(name: str) -> list[str] | None:
-            raw = args.get(name)
-            return [part.strip() for part in raw.split(",") if part.strip()] if raw else None
-
-        return cls.build(filter=args.get("filter"), sort_by=args.get("sortBy"), sort_order=args.get("sortOrder"),
-                         start_index=integer("startIndex"), count=integer("count"), cursor=args.get("cursor"),
-                         attributes=names("attributes"), excluded_attributes=names("excludedAttributes"))
-
-
 @dataclasses.dataclass
 class Page:
     """One page of rows, with what the ListResponse says about it."""
@@ -164,63 +106,6 @@ class Page:
     next_cursor: str | None = None
     previous_cursor: str | None = None
     narrow: bool = False  # rows are the picked ids only (fetch_page with full=False)
-
-
-# Cursors: base64url(JSON) "." base64url(HMAC-SHA256), all RFC 3986 unreserved
-# characters as RFC 9865 §2 asks. The JSON names the account and the query the
-# cursor belongs to, the direction, and the sort key of the row to resume after.
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _signature(payload: str) -> str:
-    key = hashlib.sha256(b"scim-cursor:" + settings.current.secret_key.encode()).digest()
-    return _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest()[:16])
-
-
-def _fingerprint(account_id: str, listing: ResourceListing, query: ListQuery) -> str:
-    text = json.dumps([account_id, listing.name, query.filter, query.sort_by, query.descending])
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _encode_value(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return {"t": value.isoformat()}
-    return value
-
-
-def _decode_value(value: Any) -> Any:
-    if isinstance(value, dict) and isinstance(value.get("t"), str):
-        return dt.datetime.fromisoformat(value["t"])
-    if value is None or isinstance(value, str | int | float):
-        return value
-    raise ValueError("not a key value")
-
-
-def encode_cursor(fingerprint: str, direction: str, key: list[Any]) -> str:
-    payload = _b64(json.dumps({"q": fingerprint, "d": direction, "k": [_encode_value(v) for v in key]},
-                              separators=(",", ":")).encode())
-    return f"{payload}.{_signature(payload)}"
-
-
-def decode_cursor(cursor: str, fingerprint: str, width: int) -> tuple[str, list[Any]]:
-    """(direction, key) of a cursor this server issued for the same query; anything else is invalidCursor."""
-    try:
-        payload, signature = cursor.split(".")
-        if not hmac.compare_digest(signature, _signature(payload)):
-            raise ValueError("bad signature")
-        data = json.loads(_unb64(payload))
-        if data["q"] != fingerprint or data["d"] not in ("n", "p") or len(data["k"]) != width:
-            raise ValueError("another query")
-        return data["d"], [_decode_value(v) for v in data["k"]]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidCursorException(detail="The cursor is not one this server issued for this query; "
-                                            "start again with an empty cursor.") from exc
 
 
 def _key_parts(listing: ResourceListing, query: ListQuery) -> tuple[list[Expression], SortKey]:
@@ -271,10 +156,10 @@ def fetch_page(listing: ResourceListing, account: Account, query: ListQuery, *, 
     condition = listing.compile_filter(query.filter, account.id) if query.filter else None
     parts, sort = _key_parts(listing, query)
     join = sort.join
-    fingerprint = _fingerprint(account.id, listing, query)
+    fingerprint = cursor.fingerprint(account.id, listing.name, query.filter, query.sort_by, query.descending)
     direction, after = "n", None
     if query.cursor:
-        direction, after = decode_cursor(query.cursor, fingerprint, len(parts))
+        direction, after = cursor.decode(query.cursor, fingerprint, len(parts))
 
     def base(narrow: bool) -> Any:
         select = listing.narrow_query(account) if narrow and listing.narrow_query else listing.query(account)
@@ -339,8 +224,8 @@ def fetch_page(listing: ResourceListing, account: Account, query: ListQuery, *, 
 
     has_next, has_previous = (more, after is not None) if forward else (True, more)
     return Page(total, rows, narrow=narrow and not full,
-                next_cursor=encode_cursor(fingerprint, "n", key(picked[-1])) if has_next else None,
-                previous_cursor=encode_cursor(fingerprint, "p", key(picked[0])) if has_previous else None)
+                next_cursor=cursor.encode(fingerprint, "n", key(picked[-1])) if has_next else None,
+                previous_cursor=cursor.encode(fingerprint, "p", key(picked[0])) if has_previous else None)
 
 
 @dataclasses.dataclass
@@ -605,7 +490,7 @@ def list_users() -> Response:
 
 def _search_body() -> ListQuery:
     # Clients send application/scim+json, application/json or nothing at all
-    return ListQuery.build(**search.parse(request.get_json(force=True, silent=True)))
+    return ListQuery.from_body(request.get_json(force=True, silent=True))
 
 
 @bp.post("/<endpoint>/.search")
