@@ -20,7 +20,7 @@ from authlib.oidc.core.errors import (
     InteractionRequiredError,
     LoginRequiredError,
 )
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
@@ -28,15 +28,18 @@ from models import sessions, signin
 from models.security import AuthorizationCode
 from models.tenancy import Account
 
-from . import input_check, pending_request, provider, web_session
+from . import input_check, provider, web_session
 from .pages import sign_in_page_headers
-from .pending_request import PendingRequest
 from .provider import GrantUser
 
 bp = Blueprint("oauth", __name__)
 bp.after_request(sign_in_page_headers)
 
 NONCE_LENGTH = AuthorizationCode.nonce.max_length  # the code keeps it for the ID token
+
+# a choice of account or a fresh sign-in made for one authorization request, keyed by its digest
+FRESH = "fresh_for"
+CHOSEN = "account_for"
 
 
 def request_digest() -> str:
@@ -48,7 +51,9 @@ def _this_request() -> str:
     return url_for("oauth.authorize") + "?" + urlencode(list(request.args.items(multi=True)))
 
 
-def _send_to(endpoint: str) -> Response:
+def _send_to(endpoint: str, digest: str | None = None, key: str = FRESH) -> Response:
+    if digest is not None:
+        session[f"{key}_pending"] = digest
     return redirect(url_for(endpoint, next=_this_request()))
 
 
@@ -93,6 +98,10 @@ def _max_age(value: str | None) -> int | None:
     return lifetime if len(value) > len(str(lifetime)) else min(int(value), lifetime)
 
 
+def _is_fresh(digest: str, key: str) -> bool:
+    return bool(session.get(key) == digest)
+
+
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
 def authorize() -> Any:
     server = current_app.extensions["roster_oauth"]
@@ -121,12 +130,11 @@ def authorize() -> Any:
         return refuse(InvalidRequestError, f"nonce is longer than {NONCE_LENGTH} characters.")
 
     live = web_session.current_session()
-    if live is None or user is None or ("login" in prompts and not pending_request.is_signed_in_for(digest)):
+    if live is None or user is None or ("login" in prompts and not _is_fresh(digest, FRESH)):
         if "none" in prompts:
             return refuse(LoginRequiredError, "The person is not signed in.")
-        pending_request.ask_sign_in(digest)
-        return _send_to("signin.login")
-    pending_request.forget_sign_in()
+        return _send_to("signin.login", digest)
+    session.pop(FRESH, None)
 
     client = grant.client.row
     accounts = signin.admitted_accounts(user, client.account_id)
@@ -136,8 +144,7 @@ def authorize() -> Any:
     if account is None:
         if "none" in prompts:
             return refuse(AccountSelectionRequiredError, "The person must choose an account.")
-        pending_request.ask_choice(digest)
-        return _send_to("signin.choose_account")
+        return _send_to("signin.choose_account", digest, CHOSEN)
 
     step = signin.next_step(user, account, amr=live.amr, auth_time=live.started_at, max_age=max_age,
                             acr_values=(data.get("acr_values") or "").split())
@@ -147,9 +154,7 @@ def authorize() -> Any:
             return refuse(missing, step.reason)
         endpoint = {"login": "signin.login", "first_login": "signin.first_login", "mfa": "signin.second_factor",
                     "mfa_enrol": "signin.enrol"}[step.name]
-        if step.name == "login":
-            pending_request.ask_sign_in(digest)
-        return _send_to(endpoint)
+        return _send_to(endpoint, digest if step.name == "login" else None)
 
     if not client.first_party:
         # a third-party application sees the person's details only after they agree, each time
@@ -171,9 +176,9 @@ def authorize() -> Any:
 
 def _choose_account(accounts: list[Account], current: str | None, prompts: set[str], digest: str) -> Account | None:
     """One admitted account: the only one, or the one chosen for this request; else None (ask)."""
-    chosen = PendingRequest.load().account_for(digest)
-    if chosen is not None:
-        match = [a for a in accounts if a.id == chosen]
+    chosen = session.get(CHOSEN)
+    if isinstance(chosen, dict) and chosen.get("digest") == digest:
+        match = [a for a in accounts if a.id == chosen.get("account_id")]
         if match:
             return match[0]
     if "select_account" in prompts:
@@ -195,3 +200,10 @@ def client_account_for(target: str) -> str | None:
     client_id = parse_qs(urlsplit(target).query).get("client_id", [""])[0]
     client = clients.get_client(client_id) if client_id else None
     return client.account_id if client is not None else None
+
+
+def mark_done(key: str) -> None:
+    """A page finished what the authorization request sent it for (a fresh sign-in, a choice, consent)."""
+    digest = session.pop(f"{key}_pending", None)
+    if digest is not None:
+        session[key] = digest
