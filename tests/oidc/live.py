@@ -5,7 +5,8 @@ makes its account, :meth:`Deployment.serve` starts as many instances on it
 as a test needs, and :meth:`Deployment.domain` binds the models to the same
 database in this process (to give a person a password or a TOTP app, as an
 operator's script would). A :class:`Browser` signs in through the pages
-with form posts, as a person's browser would.
+with form posts, as a person's browser would, and a :class:`RelyingParty`
+is an application using authlib's OAuth client.
 """
 
 from __future__ import annotations
@@ -19,10 +20,14 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import pyotp
 import requests
+from authlib.integrations.requests_client import OAuth2Session
+from joserfc import jwt
+from joserfc.jwk import KeySet
 
 from conformance import live_server
 from conformance.live_server import ROSTER, free_port, stop, wait_until_healthy
@@ -51,13 +56,19 @@ class Deployment(live_server.Deployment):
     """conformance.live_server's deployment, with the instances and people the end-to-end tests need."""
 
     @contextlib.contextmanager
-    def serve(self, *, port: int | None = None, workers: int = 2, name: str = "serve") -> Iterator[Instance]:
-        """A `roster serve` on ``port`` (a free one by default), stopped (and waited for) on exit."""
+    def serve(self, *, port: int | None = None, workers: int = 2, threads: int = 1,
+              name: str = "serve") -> Iterator[Instance]:
+        """A `roster serve` on ``port`` (a free one by default), stopped (and waited for) on exit.
+
+        ``threads`` over 1 serves with gunicorn's threaded (gthread) workers.
+        """
         port = port or free_port()
         log = self.workdir / f"{name}-{port}.log"
+        command = [str(ROSTER), "serve", "--port", str(port), "--workers", str(workers)]
+        if threads > 1:
+            command += ["--threads", str(threads)]
         with log.open("wb") as out:
-            process = subprocess.Popen([str(ROSTER), "serve", "--port", str(port), "--workers", str(workers)],
-                                       env=self.env, stdout=out, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(command, env=self.env, stdout=out, stderr=subprocess.STDOUT)
         try:
             wait_until_healthy(port, process, log)
             yield Instance(port, process, log)
@@ -188,3 +199,61 @@ class Browser:
                 raise AssertionError(f"unexpected page {path}:\n{response.text[:2000]}")
         raise AssertionError("the sign-in did not end at the redirect URI")
 
+
+# ----------------------------------------------------------- the relying party
+
+
+class RelyingParty:
+    """What an application does with authlib: discovery, the authorization URL, the code, checks on tokens."""
+
+    def __init__(self, issuer: str, client_id: str, client_secret: str, *, redirect_uri: str,
+                 scope: str = "openid profile email offline_access") -> None:
+        self.metadata: dict[str, Any] = requests.get(f"{issuer}/.well-known/openid-configuration",
+                                                     timeout=TIMEOUT).json()
+        self.client_id = client_id
+        self.oauth = OAuth2Session(client_id, client_secret, scope=scope, redirect_uri=redirect_uri,
+                                   code_challenge_method="S256")
+        self.verifier = self.nonce = ""
+
+    def close(self) -> None:
+        self.oauth.close()
+
+    def endpoint(self, name: str) -> str:
+        return str(self.metadata[f"{name}_endpoint"])
+
+    def authorization_url(self, **extra: str) -> str:
+        self.verifier, self.nonce = secrets.token_urlsafe(48), secrets.token_urlsafe(16)
+        url, _state = self.oauth.create_authorization_url(self.endpoint("authorization"), nonce=self.nonce,
+                                                          code_verifier=self.verifier, **extra)
+        return str(url)
+
+    def callback(self, redirected_to: str) -> dict[str, Any]:
+        """The code from the redirect (state checked by authlib), exchanged with the PKCE verifier."""
+        return dict(self.oauth.fetch_token(self.endpoint("token"), authorization_response=redirected_to,
+                                           code_verifier=self.verifier))
+
+    def jwks(self) -> KeySet:
+        return KeySet.import_key_set(requests.get(self.metadata["jwks_uri"], timeout=TIMEOUT).json())
+
+    def id_token_claims(self, id_token: str, *, nonce: str | None = None) -> dict[str, Any]:
+        """Signature against the published JWKS, then iss, aud, exp and the nonce of this sign-in."""
+        token = jwt.decode(id_token, self.jwks(), algorithms=self.metadata["id_token_signing_alg_values_supported"])
+        jwt.JWTClaimsRegistry(
+            iss={"essential": True, "value": self.metadata["issuer"]},
+            aud={"essential": True, "value": self.client_id},
+            exp={"essential": True}, iat={"essential": True}, sub={"essential": True},
+            nonce={"essential": True, "value": nonce if nonce is not None else self.nonce},
+        ).validate(token.claims)
+        return dict(token.claims)
+
+    def userinfo(self, access_token: str) -> requests.Response:
+        return requests.get(self.endpoint("userinfo"), headers={"Authorization": f"Bearer {access_token}"},
+                            timeout=TIMEOUT)
+
+    def introspect(self, token: str) -> dict[str, Any]:
+        response = self.oauth.introspect_token(self.endpoint("introspection"), token=token)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def refresh(self, refresh_token: str) -> dict[str, Any]:
+        return dict(self.oauth.refresh_token(self.endpoint("token"), refresh_token=refresh_token))

@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
 from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.requests_client import OAuth2Session
-from joserfc import jwt
 from joserfc.errors import BadSignatureError, InvalidClaimError
-from joserfc.jwk import KeySet
 
 from conformance.live_server import free_port
 
-from .live import Browser, Deployment, Instance
+from .live import Browser, Deployment, Instance, RelyingParty
 
 pytestmark = pytest.mark.e2e
 
@@ -40,71 +36,18 @@ def deployment(database_url, tmp_path) -> Deployment:
     return found
 
 
-@pytest.fixture
-def server(deployment) -> Iterator[Instance]:
-    with deployment.serve(port=urlsplit(deployment.base_url).port) as instance:
+@pytest.fixture(params=[1, 4], ids=["sync", "threads"])
+def server(deployment, request) -> Iterator[Instance]:
+    """`roster serve` as by default, and with gunicorn's threaded workers (``--threads 4``)."""
+    with deployment.serve(port=urlsplit(deployment.base_url).port, threads=request.param) as instance:
         yield instance
-
-
-class RelyingParty:
-    """What an application does with authlib: discovery, the authorization URL, the code, checks on tokens."""
-
-    def __init__(self, issuer: str, client_id: str, client_secret: str) -> None:
-        self.metadata: dict[str, Any] = requests.get(f"{issuer}/.well-known/openid-configuration", timeout=30).json()
-        self.client_id = client_id
-        self.oauth = OAuth2Session(client_id, client_secret, scope=SCOPE, redirect_uri=REDIRECT_URI,
-                                   code_challenge_method="S256")
-        self.verifier = self.nonce = ""
-
-    def close(self) -> None:
-        self.oauth.close()
-
-    def endpoint(self, name: str) -> str:
-        return str(self.metadata[f"{name}_endpoint"])
-
-    def authorization_url(self, **extra: str) -> str:
-        self.verifier, self.nonce = secrets.token_urlsafe(48), secrets.token_urlsafe(16)
-        url, _state = self.oauth.create_authorization_url(self.endpoint("authorization"), nonce=self.nonce,
-                                                          code_verifier=self.verifier, **extra)
-        return str(url)
-
-    def callback(self, redirected_to: str) -> dict[str, Any]:
-        """The code from the redirect (state checked by authlib), exchanged with the PKCE verifier."""
-        return dict(self.oauth.fetch_token(self.endpoint("token"), authorization_response=redirected_to,
-                                           code_verifier=self.verifier))
-
-    def jwks(self) -> KeySet:
-        return KeySet.import_key_set(requests.get(self.metadata["jwks_uri"], timeout=30).json())
-
-    def id_token_claims(self, id_token: str, *, nonce: str | None = None) -> dict[str, Any]:
-        """Signature against the published JWKS, then iss, aud, exp and the nonce of this sign-in."""
-        token = jwt.decode(id_token, self.jwks(), algorithms=self.metadata["id_token_signing_alg_values_supported"])
-        jwt.JWTClaimsRegistry(
-            iss={"essential": True, "value": self.metadata["issuer"]},
-            aud={"essential": True, "value": self.client_id},
-            exp={"essential": True}, iat={"essential": True}, sub={"essential": True},
-            nonce={"essential": True, "value": nonce if nonce is not None else self.nonce},
-        ).validate(token.claims)
-        return dict(token.claims)
-
-    def userinfo(self, access_token: str) -> requests.Response:
-        return requests.get(self.endpoint("userinfo"), headers={"Authorization": f"Bearer {access_token}"},
-                            timeout=30)
-
-    def introspect(self, token: str) -> dict[str, Any]:
-        response = self.oauth.introspect_token(self.endpoint("introspection"), token=token)
-        assert response.status_code == 200, response.text
-        return dict(response.json())
-
-    def refresh(self, refresh_token: str) -> dict[str, Any]:
-        return dict(self.oauth.refresh_token(self.endpoint("token"), refresh_token=refresh_token))
 
 
 @pytest.fixture
 def relying_party(deployment, server) -> Iterator[RelyingParty]:
     client_id, client_secret = deployment.create_client(REDIRECT_URI, name="E2E app",
                                                         post_logout_redirect_uri=SIGNED_OUT_URI)
-    rp = RelyingParty(deployment.base_url, client_id, client_secret)
+    rp = RelyingParty(deployment.base_url, client_id, client_secret, redirect_uri=REDIRECT_URI, scope=SCOPE)
     yield rp
     rp.close()
 
