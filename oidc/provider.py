@@ -53,7 +53,7 @@ from .userinfo import userinfo_endpoint
 ID_TOKEN_LIFETIME = 3600
 
 
-class Client(ClientMixin):
+class Client(ClientMixin):  # type: ignore[misc]  # authlib is untyped
     """An OAuthClient row as authlib sees it."""
 
     def __init__(self, row: OAuthClient):
@@ -145,7 +145,7 @@ class Code:
         return list(self.row.amr or [])
 
 
-class S256Challenge(CodeChallenge):
+class S256Challenge(CodeChallenge):  # type: ignore[misc]  # authlib is untyped
     """PKCE with S256 only (``plain`` protects nothing once the request is seen); public clients must use it."""
 
     SUPPORTED_CODE_CHALLENGE_METHOD = list(CODE_CHALLENGE_METHODS)
@@ -166,7 +166,7 @@ class S256Challenge(CodeChallenge):
         return authorization_code.row.code_challenge_method
 
 
-class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]  # authlib is untyped
     TOKEN_ENDPOINT_AUTH_METHODS = list(TOKEN_AUTH_METHODS)
     RESPONSE_TYPES = set(RESPONSE_TYPES)
 
@@ -216,7 +216,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return GrantUser(user, row.account_id, row.session_id)
 
 
-class RefreshTokenGrant(grants.RefreshTokenGrant):
+class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]  # authlib is untyped
     TOKEN_ENDPOINT_AUTH_METHODS = list(TOKEN_AUTH_METHODS)
     INCLUDE_NEW_REFRESH_TOKEN = True  # rotation: every use gives a new one and retires the old
 
@@ -233,7 +233,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         """take_refresh_token already marked it rotated, in the same transaction."""
 
 
-class OpenIDConnectCode(OpenIDCode):
+class OpenIDConnectCode(OpenIDCode):  # type: ignore[misc]  # authlib is untyped
     """ID tokens signed with the provider's active RS256 key (published in the JWKS)."""
 
     def exists_nonce(self, nonce: str, request: Any) -> bool:
@@ -254,7 +254,7 @@ class OpenIDConnectCode(OpenIDCode):
                 "iat": now, "exp": now + ID_TOKEN_LIFETIME, "azp": client.get_client_id()}
 
     def get_authorization_code_claims(self, authorization_code: Code) -> dict[str, Any]:
-        claims = super().get_authorization_code_claims(authorization_code)
+        claims: dict[str, Any] = super().get_authorization_code_claims(authorization_code)
         if authorization_code.row.session_id:
             claims["sid"] = authorization_code.row.session_id
         return claims
@@ -263,7 +263,7 @@ class OpenIDConnectCode(OpenIDCode):
         return oauth.claims_for(user.user, user.account_id, scope)
 
 
-class EndSession(EndSessionEndpoint):
+class EndSession(EndSessionEndpoint):  # type: ignore[misc]  # authlib is untyped
     """RP-initiated logout: authlib checks id_token_hint and the post-logout URI; the view ends the session."""
 
     def get_server_jwks(self) -> KeySet:
@@ -273,7 +273,7 @@ class EndSession(EndSessionEndpoint):
         """The browser's session ends in the view, which also drops the cookie."""
 
 
-class Request(FlaskOAuth2Request):
+class Request(FlaskOAuth2Request):  # type: ignore[misc]  # authlib is untyped
     """authlib's view of a Flask request, its URL built without werkzeug's IRI decoding.
 
     authlib reads the URL only to refuse plain HTTP (``InsecureTransportError``),
@@ -329,7 +329,7 @@ class Presented:
     grant: oauth.Grant | None
 
 
-class Server(AuthorizationServer):
+class Server(AuthorizationServer):  # type: ignore[misc]  # authlib is untyped
     def create_oauth2_request(self, _request: Any) -> Request:  # authlib passes None: Flask's request it is
         return Request(request)
 

@@ -65,7 +65,7 @@ class ClientWithToken:
         return TokenRef.of(oauth.load(token_string))
 
 
-class Revocation(ClientWithToken, RevocationEndpoint):  # type: ignore[misc]
+class Revocation(ClientWithToken, RevocationEndpoint):  # type: ignore[misc]  # authlib is untyped
     CLIENT_AUTH_METHODS = list(TOKEN_AUTH_METHODS)
 
     def authenticate_token(self, request: Request, client: Client) -> TokenRef | None:
@@ -80,7 +80,7 @@ class Revocation(ClientWithToken, RevocationEndpoint):  # type: ignore[misc]
         oauth.revoke(token.row, kind=token.kind)
 
 
-class Introspection(ClientWithToken, IntrospectionEndpoint):  # type: ignore[misc]
+class Introspection(ClientWithToken, IntrospectionEndpoint):  # type: ignore[misc]  # authlib is untyped
     CLIENT_AUTH_METHODS = list(INTROSPECTION_AUTH_METHODS)
 
     def authenticate_token(self, request: Request, client: Client) -> TokenRef | None:

@@ -22,13 +22,13 @@ from models import oauth
 from . import rate_limit
 
 
-class DeadTokenError(InvalidTokenError):
+class DeadTokenError(InvalidTokenError):  # type: ignore[misc]  # authlib is untyped
     """RFC 6750 §3.1 ``invalid_token``: no header, another scheme, or a token that is unknown, expired or revoked."""
 
     description = "The access token is missing, expired or revoked."
 
 
-class NotForOpenIDError(InsufficientScopeError):
+class NotForOpenIDError(InsufficientScopeError):  # type: ignore[misc]  # authlib is untyped
     """RFC 6750 §3.1 ``insufficient_scope``, naming the scope userinfo needs in the challenge, as §3 suggests.
 
     authlib's class sends no ``WWW-Authenticate``; Roster always has.
@@ -76,12 +76,15 @@ class AccessToken(TokenMixin):  # type: ignore[misc]  # authlib is untyped
     def is_revoked(self) -> bool:
         return self.grant.token.revoked_at is not None
 
+    @classmethod
+    def of(cls, grant: oauth.Grant | None) -> AccessToken | None:
+        return cls(grant) if grant is not None else None
 
-class AccessTokenValidator(BearerTokenValidator):  # type: ignore[misc]
+
+class AccessTokenValidator(BearerTokenValidator):  # type: ignore[misc]  # authlib is untyped
     def authenticate_token(self, token_string: str) -> AccessToken | None:
-        # a header's trailing space is not part of the token (RFC 7230 §3.2.4: no whitespace in a field value's end)
-        grant = oauth.active_access_token(token_string.strip())
-        return AccessToken(grant) if grant is not None else None
+        # a header value's trailing space is not the token's (RFC 9110 §5.5 strips it around a field value)
+        return AccessToken.of(oauth.active_access_token(token_string.strip()))
 
     def validate_token(self, token: AccessToken | None, scopes: list[str] | None, request: Any) -> None:
         """Live, then the budget of the client the token was issued to, then the scope (RFC 6750 §3.1).
@@ -96,7 +99,7 @@ class AccessTokenValidator(BearerTokenValidator):  # type: ignore[misc]
             raise NotForOpenIDError()
 
 
-class BearerProtector(ResourceProtector):  # type: ignore[misc]
+class BearerProtector(ResourceProtector):  # type: ignore[misc]  # authlib is untyped
     def parse_request_authorization(self, request: Any) -> tuple[AccessTokenValidator, str]:
         """authlib's, but no header or another scheme is the same ``invalid_token`` as a dead token.
 
@@ -110,7 +113,7 @@ class BearerProtector(ResourceProtector):  # type: ignore[misc]
         return validator, token_string
 
 
-class UserInfo(UserInfoEndpoint):  # type: ignore[misc]
+class UserInfo(UserInfoEndpoint):  # type: ignore[misc]  # authlib is untyped
     def generate_user_info(self, user: oauth.Grant, scope: str) -> dict[str, Any]:
         return oauth.userinfo(user)  # the token's own scope decides, which is ``scope``
 

@@ -8,6 +8,7 @@ from joserfc import jwk, jwt
 
 from models import SigningKey, keys
 from models.database import db
+from oidc import capabilities, provider, token_endpoints
 from tests.conftest import SECRET_KEY, dispose
 
 BASE_URL = "https://id.roster.test"
@@ -44,6 +45,36 @@ def test_discovery_document_validates_with_authlib(https_client):
     assert document["backchannel_logout_supported"] is True
     assert document["backchannel_logout_session_supported"] is True
     assert {"none", "login", "consent", "select_account"} <= set(document["prompt_values_supported"])
+
+
+def test_the_document_publishes_what_the_server_is_configured_with(https_client):
+    document = https_client.get("/.well-known/openid-configuration").get_json()
+
+    code, refresh = provider.AuthorizationCodeGrant, provider.RefreshTokenGrant
+    assert document["grant_types_supported"] == [code.GRANT_TYPE, refresh.GRANT_TYPE]
+    assert document["response_types_supported"] == sorted(code.RESPONSE_TYPES)
+    assert document["code_challenge_methods_supported"] == provider.S256Challenge.SUPPORTED_CODE_CHALLENGE_METHOD
+    assert document["token_endpoint_auth_methods_supported"] == code.TOKEN_ENDPOINT_AUTH_METHODS
+    assert document["token_endpoint_auth_methods_supported"] == refresh.TOKEN_ENDPOINT_AUTH_METHODS
+    assert document["revocation_endpoint_auth_methods_supported"] == token_endpoints.Revocation.CLIENT_AUTH_METHODS
+    assert (document["introspection_endpoint_auth_methods_supported"]
+            == token_endpoints.Introspection.CLIENT_AUTH_METHODS)
+    assert document["scopes_supported"] == list(capabilities.SCOPES)
+    # a client is granted exactly the published scopes, whatever else it asks for
+    asked = " ".join([*document["scopes_supported"], "admin", "phone"])
+    assert provider.Client(None).get_allowed_scope(asked).split() == document["scopes_supported"]
+    assert capabilities.ID_TOKEN_ALGORITHM in document["id_token_signing_alg_values_supported"]
+
+
+def test_an_app_whose_discovery_document_authlib_refuses_does_not_start(database_url):
+    from scim_server.app import create_app
+
+    try:
+        with pytest.raises(ValueError, match="issuer"):  # RFC 8414 §2: no query or fragment in an issuer
+            create_app({"DATABASE_URL": database_url, "SECRET_KEY": SECRET_KEY, "TESTING": True,
+                        "BASE_URL": "https://id.roster.test/#fragment"})
+    finally:
+        dispose(db.obj)
 
 
 def test_jwks_creates_keys_lazily_and_is_cacheable(https_client):
