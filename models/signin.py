@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
-from . import audit, clock, mfa, passwords, throttle
+from . import audit, clock, mfa, passkeys, passwords, throttle
 from .audit import Actor
 from .errors import RosterError
 from .security import TotpCredential
@@ -69,17 +70,31 @@ def _rehash(user: User, password: str) -> None:
 
 def check_second_factor(user: User, code: str) -> str:
     """Check a TOTP or recovery code; returns the RFC 8176 method (``otp``). Throttled per person."""
-    key = throttle.totp_key(user.id)
-    throttle.check(key)
-    cleaned = code.strip()
-    if mfa.verify_totp(user, cleaned) or mfa.use_recovery_code(user, cleaned):
-        throttle.succeed(key)
-        return "otp"
-    until = throttle.fail(key)
-    if until is not None:
-        raise throttle.LockedOutError(until)
-    raise RosterError("That code is not right; enter the current code from your app or an unused recovery code.",
-                      field="code", reason="invalid_code")
+
+    def try_code() -> str:
+        cleaned = code.strip()
+        if mfa.verify_totp(user, cleaned) or mfa.use_recovery_code(user, cleaned):
+            return "otp"
+        raise RosterError("That code is not right; enter the current code from your app or an unused recovery "
+                          "code.", field="code", reason="invalid_code")
+
+    return throttle.attempt(throttle.totp_key(user.id), try_code)
+
+
+def check_security_key(user: User, response_json: str | dict[str, Any], *, challenge: bytes, rp_id: str,
+                       origin: str) -> str:
+    """Check a WebAuthn assertion of one of ``user``'s keys; returns its RFC 8176 method (``hwk`` or ``swk``).
+
+    Throttled with the codes (one count per person), so trying keys does not
+    extend the guesses a code allows.
+    """
+
+    def try_key() -> str:
+        _, credential = passkeys.verify_authentication(response_json, challenge=challenge, rp_id=rp_id,
+                                                       origin=origin, user=user)
+        return passkeys.amr_method(credential)
+
+    return throttle.attempt(throttle.totp_key(user.id), try_key)
 
 
 def admitted_accounts(user: User, client_account_id: str | None) -> list[Account]:
@@ -104,15 +119,22 @@ DONE = Step(None)
 
 
 def next_step(user: User, account: Account | None, *, amr: Iterable[str], auth_time: dt.datetime | None,
-              max_age: int | None = None, acr_values: Iterable[str] = ()) -> Step:
+              max_age: int | None = None, acr_values: Iterable[str] = (), signing_in: bool = False) -> Step:
     """The next thing this sign-in must do before it may be used for ``account``.
 
-    R8 first (the terms, and a new password after a temporary one), then freshness (``max_age``), then
-    R10: an account with ``mfa_required`` or a request for ``acr=mfa`` needs a
-    second factor in this sign-in; a person without one enrols now.
+    ``signing_in`` is the moment after the password, before a session starts:
+    a person who enrolled a second factor uses it then, whatever the account
+    asks (a factor enrolled later in a session is asked at the next sign-in).
+    Then freshness (``max_age``), then R8 (the terms, and a new password
+    after a temporary one), then R10: an account with ``mfa_required`` or a
+    request for ``acr=mfa`` needs a second factor in this sign-in; a person
+    without one enrols now.
     """
     if auth_time is None:
         return Step("login", "Sign in to continue.")
+    second_factor = bool(SECOND_FACTORS & set(amr))
+    if signing_in and not second_factor and mfa.has_second_factor(user):
+        return Step("mfa", "Confirm it is you with a second factor.")
     if max_age is not None and clock.now() - auth_time > dt.timedelta(seconds=max(max_age, 0)):
         return Step("login", "Sign in again: the application asked for a recent sign-in.")
     if user.must_change_password:
@@ -120,7 +142,7 @@ def next_step(user: User, account: Account | None, *, amr: Iterable[str], auth_t
     if user.terms_accepted_at is None:
         return Step("first_login", "Accept the terms of use to continue.")
     wants_mfa = "mfa" in set(acr_values) or (account is not None and mfa.mfa_required_for(account))
-    if wants_mfa and not SECOND_FACTORS & set(amr):
+    if wants_mfa and not second_factor:
         if mfa.has_second_factor(user):
             return Step("mfa", "Confirm it is you with a second factor.")
         return Step("mfa_enrol", f"{account.name if account else 'This application'} requires a second factor: "

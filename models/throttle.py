@@ -6,13 +6,16 @@ for ``lockout``. The count is one upsert (INSERT … ON CONFLICT DO UPDATE)
 so concurrent failures on several instances are all counted, and the lock
 is set by a conditional UPDATE that exactly one of them wins.
 
-Usage: ``check(key)`` before trying the secret, ``fail(key)`` when it was
-wrong, ``succeed(key)`` when it was right.
+Usage: ``attempt(key, try_secret)`` for one secret (a second factor), or
+``check(key)`` before trying it, ``fail(key)`` when it was wrong and
+``succeed(key)`` when it was right (a password, counted under two keys).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import TypeVar
 
 import peewee as pw
 
@@ -25,6 +28,8 @@ from .security import ThrottleCounter
 MAX_FAILURES = 5
 WINDOW = dt.timedelta(minutes=15)
 LOCKOUT = dt.timedelta(minutes=15)
+
+T = TypeVar("T")
 
 
 class LockedOutError(RosterError):
@@ -48,7 +53,7 @@ def login_ip_key(ip: str) -> str:
 
 
 def totp_key(user_id: str) -> str:
-    """Second-factor attempts (TOTP and recovery codes) of one person."""
+    """Second-factor attempts of one person: TOTP, recovery codes and security keys count together."""
     return f"totp:{user_id}"
 
 
@@ -123,3 +128,22 @@ def succeed(key: str) -> None:
         (ThrottleCounter.key == key)
         & (ThrottleCounter.locked_until.is_null() | (ThrottleCounter.locked_until <= now))
     ).execute()
+
+
+def attempt(key: str, try_secret: Callable[[], T]) -> T:
+    """``try_secret()`` under ``key``'s throttle: LockedOutError while locked, else its result.
+
+    A RosterError from ``try_secret`` counts as a failure and is raised again,
+    except by the failure that locks ``key``, which raises LockedOutError so the
+    person learns the lock at once; a result forgets the failures.
+    """
+    check(key)
+    try:
+        result = try_secret()
+    except RosterError:
+        until = fail(key)
+        if until is not None:
+            raise LockedOutError(until) from None
+        raise
+    succeed(key)
+    return result

@@ -508,3 +508,37 @@ def test_the_audit_trail_of_a_keys_life(user, device, frozen_clock):
 
     assert actions() == ["mfa.webauthn_added", "mfa.webauthn_renamed", "mfa.webauthn_removed"]
     assert all(e.account_id is None for e in AuditEvent.select().where(AuditEvent.action.startswith("mfa.")))
+
+
+# --- as a second factor at sign-in (models.signin) ------------------------------------
+
+
+def test_a_security_key_at_sign_in_gives_its_method(user, key, device, frozen_clock):
+    from models import signin
+
+    response, challenge = assertion(device, user)
+    assert signin.check_security_key(user, response, challenge=challenge, rp_id=RP_ID, origin=ORIGIN) == "hwk"
+
+
+def test_security_key_failures_are_throttled_with_the_codes(user, key, device, frozen_clock):
+    from models import signin, throttle
+    from models.errors import RosterError
+
+    def wrong_origin() -> None:
+        response, challenge = assertion(device, user, origin="https://evil.example")
+        signin.check_security_key(user, response, challenge=challenge, rp_id=RP_ID, origin=ORIGIN)
+
+    for _ in range(3):
+        with pytest.raises(InvalidInputError):
+            wrong_origin()
+    with pytest.raises(RosterError):
+        signin.check_second_factor(user, "000000")
+    # the fifth failure of the person, key or code, locks both
+    with pytest.raises(throttle.LockedOutError):
+        wrong_origin()
+    response, challenge = assertion(device, user)
+    with pytest.raises(throttle.LockedOutError):
+        signin.check_security_key(user, response, challenge=challenge, rp_id=RP_ID, origin=ORIGIN)
+    frozen_clock.advance(minutes=16)
+    response, challenge = assertion(device, user)
+    assert signin.check_security_key(user, response, challenge=challenge, rp_id=RP_ID, origin=ORIGIN) == "hwk"

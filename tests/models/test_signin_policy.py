@@ -178,3 +178,47 @@ def test_a_step_up_adds_methods_to_the_session(person, account):
     sessions.add_methods(row, ["pwd", "otp", "mfa"], account_id=account.id)
     found = sessions.find_active(raw)
     assert found.amr == ["pwd", "otp", "mfa"] and found.account_id == account.id
+
+
+def with_totp(person: User) -> User:
+    from models import mfa
+
+    credential, uri = mfa.begin_totp(person)
+    import pyotp
+
+    mfa.confirm_totp(person, credential.id, pyotp.parse_uri(uri).at(clock.now().replace(tzinfo=dt.UTC)))
+    return User.get_by_id(person.id)
+
+
+def test_next_step_signing_in_asks_an_enrolled_factor_whatever_the_account(person, account):
+    person = with_totp(person)
+    now = clock.now()
+    # the account asks for no second factor, yet the person who has one uses it at every sign-in
+    assert signin.next_step(person, None, amr=["pwd"], auth_time=now, signing_in=True).name == "mfa"
+    assert signin.next_step(person, account, amr=["pwd"], auth_time=now, signing_in=True).name == "mfa"
+    assert signin.next_step(person, None, amr=["pwd", "otp", "mfa"], auth_time=now, signing_in=True) == signin.DONE
+
+
+def test_next_step_signing_in_asks_the_factor_before_r8(person, account):
+    person = with_totp(person)
+    User.update(terms_accepted_at=None).where(User.id == person.id).execute()
+    person = User.get_by_id(person.id)
+    now = clock.now()
+    # no session exists before the second factor, and R8's page needs one
+    assert signin.next_step(person, None, amr=["pwd"], auth_time=now, signing_in=True).name == "mfa"
+    assert signin.next_step(person, None, amr=["pwd", "otp", "mfa"], auth_time=now,
+                            signing_in=True).name == "first_login"
+
+
+def test_next_step_after_the_sign_in_asks_a_factor_enrolled_since_only_when_the_account_does(person, account):
+    person = with_totp(person)
+    # a session begun with the password alone, before the factor was enrolled
+    assert signin.next_step(person, account, amr=["pwd"], auth_time=clock.now()) == signin.DONE
+
+
+def test_next_step_signing_in_without_a_factor_goes_on_to_r8(person):
+    now = clock.now()
+    assert signin.next_step(person, None, amr=["pwd"], auth_time=now, signing_in=True) == signin.DONE
+    User.update(must_change_password=True).where(User.id == person.id).execute()
+    step = signin.next_step(User.get_by_id(person.id), None, amr=["pwd"], auth_time=now, signing_in=True)
+    assert step.name == "first_login"
