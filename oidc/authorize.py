@@ -20,7 +20,7 @@ from authlib.oidc.core.errors import (
     InteractionRequiredError,
     LoginRequiredError,
 )
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
@@ -28,18 +28,15 @@ from models import sessions, signin
 from models.security import AuthorizationCode
 from models.tenancy import Account
 
-from . import input_check, provider, web_session
+from . import input_check, pending_request, provider, web_session
 from .pages import sign_in_page_headers
-from .provider import GrantUser
+from .pending_request import PendingRequest
+from .provider import SignInContext
 
 bp = Blueprint("oauth", __name__)
 bp.after_request(sign_in_page_headers)
 
 NONCE_LENGTH = AuthorizationCode.nonce.max_length  # the code keeps it for the ID token
-
-# a choice of account or a fresh sign-in made for one authorization request, keyed by its digest
-FRESH = "fresh_for"
-CHOSEN = "account_for"
 
 
 def request_digest() -> str:
@@ -51,9 +48,7 @@ def _this_request() -> str:
     return url_for("oauth.authorize") + "?" + urlencode(list(request.args.items(multi=True)))
 
 
-def _send_to(endpoint: str, digest: str | None = None, key: str = FRESH) -> Response:
-    if digest is not None:
-        session[f"{key}_pending"] = digest
+def _send_to(endpoint: str) -> Response:
     return redirect(url_for(endpoint, next=_this_request()))
 
 
@@ -98,10 +93,6 @@ def _max_age(value: str | None) -> int | None:
     return lifetime if len(value) > len(str(lifetime)) else min(int(value), lifetime)
 
 
-def _is_fresh(digest: str, key: str) -> bool:
-    return bool(session.get(key) == digest)
-
-
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
 def authorize() -> Any:
     server = current_app.extensions["roster_oauth"]
@@ -130,11 +121,12 @@ def authorize() -> Any:
         return refuse(InvalidRequestError, f"nonce is longer than {NONCE_LENGTH} characters.")
 
     live = web_session.current_session()
-    if live is None or user is None or ("login" in prompts and not _is_fresh(digest, FRESH)):
+    if live is None or user is None or ("login" in prompts and not pending_request.is_signed_in_for(digest)):
         if "none" in prompts:
             return refuse(LoginRequiredError, "The person is not signed in.")
-        return _send_to("signin.login", digest)
-    session.pop(FRESH, None)
+        pending_request.ask_sign_in(digest)
+        return _send_to("signin.login")
+    pending_request.forget_sign_in()
 
     client = grant.client.row
     accounts = signin.admitted_accounts(user, client.account_id)
@@ -144,7 +136,8 @@ def authorize() -> Any:
     if account is None:
         if "none" in prompts:
             return refuse(AccountSelectionRequiredError, "The person must choose an account.")
-        return _send_to("signin.choose_account", digest, CHOSEN)
+        pending_request.ask_choice(digest)
+        return _send_to("signin.choose_account")
 
     step = signin.next_step(user, account, amr=live.amr, auth_time=live.started_at, max_age=max_age,
                             acr_values=(data.get("acr_values") or "").split())
@@ -154,7 +147,9 @@ def authorize() -> Any:
             return refuse(missing, step.reason)
         endpoint = {"login": "signin.login", "first_login": "signin.first_login", "mfa": "signin.second_factor",
                     "mfa_enrol": "signin.enrol"}[step.name]
-        return _send_to(endpoint, digest if step.name == "login" else None)
+        if step.name == "login":
+            pending_request.ask_sign_in(digest)
+        return _send_to(endpoint)
 
     if not client.first_party:
         # a third-party application sees the person's details only after they agree, each time
@@ -169,16 +164,16 @@ def authorize() -> Any:
 
     if live.account_id != account.id:
         sessions.switch_account(live, account.id)
-    signed_in = GrantUser(user, account.id, session_id=live.id, auth_time=live.started_at, amr=tuple(live.amr),
-                          acr=signin.acr_for(live.amr))  # authlib hands it to the grant's hooks as request.user
-    return server.create_authorization_response(grant_user=signed_in, grant=grant)
+    g.signin_context = SignInContext(session_id=live.id, account_id=account.id, auth_time=live.started_at,
+                                     amr=list(live.amr), acr=signin.acr_for(live.amr))
+    return server.create_authorization_response(grant_user=user, grant=grant)
 
 
 def _choose_account(accounts: list[Account], current: str | None, prompts: set[str], digest: str) -> Account | None:
     """One admitted account: the only one, or the one chosen for this request; else None (ask)."""
-    chosen = session.get(CHOSEN)
-    if isinstance(chosen, dict) and chosen.get("digest") == digest:
-        match = [a for a in accounts if a.id == chosen.get("account_id")]
+    chosen = PendingRequest.load().account_for(digest)
+    if chosen is not None:
+        match = [a for a in accounts if a.id == chosen]
         if match:
             return match[0]
     if "select_account" in prompts:
@@ -200,10 +195,3 @@ def client_account_for(target: str) -> str | None:
     client_id = parse_qs(urlsplit(target).query).get("client_id", [""])[0]
     client = clients.get_client(client_id) if client_id else None
     return client.account_id if client is not None else None
-
-
-def mark_done(key: str) -> None:
-    """A page finished what the authorization request sent it for (a fresh sign-in, a choice, consent)."""
-    digest = session.pop(f"{key}_pending", None)
-    if digest is not None:
-        session[key] = digest

@@ -2,37 +2,26 @@
 
 The WebAuthn ceremony is the one part that needs JavaScript
 (static/profile-webauthn.js): it POSTs for the options, calls
-``navigator.credentials.create()`` and POSTs the result back. The challenge
-waits in the signed session cookie between the two requests.
+``navigator.credentials.create()`` and POSTs the result back. The
+ceremonies are oidc.factors', shared with the sign-in pages.
 """
 
 from __future__ import annotations
 
-import base64
 from typing import Any
-from urllib.parse import urlsplit
 
-from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from models import members, mfa, passkeys, profile, settings
+from models import members, mfa, passkeys, profile
 from models.audit import Actor
 from models.errors import RosterError
 
-from . import web_session
+from . import factors, web_session
 from .forms import field_error
 from .profile import bp, viewer
 from .profile_forms import ConfirmForm, DeleteUserForm, NicknameForm, PasswordForm, TotpConfirmForm
 from .qr import qr_svg
-
-TOTP_PENDING = "profile_totp"
-WEBAUTHN_CHALLENGE = "profile_webauthn_challenge"
-
-
-def _rp() -> tuple[str, str]:
-    """The WebAuthn relying party id (the host name) and origin, from BASE_URL."""
-    base = str(current_app.config["BASE_URL"]).rstrip("/")
-    return urlsplit(base).hostname or "localhost", base
 
 
 def _rename_form(key: Any) -> NicknameForm:
@@ -83,8 +72,7 @@ def change_password() -> Any:
 @bp.post("/security/totp/start")
 @web_session.login_required
 def totp_start() -> Response:
-    credential, uri = mfa.begin_totp(viewer())
-    session[TOTP_PENDING] = {"id": credential.id, "uri": uri}
+    factors.begin_totp(viewer())
     return redirect(url_for("profile.totp"))
 
 
@@ -92,29 +80,27 @@ def totp_start() -> Response:
 @web_session.login_required
 def totp() -> Any:
     """GET shows the QR code and key of the enrolment started; POST confirms it with a code."""
-    pending = session.get(TOTP_PENDING)
-    if not pending:
+    enrolment = factors.totp_enrolment()
+    if enrolment is None:
         flash("Start by choosing “Set up an authenticator app”.", "error")
         return redirect(url_for("profile.security"))
     form = TotpConfirmForm()
     if form.validate_on_submit():
         try:
-            codes = mfa.confirm_totp(viewer(), pending["id"], form.code.data or "")
+            codes = factors.confirm_totp(viewer(), enrolment, form.code.data or "")
         except RosterError as exc:
             if exc.field == "code":
                 form.code.errors = [*form.code.errors, exc.message]
             else:
-                session.pop(TOTP_PENDING, None)
+                factors.drop_totp_enrolment()
                 flash(exc.message, "error")
                 return redirect(url_for("profile.security"))
         else:
-            session.pop(TOTP_PENDING, None)
             flash("Your authenticator app is set up. Save your new recovery codes.")
             return _show_recovery_codes(codes)
-    uri = pending["uri"]
-    secret = uri.split("secret=", 1)[1].split("&", 1)[0]
-    return render_template("profile/totp.html", form=form, qr=qr_svg(uri), secret=secret, section="security",
-                           title="Set up an authenticator app"), 400 if form.is_submitted() else 200
+    status = 400 if form.is_submitted() else 200
+    return render_template("profile/totp.html", form=form, qr=qr_svg(enrolment.uri), secret=enrolment.secret,
+                           section="security", title="Set up an authenticator app"), status
 
 
 @bp.post("/security/totp/<credential_id>/remove")
@@ -142,11 +128,7 @@ def _factor_left_note() -> str:
 @bp.post("/security/webauthn/options")
 @web_session.login_required
 def webauthn_options() -> Response:
-    rp_id, _ = _rp()
-    options, challenge = passkeys.registration_options(viewer(), rp_id=rp_id,
-                                                       rp_name=settings.current.product_name)
-    session[WEBAUTHN_CHALLENGE] = base64.urlsafe_b64encode(challenge).decode()
-    return current_app.response_class(options, mimetype="application/json")
+    return factors.registration_options(viewer())
 
 
 @bp.post("/security/webauthn")
@@ -154,26 +136,19 @@ def webauthn_options() -> Response:
 def webauthn_register() -> tuple[Response, int]:
     """The browser's ``navigator.credentials.create()`` result, as ``{"credential": …, "nickname": …}``."""
     body = request.get_json(silent=True)
-    stored = session.pop(WEBAUTHN_CHALLENGE, None)
     if not isinstance(body, dict) or not isinstance(body.get("credential"), dict):
+        factors.drop_challenge()
         return jsonify(error="The security key's response could not be read; try again."), 400
-    if not stored:
-        return jsonify(error="This security key request has expired; start again."), 400
     nickname = body.get("nickname")
-    rp_id, origin = _rp()
     user = viewer()
     try:
-        key = passkeys.finish_registration(
-            user, body["credential"], challenge=base64.urlsafe_b64decode(stored), rp_id=rp_id, origin=origin,
-            nickname=nickname if isinstance(nickname, str) and nickname.strip() else None,
-            by=Actor.for_user(user))
+        key = factors.finish_registration(
+            user, body["credential"], nickname=nickname if isinstance(nickname, str) and nickname.strip() else None)
     except RosterError as exc:
         return jsonify(error=exc.message, field=exc.field), 400
     flash(f"“{key.nickname}” is added: you can use it to sign in.")
-    codes = mfa.first_recovery_codes(user)
-    if codes:
+    if factors.keep_recovery_codes(user):
         # the first second factor comes with recovery codes (R10), shown once on the next page
-        session["new_recovery_codes"] = codes
         return jsonify(redirect=url_for("profile.new_recovery_codes")), 200
     return jsonify(redirect=url_for("profile.security")), 200
 
@@ -181,7 +156,7 @@ def webauthn_register() -> tuple[Response, int]:
 @bp.get("/security/new-recovery-codes")
 @web_session.login_required
 def new_recovery_codes() -> Any:
-    codes = session.pop("new_recovery_codes", None)
+    codes = factors.take_recovery_codes()
     if not codes:
         return redirect(url_for("profile.security"))
     return _show_recovery_codes(codes)

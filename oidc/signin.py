@@ -10,16 +10,15 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from blinker import Namespace
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from models import members, mfa, passkeys, password_reset, sessions, signin, throttle
+from models import clock, members, mfa, passkeys, password_reset, sessions, signin, throttle
 from models.errors import RosterError
 from models.tenancy import User
 
-from . import web_session
-from .authorize import CHOSEN, FRESH, mark_done
+from . import factors, pending_request, web_session
 from .forms import (
     AccountChoiceForm,
     CodeForm,
@@ -55,8 +54,9 @@ def _continue(user: User, amr: list[str], target: str) -> Response:
     web_session.begin(user, account_id=None, amr=amr, response=response)
     web_session.clear_pending()
     report("success")
-    mark_done(FRESH)
-    if user.must_change_password or user.terms_accepted_at is None:
+    pending_request.signed_in()
+    step = signin.next_step(user, None, amr=amr, auth_time=clock.now())
+    if step.name == "first_login":
         response.headers["Location"] = url_for("signin.first_login", next=target)
     return response
 
@@ -89,8 +89,8 @@ def login() -> Any:
             report("wrong_password")
             field_error(form, exc, "password")
         else:
-            if mfa.has_second_factor(user):
-                # people who enrolled a second factor use it at every sign-in, whatever the account asks
+            step = signin.next_step(user, None, amr=["pwd"], auth_time=clock.now(), signing_in=True)
+            if step.name == "mfa":
                 web_session.set_pending(user, ["pwd"])
                 return redirect(url_for("signin.second_factor", next=next_target()))
             return _continue(user, ["pwd"], next_target())
@@ -150,26 +150,22 @@ def enrol() -> Any:
     user = web_session.current_user()
     assert user is not None
     form = CodeForm()
-    credential_id = session.get("enrol_totp")
-    if form.validate_on_submit() and credential_id:
+    enrolment = factors.totp_enrolment()
+    if form.validate_on_submit() and enrolment is not None:
         try:
-            codes = mfa.confirm_totp(user, credential_id, form.code.data or "")
+            codes = factors.confirm_totp(user, enrolment, form.code.data or "")
         except RosterError as exc:
             field_error(form, exc, "code")
         else:
-            session.pop("enrol_totp", None)
             live = web_session.current_session()
             assert live is not None
             sessions.add_methods(live, signin.amr_with(live.amr, "otp"))
             return render_template("recovery_codes.html", codes=codes, next=next_target())
-    if not form.is_submitted() or not credential_id:
-        credential, uri = mfa.begin_totp(user)
-        session["enrol_totp"] = credential.id
-        session["enrol_totp_uri"] = uri
-    uri = session["enrol_totp_uri"]
+    if not form.is_submitted() or enrolment is None:
+        enrolment = factors.begin_totp(user)
     status = 400 if form.is_submitted() else 200
-    return render_template("enrol.html", form=form, next=next_target(), qr=qr_svg(uri), webauthn_enrol=True,
-                           secret=uri.split("secret=")[1].split("&")[0]), status
+    return render_template("enrol.html", form=form, next=next_target(), qr=qr_svg(enrolment.uri),
+                           webauthn_enrol=True, secret=enrolment.secret), status
 
 
 @bp.route("/login/first", methods=["GET", "POST"])
@@ -205,7 +201,7 @@ def choose_account() -> Any:
     form = AccountChoiceForm()
     form.account.choices = [(a.id, a.name) for a in accounts]
     if form.validate_on_submit():
-        session[CHOSEN] = {"digest": session.pop(f"{CHOSEN}_pending", None), "account_id": form.account.data}
+        pending_request.choose(form.account.data)
         return redirect(next_target())
     status = 400 if form.is_submitted() else 200
     return render_template("choose_account.html", form=form, next=next_target(), accounts=accounts), status
@@ -255,7 +251,7 @@ def logout() -> Any:
 @web_session.login_required
 def recovery_codes() -> Any:
     """Codes made when a security key was the first second factor: shown once, then gone from the session."""
-    codes = session.pop("new_recovery_codes", None)
+    codes = factors.take_recovery_codes()
     if not codes:
         return redirect(next_target())
     return render_template("recovery_codes.html", codes=codes, next=next_target())

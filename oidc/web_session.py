@@ -22,9 +22,10 @@ from models import sessions
 from models.security import Session
 from models.tenancy import Membership, User
 
+from .pending_request import KEY, PendingRequest
+
 COOKIE = "roster_session"
 PENDING = "signin"
-KEEP_AT_SIGN_IN = ("fresh_for_pending", "account_for_pending", "account_for")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -73,9 +74,10 @@ def begin(user: User, *, account_id: str | None, amr: list[str], response: Respo
     if previous is not None and previous.user_id != user.id:
         sessions.end(previous.id, "replaced")
     # the authorization request in progress survives; everything else (the CSRF token too) is renewed
-    keep = {k: session[k] for k in KEEP_AT_SIGN_IN if k in session}
+    keep = PendingRequest.load().kept_at_sign_in() if KEY in session else None
     session.clear()
-    session.update(keep)
+    if keep is not None:
+        keep.save()
     row, raw = sessions.start(user, account_id=account_id, amr=amr, ip=client_ip(),
                               user_agent=request.user_agent.string or "")
     set_cookie(response, raw)
