@@ -1,0 +1,141 @@
+"""Managing sent invitations (R3, R4): find, list, resend, copy the link, revoke, edit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from .. import audit, clock, emails, members, outbox, settings
+from ..accounts import lock, require_admin
+from ..audit import Actor
+from ..database import transaction
+from ..errors import ConflictError, NotFoundError, PolicyViolationError
+from ..tenancy import Account, Invitation, Membership, User
+from .inviting import Invitee, users_for
+from .links import effective_status, invitation_url, mail_invited, new_token_fields
+
+
+def find_invitation(account: Account, email: str) -> Invitation:
+    """The newest invitation of ``email`` to ``account``."""
+    invitation: Invitation | None = (
+        Invitation.select()
+        .where((Invitation.account == account.id) & (Invitation.email_key == emails.key(email)))
+        .order_by(Invitation.created_at.desc(), Invitation.id)
+        .first()
+    )
+    if invitation is None:
+        raise NotFoundError(f"No invitation for {email} in {account.name}.")
+    return invitation
+
+
+def list_invitations(account: Account, status: str | None = "pending") -> list[Invitation]:
+    query = Invitation.select().where(Invitation.account == account.id).order_by(Invitation.created_at.desc())
+    if status:
+        query = query.where(Invitation.status == status)
+    return list(query)
+
+
+def _require_open(invitation: Invitation, action: str) -> None:
+    if invitation.status not in ("pending", "expired"):
+        raise PolicyViolationError(f"This invitation was {invitation.status} already; it cannot be {action}.",
+                                   reason=f"invitation_{invitation.status}")
+
+
+def resend(invitation: Invitation, *, by: Actor) -> str:
+    """New token (the old link stops working), expiry restarts, mail again (R3). Returns the link."""
+    with transaction():
+        invitation = Invitation.get_by_id(invitation.id)
+        require_admin(invitation.account_id, by)
+        _require_open(invitation, "resent")
+        account = Account.get_by_id(invitation.account_id)
+        now = clock.now()
+        expires_at = now + dt.timedelta(days=account.invitation_ttl_days)
+        fields = new_token_fields(invitation.id)
+        Invitation.update(status="pending", expires_at=expires_at, sent_count=Invitation.sent_count + 1,
+                          last_sent_at=now, **fields).where(Invitation.id == invitation.id).execute()
+        invitation = Invitation.get_by_id(invitation.id)
+        link = invitation_url(invitation)
+        outbox.enqueue(mail_invited(account, invitation.email, link, expires_at))
+        audit.record(by, "invitation.resent", account_id=account.id, target_type="invitation",
+                     target_id=invitation.id, email=invitation.email)
+    return link
+
+
+def link(invitation: Invitation, *, by: Actor) -> str:
+    """The current link, to pass on by hand ("copy link"); only while it can still be used."""
+    require_admin(invitation.account_id, by)
+    if effective_status(invitation) != "pending":
+        raise PolicyViolationError(f"This invitation is {effective_status(invitation)}; resend it for a new link.",
+                                   reason=f"invitation_{effective_status(invitation)}")
+    return invitation_url(invitation)
+
+
+def revoke(invitation: Invitation, *, by: Actor) -> None:
+    """The link stops working and the invited membership goes (R3)."""
+    with transaction():
+        # the account lock before the invitation's row, as SCIM's and the console's removals take them (R1 too)
+        lock(invitation.account_id)
+        invitation = Invitation.get_by_id(invitation.id)
+        require_admin(invitation.account_id, by)
+        _require_open(invitation, "revoked")
+        Invitation.update(status="revoked").where(Invitation.id == invitation.id).execute()
+        if invitation.membership_id:
+            invited = Membership.get_or_none((Membership.id == invitation.membership_id)
+                                             & (Membership.status == "invited"))
+            if invited is not None:
+                members.unlink_directory_records([invited.id], None)
+                Membership.delete().where(Membership.id == invited.id).execute()
+                members.ensure_an_admin_remains(invited.account_id, role=invited.role, status=invited.status)
+        audit.record(by, "invitation.revoked", account_id=invitation.account_id, target_type="invitation",
+                     target_id=invitation.id, email=invitation.email)
+
+
+def edit(invitation: Invitation, *, email: str | None = None, given_name: str | None = None,
+         family_name: str | None = None, by: Actor) -> Invitation:
+    """Change the email and name of a pending invitation (R4); the link stays the same."""
+    with transaction():
+        invitation = Invitation.get_by_id(invitation.id)
+        require_admin(invitation.account_id, by)
+        if invitation.status != "pending":
+            raise PolicyViolationError(
+                f"This invitation is {invitation.status}; only a pending invitation can be edited.",
+                reason=f"invitation_{invitation.status}")
+        account = Account.get_by_id(invitation.account_id)
+        changes: dict[str, Any] = {}
+        if given_name is not None:
+            changes["given_name"] = given_name.strip()[:200]
+        if family_name is not None:
+            changes["family_name"] = family_name.strip()[:200]
+        if email is not None and emails.key(email) != invitation.email_key:
+            email = emails.check_invitable(email, account.allowed_email_domains)
+            changes.update(email=email, email_key=emails.key(email))
+            _move_invited_membership(account, invitation, email, changes)
+        if changes:
+            Invitation.update(**changes).where(Invitation.id == invitation.id).execute()
+            audit.record(by, "invitation.edited", account_id=account.id, target_type="invitation",
+                         target_id=invitation.id, **{k: v for k, v in changes.items() if k != "email_key"})
+    return Invitation.get_by_id(invitation.id)
+
+
+def _move_invited_membership(account: Account, invitation: Invitation, email: str, changes: dict[str, Any]) -> None:
+    """Point the invited membership at the (pending) user of the new email."""
+    key = emails.key(email)
+    if Invitation.select().where((Invitation.account == account.id) & (Invitation.email_key == key)
+                                 & (Invitation.status == "pending") & (Invitation.expires_at > clock.now())).exists():
+        raise ConflictError(f"{email} has a pending invitation already.", field="email", reason="already_invited")
+    users, _ = users_for({key: Invitee(email, changes.get("given_name", ""), changes.get("family_name", ""))},
+                          clock.now())
+    new_user = users[key]
+    if Membership.select().where((Membership.account == account.id) & (Membership.user == new_user.id)).exists():
+        raise ConflictError(f"{email} is already a member.", field="email", reason="already_member")
+    if new_user.status != "pending":
+        # the new email belongs to a registered person: the invitation can
+        # only lead to registration of a new one, so refuse rather than link silently
+        raise ConflictError(f"{email} already has a {settings.current.product_name} user; invite that email instead.",
+                            field="email", reason="registered_user")
+    old = Membership.get_or_none(Membership.id == invitation.membership_id)
+    if old is not None:
+        old_user_id = old.user_id
+        Membership.update(user=new_user.id, updated_at=clock.now()).where(Membership.id == old.id).execute()
+        if not Membership.select().where(Membership.user == old_user_id).exists():
+            User.delete().where((User.id == old_user_id) & (User.status == "pending")).execute()
