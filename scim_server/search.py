@@ -93,7 +93,11 @@ def parse(payload: Any) -> dict[str, Any]:
     try:
         search: SearchRequest[Any] = SearchRequest.model_validate(payload, scim_ctx=Context.SEARCH_REQUEST)
     except pydantic.ValidationError as exc:
-        raise validation_error(exc) from None
+        refusal = validation_error(exc)
+        if isinstance(refusal, InvalidSyntaxException):
+            # the body is a JSON object (checked above): what is wrong is a value in it, such as its schemas
+            raise InvalidValueException(detail=refusal.detail) from None
+        raise refusal from None
     return {
         "filter": str(search.filter) if search.filter is not None else None,
         "sort_by": str(search.sort_by) if search.sort_by is not None else None,

@@ -146,7 +146,7 @@ def test_an_invalid_cursor_is_400_invalid_cursor(many, cursor):
 
 def test_a_tampered_cursor_or_one_of_another_query_is_refused(many):
     cursor = many.get("/Users", cursor="", count=10).get_json()["nextCursor"]
-    payload, signature = cursor.split(".")
+    payload, _, signature = cursor.rpartition(".")  # itsdangerous: "." starts a compressed payload
     tampered = payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB") + "." + signature
     assert many.get("/Users", cursor=tampered).get_json()["scimType"] == "invalidCursor"
     other = many.get("/Users", cursor=cursor, filter='title eq "x"')
