@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -44,13 +43,6 @@ DATE_FORMATS = {"YYYY-MM-DD": "%Y-%m-%d", "DD/MM/YYYY": "%d/%m/%Y", "MM/DD/YYYY"
                 "DD.MM.YYYY": "%d.%m.%Y"}
 STEPS = {"first_login": "signin.first_login", "mfa": "signin.second_factor", "mfa_enrol": "signin.enrol",
          "login": "signin.login"}
-
-
-@bp.before_request
-def _csrf() -> None:
-    """Every state-changing console request carries the CSRF token, form or button alike."""
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
-        current_app.extensions["csrf"].protect()
 
 
 @bp.app_template_filter("localtime")

@@ -29,7 +29,7 @@ from .forms import (
     TermsForm,
     field_error,
 )
-from .pages import require_csrf, sign_in_page_headers
+from .pages import sign_in_page_headers
 from .qr import qr_svg
 
 bp = Blueprint("signin", __name__, template_folder="templates")
@@ -41,7 +41,6 @@ attempted = Namespace().signal("sign-in attempted")
 def report(result: str) -> None:
     attempted.send(current_app._get_current_object(), result=result)  # type: ignore[attr-defined]
 bp.after_request(sign_in_page_headers)
-bp.before_request(require_csrf)
 
 
 def next_target() -> str:

@@ -102,6 +102,12 @@ def configure_domain(config: dict[str, Any]) -> None:
     settings.configure(secret_key=config["SECRET_KEY"], base_url=config["BASE_URL"], **argon2)
 
 
+# every page checks the CSRF token of a state-changing request, but for the blueprints (and those nested
+# in them) of the APIs: a bearer token or client credentials carry no cookie to forge with, and the OAuth
+# blueprint's two browser endpoints (authorization consent, sign-out) check it in their own forms
+CSRF_EXEMPT = frozenset({"health", "scim", "oidc_discovery", "oauth"})
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(load_config(config))
@@ -130,10 +136,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .request_log import RequestLog
     from .routing import CanonicalScimPaths
 
-    # CSRF is checked where cookies authenticate (the pages blueprint opts in);
-    # bearer-token APIs like SCIM carry no cookie, so there is nothing to forge
-    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
-    CSRFProtect(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(scim.bp)
     app.register_blueprint(pages.bp)
@@ -147,6 +149,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["roster_oauth"] = provider.create_server(app)
     from oidc import errors as oidc_errors  # after every blueprint: it reads them, and wraps SCIM's error handler
     oidc_errors.init_app(app)
+    # after the input check, which must see a request before anything reads its form
+    csrf = CSRFProtect(app)
+    for name, blueprint in app.blueprints.items():
+        if name.split(".")[0] in CSRF_EXEMPT:
+            csrf.exempt(blueprint)
     unavailable.init_app(app)  # 503 while the database is away, as OAuth JSON or a page (SCIM answers its own)
     app.context_processor(web_session.template_context)
     app.session_interface = web_session.LazySessions()
