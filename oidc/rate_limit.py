@@ -12,8 +12,7 @@ with; clients that know no better treat it like any other error and
 from __future__ import annotations
 
 from authlib.oauth2 import OAuth2Error
-from flask import current_app, jsonify
-from werkzeug.wrappers import Response
+from flask import current_app
 
 from models.rate_limits import Budgets
 
@@ -31,14 +30,6 @@ class RateLimitedError(OAuth2Error):
 
     def get_headers(self) -> list[tuple[str, str]]:
         return [*super().get_headers(), ("Retry-After", str(self.retry_after))]
-
-    def response(self) -> Response:
-        """The same refusal outside authlib's endpoints (userinfo)."""
-        status, body, headers = self()
-        response = jsonify(body)
-        response.status_code = status
-        response.headers.update(dict(headers))
-        return response
 
 
 def spend(client_id: str) -> None:
