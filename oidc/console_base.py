@@ -12,26 +12,27 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
     abort,
-    flash,
     g,
     redirect,
     render_template,
     request,
     url_for,
 )
+from werkzeug.wrappers import Response
 
 from models import console_queries, signin
 from models.audit import Actor
-from models.errors import NotFoundError
+from models.errors import NotFoundError, RosterError
 from models.tenancy import User
 
-from . import web_session
+from . import outcomes, web_session
 from .pages import page_headers
 
 bp = Blueprint("console", __name__, template_folder="templates", url_prefix="/console")
@@ -123,10 +124,15 @@ def page_number() -> int:
         return 1
 
 
-def back(endpoint: str, message: str, category: str = "message", **values: Any) -> Any:
-    """End an action: say what happened, then show the page it came from (POST → redirect → GET)."""
-    flash(message, category)
-    return redirect(url_for(endpoint, account_id=g.console_account.id, **values))
+def back(endpoint: str, message: str, category: str = "message", **values: Any) -> Response:
+    """End an action: say what happened, then show the page of this account it came from."""
+    return outcomes.back(endpoint, message, category, account_id=g.console_account.id, **values)
+
+
+def refusal_goes_back(endpoint: str, *, refused: type[RosterError] = RosterError,
+                      **values: Any) -> AbstractContextManager[None]:
+    """:func:`oidc.outcomes.refusal_goes_back` to a page of this account."""
+    return outcomes.refusal_goes_back(endpoint, refused=refused, account_id=g.console_account.id, **values)
 
 
 

@@ -13,7 +13,7 @@ from models import console_queries, groups, invitations, members
 from models.errors import PolicyViolationError, RosterError
 from models.tenancy import Account
 
-from .console_base import actor, admin_view, back, bp, render
+from .console_base import actor, admin_view, back, bp, refusal_goes_back, render
 from .console_forms import InvitationForm, MemberForm, choices
 from .forms import field_error
 
@@ -42,9 +42,8 @@ def member_role(account: Account, membership_id: str) -> Any:
     if not form.role.validate(form) or not form.preset.validate(form):
         return _member_page(account, membership_id, form, 400)
     try:
-        members.set_role(membership, form.role.data, preset=form.preset.data or None, by=actor())
-    except PolicyViolationError as exc:
-        return back("console.member", exc.message, "error", membership_id=membership_id)
+        with refusal_goes_back("console.member", refused=PolicyViolationError, membership_id=membership_id):
+            members.set_role(membership, form.role.data, preset=form.preset.data or None, by=actor())
     except RosterError as exc:
         field_error(form, exc, "role")
         return _member_page(account, membership_id, form, 400)
@@ -69,10 +68,8 @@ def member_groups(account: Account, membership_id: str) -> Any:
 @admin_view
 def deactivate(account: Account, membership_id: str) -> Any:
     membership = console_queries.membership_in(account, membership_id)
-    try:
+    with refusal_goes_back("console.member", refused=PolicyViolationError, membership_id=membership_id):
         members.deactivate(membership, by=actor())
-    except PolicyViolationError as exc:
-        return back("console.member", exc.message, "error", membership_id=membership_id)
     return back("console.member", f"{membership.user.email} is deactivated: they cannot enter {account.name} "
                 "until reactivated.", membership_id=membership_id)
 
@@ -94,10 +91,8 @@ def remove(account: Account, membership_id: str) -> Any:
                       message=f"{membership.user.email} will lose access to {account.name}; their other accounts "
                               "are not touched and they can be invited again later.",
                       button="Remove from the account", cancel=("console.member", {"membership_id": membership_id}))
-    try:
+    with refusal_goes_back("console.member", refused=PolicyViolationError, membership_id=membership_id):
         members.remove(membership, by=actor())
-    except PolicyViolationError as exc:
-        return back("console.member", exc.message, "error", membership_id=membership_id)
     return back("console.users", f"{membership.user.email} was removed from {account.name}.")
 
 
@@ -126,10 +121,8 @@ def invitation(account: Account, invitation_id: str) -> Any:
 @admin_view
 def invitation_link(account: Account, invitation_id: str) -> Any:
     found = console_queries.invitation_in(account, invitation_id)
-    try:
+    with refusal_goes_back("console.invitation", refused=PolicyViolationError, invitation_id=invitation_id):
         link = invitations.link(found, by=actor())
-    except PolicyViolationError as exc:
-        return back("console.invitation", exc.message, "error", invitation_id=invitation_id)
     return render("console/link.html", invitation=found, link=link)
 
 
@@ -137,10 +130,8 @@ def invitation_link(account: Account, invitation_id: str) -> Any:
 @admin_view
 def resend(account: Account, invitation_id: str) -> Any:
     found = console_queries.invitation_in(account, invitation_id)
-    try:
+    with refusal_goes_back("console.invitation", refused=PolicyViolationError, invitation_id=invitation_id):
         invitations.resend(found, by=actor())
-    except PolicyViolationError as exc:
-        return back("console.invitation", exc.message, "error", invitation_id=invitation_id)
     return back("console.invitation", f"A new link was sent to {found.email}; the old link no longer works.",
                 invitation_id=invitation_id)
 
@@ -149,9 +140,7 @@ def resend(account: Account, invitation_id: str) -> Any:
 @admin_view
 def revoke(account: Account, invitation_id: str) -> Any:
     found = console_queries.invitation_in(account, invitation_id)
-    try:
+    with refusal_goes_back("console.invitation", refused=PolicyViolationError, invitation_id=invitation_id):
         invitations.revoke(found, by=actor())
-    except PolicyViolationError as exc:
-        return back("console.invitation", exc.message, "error", invitation_id=invitation_id)
     return back("console.users", f"The invitation of {found.email} is revoked; its link no longer works.",
                 tab="pending")

@@ -14,7 +14,7 @@ from models import accounts, clients, console_queries, scim_tokens
 from models.errors import RosterError
 from models.tenancy import Account
 
-from .console_base import actor, admin_view, back, bp, render
+from .console_base import actor, admin_view, back, bp, refusal_goes_back, render
 from .console_forms import ClientEditForm, ClientForm, PolicyForm, TokenForm
 from .forms import field_error
 
@@ -100,10 +100,8 @@ def create_client(account: Account) -> Any:
 @admin_view
 def rotate_secret(account: Account, client_id: str) -> Any:
     client = console_queries.client_in(account, client_id)
-    try:
+    with refusal_goes_back("console.settings"):
         secret = clients.rotate_secret(client, actor())
-    except RosterError as exc:
-        return back("console.settings", exc.message, "error")
     return render("console/secret.html", title=f"New secret for {client.name}",
                   lead="The old secret stopped working. Copy the new one now: it is shown this once.",
                   secret=secret, secret_label="Client secret", extra=[("Client ID", client.client_id)])

@@ -20,6 +20,7 @@ from models.tenancy import Account, Membership, User
 
 from . import web_session
 from .forms import field_error
+from .outcomes import back, refusal_goes_back
 from .pages import page_headers
 from .profile_forms import ConfirmForm, GeneralForm
 
@@ -143,8 +144,7 @@ def general() -> Any:
         except RosterError as exc:
             field_error(form, exc, "given_name")
         else:
-            flash("Your settings are saved.")
-            return redirect(url_for("profile.general"))
+            return back("profile.general", "Your settings are saved.")
     status = 400 if form.is_submitted() else 200
     return render_template("profile/general.html", form=form, user=user, section="general",
                            title="Profile"), status
@@ -169,17 +169,12 @@ def leave(account_id: str) -> Any:
     """GET asks to confirm; POST leaves (R9), or says why not (R1)."""
     account = _own_account(account_id)
     if account is None:
-        flash("You are not a member of that account.", "error")
-        return redirect(url_for("profile.accounts"))
+        return back("profile.accounts", "You are not a member of that account.", "error")
     form = ConfirmForm()
     if form.validate_on_submit():
-        try:
+        with refusal_goes_back("profile.accounts"):
             members.leave(viewer(), account)
-        except RosterError as exc:
-            flash(exc.message, "error")
-        else:
-            flash(f"You left {account.name}.")
-        return redirect(url_for("profile.accounts"))
+        return back("profile.accounts", f"You left {account.name}.")
     return render_template("profile/leave.html", account=account, form=form, section="accounts",
                            title=f"Leave {account.name}")
 
@@ -208,10 +203,8 @@ def end_session(session_id: str) -> Response:
         flash("You are signed out on this device.")
         return response
     if sessions.end(session_id, "ended_by_user", user=viewer()):
-        flash("The session is ended: that device is signed out.")
-    else:
-        flash("That session was not found or has already ended.", "error")
-    return redirect(url_for("profile.sessions_page"))
+        return back("profile.sessions_page", "The session is ended: that device is signed out.")
+    return back("profile.sessions_page", "That session was not found or has already ended.", "error")
 
 
 @bp.post("/sessions/end-others")
@@ -221,10 +214,9 @@ def end_other_sessions() -> Response:
     assert live is not None
     count = sessions.end_others(viewer(), live.id)
     if count:
-        flash(f"Signed out everywhere else: {count} other session{'s' if count != 1 else ''} ended.")
-    else:
-        flash("There were no other sessions to end.")
-    return redirect(url_for("profile.sessions_page"))
+        return back("profile.sessions_page",
+                    f"Signed out everywhere else: {count} other session{'s' if count != 1 else ''} ended.")
+    return back("profile.sessions_page", "There were no other sessions to end.")
 
 
 from . import profile_security  # noqa: E402,F401  (its routes live on this blueprint)

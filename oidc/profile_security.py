@@ -19,6 +19,7 @@ from models.errors import RosterError
 
 from . import factors, web_session
 from .forms import field_error
+from .outcomes import back, refusal_goes_back
 from .profile import bp, viewer
 from .profile_forms import ConfirmForm, DeleteUserForm, NicknameForm, PasswordForm, TotpConfirmForm
 from .qr import qr_svg
@@ -61,8 +62,7 @@ def change_password() -> Any:
         except RosterError as exc:
             field_error(form, exc, "new_password")
         else:
-            flash("Your password is changed.")
-            return redirect(url_for("profile.security"))
+            return back("profile.security", "Your password is changed.")
     return _security_page(password_form=form, status=400)
 
 
@@ -82,8 +82,7 @@ def totp() -> Any:
     """GET shows the QR code and key of the enrolment started; POST confirms it with a code."""
     enrolment = factors.totp_enrolment()
     if enrolment is None:
-        flash("Start by choosing “Set up an authenticator app”.", "error")
-        return redirect(url_for("profile.security"))
+        return back("profile.security", "Start by choosing “Set up an authenticator app”.", "error")
     form = TotpConfirmForm()
     if form.validate_on_submit():
         try:
@@ -93,8 +92,7 @@ def totp() -> Any:
                 form.code.errors = [*form.code.errors, exc.message]
             else:
                 factors.drop_totp_enrolment()
-                flash(exc.message, "error")
-                return redirect(url_for("profile.security"))
+                return back("profile.security", exc.message, "error")
         else:
             flash("Your authenticator app is set up. Save your new recovery codes.")
             return _show_recovery_codes(codes)
@@ -107,13 +105,9 @@ def totp() -> Any:
 @web_session.login_required
 def totp_remove(credential_id: str) -> Response:
     user = viewer()
-    try:
+    with refusal_goes_back("profile.security"):
         mfa.remove_totp(user, credential_id, Actor.for_user(user))
-    except RosterError as exc:
-        flash(exc.message, "error")
-    else:
-        flash("The authenticator app is removed." + _factor_left_note())
-    return redirect(url_for("profile.security"))
+    return back("profile.security", "The authenticator app is removed." + _factor_left_note())
 
 
 def _factor_left_note() -> str:
@@ -168,8 +162,7 @@ def webauthn_rename(key_id: str) -> Any:
     user = viewer()
     key = next((k for k in passkeys.list_for(user) if k.id == key_id), None)
     if key is None:
-        flash("This security key was not found.", "error")
-        return redirect(url_for("profile.security"))
+        return back("profile.security", "This security key was not found.", "error")
     form = _rename_form(key)
     if form.validate_on_submit():
         try:
@@ -177,8 +170,7 @@ def webauthn_rename(key_id: str) -> Any:
         except RosterError as exc:
             form.nickname.errors = [*form.nickname.errors, exc.message]
         else:
-            flash(f"The key is renamed to “{renamed.nickname}”.")
-            return redirect(url_for("profile.security"))
+            return back("profile.security", f"The key is renamed to “{renamed.nickname}”.")
     return _security_page(renaming=form, renaming_id=key_id, status=400)
 
 
@@ -186,13 +178,9 @@ def webauthn_rename(key_id: str) -> Any:
 @web_session.login_required
 def webauthn_remove(key_id: str) -> Response:
     user = viewer()
-    try:
+    with refusal_goes_back("profile.security"):
         passkeys.remove(user, key_id, Actor.for_user(user))
-    except RosterError as exc:
-        flash(exc.message, "error")
-    else:
-        flash("The security key is removed." + _factor_left_note())
-    return redirect(url_for("profile.security"))
+    return back("profile.security", "The security key is removed." + _factor_left_note())
 
 
 # --- recovery codes, delete my user ------------------------------------------------------
@@ -209,8 +197,8 @@ def _show_recovery_codes(codes: list[str]) -> str:
 def recovery_codes() -> Any:
     user = viewer()
     if not mfa.has_second_factor(user):
-        flash("Recovery codes come with a second factor: set up an authenticator app or a key first.", "error")
-        return redirect(url_for("profile.security"))
+        return back("profile.security", "Recovery codes come with a second factor: set up an authenticator app or a "
+                    "key first.", "error")
     codes = mfa.regenerate_recovery_codes(user)
     flash("New recovery codes are made; the old ones no longer work.")
     return _show_recovery_codes(codes)
