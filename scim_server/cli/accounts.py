@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from models import accounts, members, scim_tokens
@@ -19,7 +21,7 @@ from .support import (
 )
 
 
-def _show_account(account_data: dict, as_json: bool) -> None:
+def _show_account(account_data: dict[str, Any], as_json: bool) -> None:
     if as_json:
         emit_json(account_data)
         return

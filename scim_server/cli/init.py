@@ -106,27 +106,32 @@ def init(config: dict[str, Any], account_name: str, admin_email: str | None, as_
     }
     if as_json:
         emit_json(data)
-        return
+    else:
+        _echo_init(data, note)
+
+
+def _echo_init(data: dict[str, Any], note: str) -> None:
+    """What init did, as text: the same facts as its JSON, and ``note`` for the operator."""
+    applied, account, token_secret = data["migrations_applied"], data["account"], data["scim_token"]
     if applied:
         click.echo(f"Applied migrations: {', '.join(applied)}.")
-    if created:
-        click.echo(f"Created account {account.name} ({account.id}).")
+    if data["created"]:
+        click.echo(f"Created account {account['name']} ({account['id']}).")
     else:
         click.echo(f"Roster is initialised already; nothing {'else ' if applied else ''}changed. "
-                   f"Account {account.name} ({account.id}).")
-    if email:
-        click.echo(f"Admin: {email}")
-    if link:
-        click.echo(f"Admin's link to set a password and sign in: {link}")
+                   f"Account {account['name']} ({account['id']}).")
+    if data["admin_email"]:
+        click.echo(f"Admin: {data['admin_email']}")
+    if data["admin_link"]:
+        click.echo(f"Admin's link to set a password and sign in: {data['admin_link']}")
     if note:
         click.echo(note)
     click.echo(f"SCIM base URL: {data['scim_base_url']}")
     if token_secret:
         click.echo(f"SCIM token (shown once, store it now): {token_secret}")
     else:
-        click.echo(f"SCIM tokens: `roster token list {account.name}`; `roster token create {account.name}` makes one.")
-
-
+        click.echo(f"SCIM tokens: `roster token list {account['name']}`; `roster token create {account['name']}` "
+                   "makes one.")
 
 
 # ----------------------------------------------------------------- db

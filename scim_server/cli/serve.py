@@ -34,7 +34,7 @@ def _gunicorn(options: dict[str, Any]) -> Any:
     # imported here: every other command starts faster without gunicorn
     from gunicorn.app.base import BaseApplication
 
-    class RosterServer(BaseApplication):
+    class RosterServer(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hints
         def load_config(self) -> None:
             for key, value in options.items():
                 # settings differ between gunicorn releases: skip what this one lacks
@@ -100,7 +100,7 @@ def _worker_exited(server: Any, worker: Any) -> None:
     """gunicorn's child_exit hook: a dead worker's live gauges stop counting (its counters stay in the sums)."""
     from prometheus_client import multiprocess
 
-    multiprocess.mark_process_dead(worker.pid)
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]  # prometheus-client's is untyped
 
 
 @click.command("serve", cls=DomainCommand)
