@@ -14,7 +14,7 @@ sync workers (``roster serve``'s default is 2):
    (users, memberships, directory records and their ``directory_value`` rows
    from :func:`models.directory_index.values_of`: the rows SCIM would have
    written, without 90,000 HTTP POSTs), and a group made by ``POST /Groups``
-   gets its first ``--group-size`` members through :func:`models.groups.update_group`
+   gets its first ``--group-size`` members through :func:`models.directory_groups.update_group`
    (5,000 per call, as a SCIM PATCH would add them). Then the store is left as it
    settles after a sync: PostgreSQL vacuumed and analysed (autovacuum's work),
    SQLite's write-ahead log checkpointed into the database file.
@@ -384,7 +384,7 @@ def seed_roster(roster: Roster, memberships: int, group_id: str, group_size: int
     from models import directory_index
     from models.audit import Actor
     from models.database import bind, db, is_postgres, open_database
-    from models.groups import MemberChanges, update_group
+    from models.directory_groups import MemberChanges, update_group
     from models.tenancy import DirectoryRecord, DirectoryValue, Group, Membership, ScimToken, User
 
     bind(open_database(roster.database_url))

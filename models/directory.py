@@ -14,7 +14,18 @@ from typing import Any, cast
 
 import peewee
 
-from . import audit, clock, directory_index, emails, groups, invitations, members, passwords, prepared, versions
+from . import (
+    audit,
+    clock,
+    directory_groups,
+    directory_index,
+    emails,
+    invitations,
+    members,
+    passwords,
+    prepared,
+    versions,
+)
 from .accounts import lock, require_admin
 from .audit import Actor
 from .database import is_postgres, transaction
@@ -267,7 +278,7 @@ def create_record(account: Account, user_name: str, attributes: dict[str, Any], 
                                 reason="uniqueness") from exc
         directory_index.reindex(record_id, attributes, new=True)
         if link.membership_id is not None and not link.new_membership:
-            groups.record_linked(record_id, link.membership_id, new_record=True)
+            directory_groups.record_linked(record_id, link.membership_id, new_record=True)
         _set_active(link, directory_says_active(attributes), by)
         audit.record(by, "directory_record.created", account_id=account.id, target_type="directory_record",
                      target_id=record_id, user_name=user_name, membership_id=link.membership_id,
@@ -333,7 +344,7 @@ def update_record(account_id: str, record_id: str, change: Change, *, by: Actor,
         if list(directory_index.values_of(attributes)) != list(directory_index.values_of(current.attributes)):
             directory_index.reindex(current.id, attributes)
         if user_name != current.user_name or _display(attributes) != _display(current.attributes):
-            groups.record_renamed(current.id)  # the groups show the member's userName and displayName
+            directory_groups.record_renamed(current.id)  # the groups show the member's userName and displayName
         relink = current.membership_id is None
         if current.membership_id is None:
             account = Account.get_by_id(current.account_id)
@@ -341,7 +352,7 @@ def update_record(account_id: str, record_id: str, change: Change, *, by: Actor,
             DirectoryRecord.update(membership=link.membership_id, unlinked_reason=link.reason).where(
                 DirectoryRecord.id == current.id).execute()
             if link.membership_id is not None:
-                groups.record_linked(current.id, link.membership_id)  # its groups' permissions follow
+                directory_groups.record_linked(current.id, link.membership_id)  # its groups' permissions follow
         else:
             link = _Link(current.membership_id, membership.status if membership is not None else None)
             if password is not None:
@@ -376,7 +387,7 @@ def delete_record(account_id: str, record_id: str, *, by: Actor, expected: versi
         membership = membership_of(current)
         if membership is not None:
             members.remove(membership, by=by)
-        groups.record_leaving(current.id)
+        directory_groups.record_leaving(current.id)
         DirectoryRecord.delete().where(DirectoryRecord.id == current.id).execute()
         audit.record(by, "directory_record.deleted", account_id=current.account_id, target_type="directory_record",
                      target_id=current.id, user_name=current.user_name)

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import request
 
-from models import console_queries, groups
+from models import console_queries, directory_groups, groups
 from models.errors import NotFoundError, RosterError
 from models.tenancy import Account
 
@@ -32,7 +32,7 @@ def groups_list(account: Account) -> Any:
 
 def _group_page(account: Account, group_id: str, rename: GroupForm | None = None,
                 add: GroupMemberForm | None = None, status: int = 200) -> Any:
-    group = groups.find_group(account, group_id)
+    group = directory_groups.find_group(account, group_id)
     rename = rename or GroupForm(formdata=None, display_name=group.display_name)
     add = add or GroupMemberForm(formdata=None)
     return render("console/group.html", status, group=group, rename=rename, add=add,
@@ -48,7 +48,7 @@ def group(account: Account, group_id: str) -> Any:
 @bp.post("/<account_id>/groups/<group_id>/rename")
 @admin_view
 def rename_group(account: Account, group_id: str) -> Any:
-    found = groups.find_group(account, group_id)
+    found = directory_groups.find_group(account, group_id)
     form = GroupForm()
     if form.validate_on_submit():
         try:
@@ -63,7 +63,7 @@ def rename_group(account: Account, group_id: str) -> Any:
 @bp.route("/<account_id>/groups/<group_id>/delete", methods=["GET", "POST"])
 @admin_view
 def delete_group(account: Account, group_id: str) -> Any:
-    found = groups.find_group(account, group_id)
+    found = directory_groups.find_group(account, group_id)
     if request.method == "GET":
         return render("console/confirm.html", title=f"Delete the group {found.display_name}?",
                       message="Its members stay in the account; they only leave this group.",
@@ -75,7 +75,7 @@ def delete_group(account: Account, group_id: str) -> Any:
 @bp.post("/<account_id>/groups/<group_id>/members")
 @admin_view
 def add_group_member(account: Account, group_id: str) -> Any:
-    found = groups.find_group(account, group_id)
+    found = directory_groups.find_group(account, group_id)
     form = GroupMemberForm()
     if form.validate_on_submit():
         try:
@@ -92,7 +92,7 @@ def add_group_member(account: Account, group_id: str) -> Any:
 @bp.post("/<account_id>/groups/<group_id>/members/<membership_id>/remove")
 @admin_view
 def remove_group_member(account: Account, group_id: str, membership_id: str) -> Any:
-    found = groups.find_group(account, group_id)
+    found = directory_groups.find_group(account, group_id)
     membership = console_queries.membership_in(account, membership_id)
     groups.remove_members(found, [membership.id], by=actor())
     return back("console.group", f"{membership.user.email} left {found.display_name}.", group_id=group_id)

@@ -16,7 +16,7 @@ from flask import Response, request, url_for
 from scim2_models import Context, ResponseParameters
 from scim2_models import Group as GroupModel
 
-from models import directory, groups
+from models import directory, directory_groups
 from models.database import db
 from models.tenancy import DirectoryRecord, Group, Membership
 
@@ -95,11 +95,11 @@ def group_members(group: Group) -> list[Member]:
     Outside a transaction only: what a transaction reads may yet be rolled back.
     """
     if db.in_transaction():
-        return groups.directory_members([group.id])[group.id]
+        return directory_groups.directory_members([group.id])[group.id]
     key = (group.id, group.version)
     members = rendered.group_members.get(key)
     if members is None:
-        members = groups.directory_members([group.id])[group.id]
+        members = directory_groups.directory_members([group.id])[group.id]
         rendered.group_members.put(key, members)
     return cast(list[Member], members)
 

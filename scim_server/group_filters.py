@@ -16,7 +16,7 @@ from scim2_models import InvalidFilterException, ScimFilter
 from scim2_models.path import AttrPath, Comparison, Present, ValuePath
 
 from models import urns
-from models.groups import groups_with_member
+from models.directory_groups import groups_with_member
 from models.tenancy import DirectoryRecord, Group
 
 from .filters import Column, Expression, UserFilterCompiler, check_length, check_shape

@@ -2,7 +2,7 @@
 
 A member's ``value`` is a SCIM User id, the id of a directory record. Payloads
 are validated by scim2-models under :data:`TOLERANT`; PATCH operations on
-``members`` are turned into a :class:`~models.groups.MemberChanges` applied as
+``members`` are turned into a :class:`~models.directory_groups.MemberChanges` applied as
 set operations in SQL, never on a loaded member list. Everything else a PATCH
 says is applied by scim2-models to a Group model that holds no members.
 """
@@ -30,7 +30,7 @@ from scim2_models import Group as GroupModel
 from scim2_models import GroupMember as MemberModel
 from scim2_models.path import AttrPath, CompareOperator, Comparison, LogicalExpr, LogicalOperator, Path, ValuePath
 
-from models.groups import KEEP, MemberChanges
+from models.directory_groups import KEEP, MemberChanges
 from models.tenancy import Group
 
 from .errors import validation_error
@@ -208,10 +208,10 @@ def _members_path(path: Any) -> Any:
 
 @dataclasses.dataclass(frozen=True)
 class GroupPatch:
-    """What a PATCH changes: arguments of :func:`models.groups.update_group`."""
+    """What a PATCH changes: arguments of :func:`models.directory_groups.update_group`."""
 
     display_name: str | None
-    external_id: Any  # models.groups.KEEP when unchanged
+    external_id: Any  # models.directory_groups.KEEP when unchanged
     members: MemberChanges | None
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, g, request
 from scim2_models import Group as GroupModel
 
-from models import groups
+from models import directory_groups
 from models.tenancy import Account, Group
 
 from .documents import group_location, group_response, locations, response_parameters
@@ -40,8 +40,8 @@ def _group_rows(account: Account) -> Any:
 def _group_resources(rows: list[Group], query: ListQuery) -> list[GroupModel]:
     """A page of groups; their members are read in one query, and not at all when the query leaves them out."""
     parameters = response_parameters(GroupModel, query.attributes, query.excluded_attributes)
-    members = groups.directory_members([r.id for r in rows]) if rows and member_selection(parameters).included \
-        else {}
+    wanted = bool(rows) and member_selection(parameters).included
+    members = directory_groups.directory_members([r.id for r in rows]) if wanted else {}
     resources = [to_scim_group(r, group_location(r.id)) for r in rows]
     if members:
         users_url = locations().users

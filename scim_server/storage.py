@@ -27,7 +27,7 @@ from typing import Any
 
 from scim2_models import Context
 
-from models import directory, groups
+from models import directory, directory_groups, groups
 from models.audit import Actor
 from models.tenancy import Account, DirectoryRecord, Group, Membership
 from models.versions import Expected
@@ -144,28 +144,29 @@ class GroupStore:
         self.actor = actor
 
     def get(self, group_id: str) -> Group:
-        return groups.find_group(self.account, group_id)
+        return directory_groups.find_group(self.account, group_id)
 
     def create(self, payload: Any) -> Group:
         name, external_id, member_ids = from_scim_group(as_object(payload), Context.RESOURCE_CREATION_REQUEST)
-        return groups.create_directory_group(self.account, name, external_id=external_id, member_records=member_ids,
-                                             by=self.actor)
+        return directory_groups.create_directory_group(self.account, name, external_id=external_id,
+                                                       member_records=member_ids, by=self.actor)
 
     def replace(self, group_id: str, payload: Any, expected: Expected = None) -> Group:
         """RFC 7644 §3.5.1: displayName, externalId and members become what the body says."""
         group = self.get(group_id)
         name, external_id, member_ids = from_scim_group(as_object(payload), Context.RESOURCE_REPLACEMENT_REQUEST)
-        return groups.update_group(group, display_name=name, external_id=external_id,
-                                   members=groups.MemberChanges(add=tuple(member_ids), replace=True), by=self.actor,
-                                   expected=expected)
+        members = directory_groups.MemberChanges(add=tuple(member_ids), replace=True)
+        return directory_groups.update_group(group, display_name=name, external_id=external_id, members=members,
+                                             by=self.actor, expected=expected)
 
     def patch(self, group_id: str, payload: Any, expected: Expected = None) -> Group:
         """RFC 7644 §3.5.2. The change is read from the group as fetched; ``expected`` is compared under the lock,
         so a change computed from a version another writer has replaced since is refused, not applied."""
         group = self.get(group_id)
         change = patch_group(as_object(payload), group)
-        return groups.update_group(group, display_name=change.display_name, external_id=change.external_id,
-                                   members=change.members, by=self.actor, expected=expected)
+        return directory_groups.update_group(group, display_name=change.display_name,
+                                             external_id=change.external_id, members=change.members, by=self.actor,
+                                             expected=expected)
 
     def delete(self, group_id: str, expected: Expected = None) -> None:
         groups.delete_group(self.get(group_id), by=self.actor, expected=expected)

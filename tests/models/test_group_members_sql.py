@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from playhouse.test_utils import count_queries
 
-from models import GroupMember, InvalidInputError, groups
+from models import GroupMember, InvalidInputError, directory_groups
+from models.directory_groups import MemberChanges
 from models.fields import new_id
-from models.groups import MemberChanges
 from models.tenancy import DirectoryRecord, GroupRecord, Membership, User
 
 
@@ -41,10 +41,10 @@ def _statements(change: Any) -> list[str]:
 
 def _grown(account: Any, by: Any, size: int, name: str) -> Any:
     """A group of ``size`` members with directory records, grown 500 at a time as the directory would."""
-    group = groups.create_directory_group(account, name, by=by)
+    group = directory_groups.create_directory_group(account, name, by=by)
     records = _people(account, size, name)
     for start in range(0, size, 500):
-        groups.update_group(group, members=MemberChanges(add=tuple(records[start : start + 500])), by=by)
+        directory_groups.update_group(group, members=MemberChanges(add=tuple(records[start : start + 500])), by=by)
     return group
 
 
@@ -61,11 +61,11 @@ def test_statements_do_not_grow_with_the_group(account, cli_actor, shape):
     counts = []
     for group in (small, large):
         newcomers = _people(account, 100, f"new-{group.display_name}-")
-        groups.update_group(group, members=MemberChanges(add=tuple(newcomers[:50])), by=cli_actor)
+        directory_groups.update_group(group, members=MemberChanges(add=tuple(newcomers[:50])), by=cli_actor)
         changes = {"add": MemberChanges(add=tuple(newcomers)),
                    "remove": MemberChanges(remove=tuple(newcomers[:50])),
                    "replace": MemberChanges(add=tuple(newcomers), replace=True)}[shape]
-        statements = _statements(lambda g=group, c=changes: groups.update_group(g, members=c, by=cli_actor))
+        statements = _statements(lambda g=group, c=changes: directory_groups.update_group(g, members=c, by=cli_actor))
         counts.append(len(statements))
         # no statement reads the group's member list itself
         assert not any(_reads_the_member_list(s) for s in statements), statements
@@ -79,9 +79,10 @@ def test_adding_100_to_5000_touches_100_rows(account, cli_actor):
     group = _grown(account, cli_actor, 5_000, "big")
     newcomers = _people(account, 100, "late")
     before = GroupMember.select().count(), GroupRecord.select().count()
-    groups.update_group(group, members=MemberChanges(add=tuple(newcomers)), by=cli_actor)
+    directory_groups.update_group(group, members=MemberChanges(add=tuple(newcomers)), by=cli_actor)
     assert (GroupMember.select().count(), GroupRecord.select().count()) == (before[0] + 100, before[1] + 100)
-    assert groups.find_group(account, group.id).version == group.version + 1 + 10  # 10 bulk adds, then this one
+    # 10 bulk adds, then this one
+    assert directory_groups.find_group(account, group.id).version == group.version + 1 + 10
 
 
 def test_unlinked_records_are_members_unknown_ones_are_refused_and_nothing_changes(account, cli_actor):
@@ -91,20 +92,20 @@ def test_unlinked_records_are_members_unknown_ones_are_refused_and_nothing_chang
         DirectoryRecord.id == unlinked).execute()
     [fine] = _people(account, 1, "fine")
     with pytest.raises(InvalidInputError, match="No user missing"):
-        groups.update_group(group, display_name="Renamed", members=MemberChanges(add=(fine, unlinked, "missing")),
-                            by=cli_actor)
-    fresh = groups.find_group(account, group.id)
+        directory_groups.update_group(group, display_name="Renamed",
+                                      members=MemberChanges(add=(fine, unlinked, "missing")), by=cli_actor)
+    fresh = directory_groups.find_group(account, group.id)
     assert fresh.display_name == "few" and fresh.version == group.version + 1  # one bulk add in _grown
     assert GroupMember.select().where(GroupMember.group == group.id).count() == 3
     assert GroupRecord.select().where(GroupRecord.group == group.id).count() == 3
 
-    groups.update_group(group, members=MemberChanges(add=(fine, unlinked)), by=cli_actor)
-    assert [r for r, _, _ in groups.directory_members([group.id])[group.id]].count(unlinked) == 1
+    directory_groups.update_group(group, members=MemberChanges(add=(fine, unlinked)), by=cli_actor)
+    assert [r for r, _, _ in directory_groups.directory_members([group.id])[group.id]].count(unlinked) == 1
     assert GroupRecord.select().where(GroupRecord.group == group.id).count() == 5
     assert GroupMember.select().where(GroupMember.group == group.id).count() == 4  # the unlinked one has no person
 
 
 def test_a_group_of_records_the_console_also_holds_lists_each_member_once(account, cli_actor):
     group = _grown(account, cli_actor, 3, "twice")
-    listed = groups.directory_members([group.id])[group.id]
+    listed = directory_groups.directory_members([group.id])[group.id]
     assert len(listed) == len({r for r, _, _ in listed}) == 3

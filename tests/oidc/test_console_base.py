@@ -9,7 +9,7 @@ import dataclasses
 
 import pytest
 
-from models import Actor, accounts, clock, groups, invitations, members
+from models import Actor, accounts, clock, directory_groups, groups, invitations, members
 from models.ops import AuditEvent
 from models.tenancy import Account, Membership, User
 
@@ -161,7 +161,7 @@ def test_changes_to_another_accounts_things_are_refused_and_change_nothing(conso
     assert Membership.get_by_id(other.boss.id).role == "admin"
     assert Account.get_by_id(other.account.id).invitation_ttl_days == 7
     assert invitations.find_invitation(other.account, "pending@other.example").status == "pending"
-    assert groups.find_group(other.account, other.group.id).display_name == "Other team"
+    assert directory_groups.find_group(other.account, other.group.id).display_name == "Other team"
     assert AuditEvent.select().count() == before
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from models import AuditEvent, DirectoryRecord, GroupMember, groups, members
+from models import AuditEvent, DirectoryRecord, GroupMember, directory_groups, groups, members
 from models.tenancy import GroupRecord
 
 from .scim_support import ROSTER_SCHEMA, other_tenant, tenant
@@ -128,7 +128,7 @@ def test_put_replaces_name_external_id_and_members(scim, people):
 def test_replace_keeps_members_the_console_added_without_a_record(scim, account, cli_actor, people):
     console_only = members.add_user(account, "console@example.com", by=cli_actor).membership
     body = created(scim, "Team", members=[{"value": people[0]["id"]}])
-    team = groups.find_group(account, body["id"])
+    team = directory_groups.find_group(account, body["id"])
     groups.add_members(team, [console_only.id], by=cli_actor)
     listed = scim.get(f"/Groups/{body['id']}").get_json()
     assert [m["value"] for m in listed["members"]] == [people[0]["id"]]  # only SCIM Users are listed
@@ -302,7 +302,7 @@ def test_a_record_linked_later_keeps_its_groups_and_the_person_joins_them(scim, 
 
 def test_a_member_the_console_takes_out_leaves_the_directory_view_too(scim, account, cli_actor, people):
     body = created(scim, "Team", members=[{"value": people[0]["id"]}, {"value": people[1]["id"]}])
-    team = groups.find_group(account, body["id"])
+    team = directory_groups.find_group(account, body["id"])
     membership = members.get_membership(account, "p0@example.com")
     groups.remove_members(team, [membership.id], by=cli_actor)
     assert [m["value"] for m in scim.get(f"/Groups/{body['id']}").get_json()["members"]] == [people[1]["id"]]
