@@ -20,7 +20,7 @@ from authlib.oidc.core.errors import (
     InteractionRequiredError,
     LoginRequiredError,
 )
-from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
@@ -31,7 +31,7 @@ from models.tenancy import Account
 from . import input_check, pending_request, provider, web_session
 from .pages import sign_in_page_headers
 from .pending_request import PendingRequest
-from .provider import SignInContext
+from .provider import GrantUser
 
 bp = Blueprint("oauth", __name__)
 bp.after_request(sign_in_page_headers)
@@ -164,9 +164,9 @@ def authorize() -> Any:
 
     if live.account_id != account.id:
         sessions.switch_account(live, account.id)
-    g.signin_context = SignInContext(session_id=live.id, account_id=account.id, auth_time=live.started_at,
-                                     amr=list(live.amr), acr=signin.acr_for(live.amr))
-    return server.create_authorization_response(grant_user=user, grant=grant)
+    signed_in = GrantUser(user, account.id, session_id=live.id, auth_time=live.started_at, amr=tuple(live.amr),
+                          acr=signin.acr_for(live.amr))  # authlib hands it to the grant's hooks as request.user
+    return server.create_authorization_response(grant_user=signed_in, grant=grant)
 
 
 def _choose_account(accounts: list[Account], current: str | None, prompts: set[str], digest: str) -> Account | None:
