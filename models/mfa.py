@@ -6,9 +6,9 @@ clock, so tests and every instance agree on the current step. Single use
 is enforced by the database: a conditional UPDATE that only one of two
 concurrent attempts can win.
 
-Throttling of attempts is the caller's part (models.throttle, key
-``totp_key(user.id)``), so a sign-in can count TOTP and recovery-code
-failures together.
+Throttling of attempts is the caller's part (models.signin, through
+models.throttle.attempt under ``totp_key(user.id)``), so a sign-in counts
+TOTP, recovery-code and security-key failures together.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def _matching_step(secret: str, code: str) -> int | None:
 
 def _claim_step(credential_id: str, step: int) -> bool:
     """Record ``step`` as used unless it (or a later one) already was: the database decides races."""
-    updated = (
+    updated: int = (
         TotpCredential.update(last_used_step=step)
         .where((TotpCredential.id == credential_id) & (TotpCredential.last_used_step < step))
         .execute()

@@ -32,6 +32,7 @@ JSON_PREFIXES = ("/oauth/", "/.well-known/")
 BROWSER_ENDPOINTS = frozenset({"oauth.authorize", "oauth.end_session"})
 
 PAGES = {
+    403: ("Not allowed", "You may not open this page. If you think you should, ask an admin of your account."),
     404: ("Page not found", "There is no page at this address. Check the link, or start from Roster's home page."),
     405: ("This action is not possible here", "This page does not accept this kind of request."),
     413: ("The request is too large", "What was sent is larger than Roster accepts. Send less at a time."),
