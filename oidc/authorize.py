@@ -32,6 +32,7 @@ from . import input_check, pending_request, provider, web_session
 from .pages import sign_in_page_headers
 from .pending_request import PendingRequest
 from .provider import GrantUser
+from .signin import STEP_PAGES
 
 bp = Blueprint("oauth", __name__)
 bp.after_request(sign_in_page_headers)
@@ -145,8 +146,7 @@ def authorize() -> Any:
         if "none" in prompts:
             missing = LoginRequiredError if step.name == "login" else InteractionRequiredError
             return refuse(missing, step.reason)
-        endpoint = {"login": "signin.login", "first_login": "signin.first_login", "mfa": "signin.second_factor",
-                    "mfa_enrol": "signin.enrol"}[step.name]
+        endpoint = STEP_PAGES[step.name]
         if step.name == "login":
             pending_request.ask_sign_in(digest)
         return _send_to(endpoint)

@@ -34,6 +34,7 @@ from models.tenancy import User
 
 from . import outcomes, web_session
 from .pages import page_headers
+from .signin import STEP_PAGES
 
 bp = Blueprint("console", __name__, template_folder="templates", url_prefix="/console")
 bp.after_request(page_headers)
@@ -42,8 +43,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 DATE_FORMATS = {"YYYY-MM-DD": "%Y-%m-%d", "DD/MM/YYYY": "%d/%m/%Y", "MM/DD/YYYY": "%m/%d/%Y",
                 "DD.MM.YYYY": "%d.%m.%Y"}
-STEPS = {"first_login": "signin.first_login", "mfa": "signin.second_factor", "mfa_enrol": "signin.enrol",
-         "login": "signin.login"}
 
 
 @bp.app_template_filter("localtime")
@@ -96,7 +95,7 @@ def admin_view(view: F) -> F:
         if step.name is not None:
             here = request.full_path.rstrip("?") if request.method == "GET" else url_for("console.users",
                                                                                          account_id=account.id)
-            return redirect(url_for(STEPS[step.name], next=here))
+            return redirect(url_for(STEP_PAGES[step.name], next=here))
         g.console_account = account
         g.console_accounts = accounts
         try:

@@ -43,6 +43,11 @@ def report(result: str) -> None:
 bp.after_request(sign_in_page_headers)
 
 
+# the page of each step models.signin.next_step names
+STEP_PAGES = {"login": "signin.login", "first_login": "signin.first_login", "mfa": "signin.second_factor",
+              "mfa_enrol": "signin.enrol"}
+
+
 def next_target() -> str:
     return web_session.safe_next(request.values.get("next"), url_for("signin.home"))
 
@@ -56,7 +61,7 @@ def _continue(user: User, amr: list[str], target: str) -> Response:
     pending_request.signed_in()
     step = signin.next_step(user, None, amr=amr, auth_time=clock.now())
     if step.name == "first_login":
-        response.headers["Location"] = url_for("signin.first_login", next=target)
+        response.headers["Location"] = url_for(STEP_PAGES[step.name], next=target)
     return response
 
 
@@ -91,7 +96,7 @@ def login() -> Any:
             step = signin.next_step(user, None, amr=["pwd"], auth_time=clock.now(), signing_in=True)
             if step.name == "mfa":
                 web_session.set_pending(user, ["pwd"])
-                return redirect(url_for("signin.second_factor", next=next_target()))
+                return redirect(url_for(STEP_PAGES[step.name], next=next_target()))
             return _continue(user, ["pwd"], next_target())
     status = 400 if form.is_submitted() else 200
     return render_template("login.html", form=form, next=next_target()), status
