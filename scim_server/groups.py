@@ -19,7 +19,7 @@ from models.tenancy import Account, Group
 from .documents import group_location, group_response, locations, response_parameters
 from .group_filters import compile_group_filter, group_sort_key
 from .group_mapping import member_models, member_selection, to_scim_group
-from .listing import ListQuery, ResourceListing, list_resources, register
+from .listing import ListQuery, ResourceListing, list_resources
 from .payload import json_body
 from .preconditions import NotModified, check_read, etag, expected_versions
 from .sorting import SortKey
@@ -50,10 +50,10 @@ def _group_resources(rows: list[Group], query: ListQuery) -> list[GroupModel]:
     return resources
 
 
-GROUPS = register(ResourceListing(
+GROUPS = ResourceListing(
     name="Group", endpoint="Groups", model=GroupModel, query=_group_rows, compile_filter=compile_group_filter,
     sort_key=group_sort_key, default_sort=lambda: SortKey(Group.display_name_key), id_column=lambda: Group.id,
-    serialise=_group_resources))
+    serialise=_group_resources)
 
 
 @bp.get("/Groups")

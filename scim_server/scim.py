@@ -11,10 +11,13 @@ from .auth import authenticate
 from .bulk import bp as bulk_bp
 from .discovery import bp as discovery_bp
 from .errors import to_response
+from .groups import GROUPS
 from .groups import bp as groups_bp
 from .listing import bp as listing_bp
+from .listing import register
 from .me import bp as me_bp
 from .payload import read
+from .user_listing import USERS
 from .users import bp as users_bp
 
 
@@ -42,6 +45,10 @@ def _read_body() -> None:
     if request.method in ("POST", "PUT", "PATCH"):
         read()
 
+
+# the resource types lists and searches serve; /.search goes through them in this order
+register(USERS)
+register(GROUPS)
 
 bp.register_blueprint(users_bp)
 bp.register_blueprint(groups_bp)

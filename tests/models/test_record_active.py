@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 from models import Actor, accounts, directory, invitations, members
 from models.errors import RosterError
 from models.tenancy import DirectoryRecord, Invitation, Membership, User
-from scim_server.listing import USERS, ListQuery, fetch_page
+from scim_server.listing import fetch_page
+from scim_server.search import ListQuery
+from scim_server.user_listing import USERS
 
 PEOPLE = 2  # few, so the steps meet on the same person
 PASSWORD = "correct horse battery staple"

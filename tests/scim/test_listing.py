@@ -12,7 +12,9 @@ from playhouse.test_utils import count_queries
 
 from models import DirectoryRecord, directory_index
 from models.fields import new_id
-from scim_server.listing import USERS, ListQuery, fetch_page
+from scim_server.listing import fetch_page
+from scim_server.search import ListQuery
+from scim_server.user_listing import USERS
 
 from .scim_support import tenant
 from .test_filters import reindexed  # noqa: F401 - autouse: index every record write

@@ -18,7 +18,9 @@ import re
 import pytest
 
 from models.database import db, is_postgres
-from scim_server.listing import USERS, ListQuery, fetch_page
+from scim_server.listing import fetch_page
+from scim_server.search import ListQuery
+from scim_server.user_listing import USERS
 
 from .scim_support import tenant
 from .test_filter_limits import seed

@@ -13,7 +13,9 @@ from models.database import db, end_request
 from models.fields import new_id
 from models.tenancy import Membership
 from scim_server import rendered
-from scim_server.listing import USERS, ListQuery, fetch_page
+from scim_server.listing import fetch_page
+from scim_server.search import ListQuery
+from scim_server.user_listing import USERS
 
 from .scim_support import tenant, user
 

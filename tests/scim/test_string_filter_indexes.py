@@ -23,7 +23,7 @@ from models.database import db, is_postgres
 from models.directory_index import fold
 from scim_server import filters
 from scim_server.filters import compile_user_filter, successor
-from scim_server.listing import ListQuery
+from scim_server.search import ListQuery
 
 from .scim_support import tenant
 from .test_filter_limits import seed
