@@ -274,7 +274,7 @@ class EndSession(EndSessionEndpoint):  # type: ignore[misc]  # authlib is untype
 
 
 class Request(FlaskOAuth2Request):  # type: ignore[misc]  # authlib is untyped
-    """authlib's view of a Flask request, its URL built without werkzeug's IRI decoding.
+    """authlib's view of a Flask request, its URL built without werkzeug's IRI decoding (and its headers not copied).
 
     authlib reads the URL only to refuse plain HTTP (``InsecureTransportError``),
     for which the scheme and host are what count; werkzeug's ``request.url``
@@ -282,8 +282,8 @@ class Request(FlaskOAuth2Request):  # type: ignore[misc]  # authlib is untyped
     """
 
     def __init__(self, request: Any):
-        OAuth2Request.__init__(self, method=request.method, uri=f"{request.scheme}://{request.host}{request.path}",
-                               headers=request.headers)
+        OAuth2Request.__init__(self, method=request.method, uri=f"{request.scheme}://{request.host}{request.path}")
+        self.headers = request.headers  # not through ``headers or {}``, which counts them by walking the environ
         self._request = request
         self.payload = FlaskOAuth2Payload(request)
         self.presented: Presented | None = None

@@ -69,3 +69,13 @@ def test_a_token_issued_without_openid_is_403_insufficient_scope(client, account
     assert response.get_json() == {"error": "insufficient_scope",
                                    "error_description": "The token was not issued for openid."}
     assert response.headers["WWW-Authenticate"] == 'Bearer error="insufficient_scope", scope="openid"'
+
+
+def test_userinfo_answers_whatever_the_transport_as_it_always_has(client, account):
+    """Only the token endpoints refuse plain HTTP (test_provider); a resource like userinfo reads its token alone."""
+    person = ready_person(account, "pat@acme.example")
+    tokens = sign_in_for_tokens(client, RelyingParty.register(account), person.email)
+    for base in ("http://id.example.com", "https://id.example.com", "http://127.0.0.1:8000"):
+        response = client.get("/oauth/userinfo", headers=_bearer(tokens["access_token"]), base_url=base)
+        assert response.status_code == 200, (base, response.get_json())
+        assert client.get("/oauth/userinfo", base_url=base).status_code == 401
