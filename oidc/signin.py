@@ -33,6 +33,7 @@ from .pages import sign_in_page_headers
 from .qr import qr_svg
 
 bp = Blueprint("signin", __name__, template_folder="templates")
+bp.after_request(sign_in_page_headers)
 # each sign-in attempt's result, sent by the app: success, wrong_password, locked, mfa_failed, mfa_locked
 # (app.py connects the metrics when they are on; with nobody connected, sending costs nothing)
 attempted = Namespace().signal("sign-in attempted")
@@ -40,7 +41,6 @@ attempted = Namespace().signal("sign-in attempted")
 
 def report(result: str) -> None:
     attempted.send(current_app._get_current_object(), result=result)  # type: ignore[attr-defined]
-bp.after_request(sign_in_page_headers)
 
 
 # the page of each step models.signin.next_step names
