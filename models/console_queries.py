@@ -114,16 +114,17 @@ def attention_page(account: Account, search: str = "", number: int = 1,
 
 def membership_in(account: Account, membership_id: str) -> Membership:
     """The membership of ``account`` with this id (and its user); another account's is not found."""
-    found = (Membership.select(Membership, User).join(User)
-             .where((Membership.id == membership_id) & (Membership.account == account.id)).first())
+    found: Membership | None = (Membership.select(Membership, User).join(User)
+                                .where((Membership.id == membership_id) & (Membership.account == account.id)).first())
     if found is None:
         raise NotFoundError("No such member in this account.")
     return found
 
 
 def membership_by_email(account: Account, email: str) -> Membership:
-    found = (Membership.select(Membership, User).join(User)
-             .where((Membership.account == account.id) & (User.email_key == email.strip().lower())).first())
+    key = email.strip().lower()
+    found: Membership | None = (Membership.select(Membership, User).join(User)
+                                .where((Membership.account == account.id) & (User.email_key == key)).first())
     if found is None:
         raise NotFoundError(f"{email} is not a member of {account.name}.", field="email")
     return found

@@ -136,14 +136,14 @@ class _Classifying(peewee.Database):
 
     def execute_sql(self, sql: str, params: Any = None) -> Any:
         try:
-            return super().execute_sql(sql, params)
+            return super().execute_sql(sql, params)  # type: ignore[no-untyped-call]  # peewee-stubs leave it untyped
         except Exception as exc:
             self._classify(exc)
             raise
 
     def begin(self, *args: Any, **kwargs: Any) -> None:
         try:
-            super().begin(*args, **kwargs)  # type: ignore[call-arg]
+            super().begin(*args, **kwargs)
         except Exception as exc:
             self._classify(exc)
             raise
@@ -167,7 +167,7 @@ class _Sqlite(_Classifying, peewee.SqliteDatabase):
     pass
 
 
-class _PostgresPool(_Classifying, PooledPostgresqlDatabase):
+class _PostgresPool(_Classifying, PooledPostgresqlDatabase):  # type: ignore[misc]  # playhouse has no type hints
     """peewee's pool, minus a round trip on almost every check-out.
 
     peewee 4 pings each pooled connection with ``SELECT 1`` before handing it

@@ -63,7 +63,7 @@ _GROUP_OF_ACCOUNT = Prepared(lambda group_id, account_id: Group.select().where(
 
 def find_group(account: Account, group_id: str) -> Group:
     """The group of ``account`` with this id; another account's group is not found, like an unknown one."""
-    group = _GROUP_OF_ACCOUNT.first(group_id, account.id)
+    group: Group | None = _GROUP_OF_ACCOUNT.first(group_id, account.id)
     if group is None:
         raise NotFoundError(f"No group {group_id} in this account.")
     return group
@@ -75,7 +75,7 @@ def locked_group(group: Group, expected: versions.Expected = None) -> Group:
     NotFoundError when another request deleted it since the caller read it.
     """
     lock(group.account_id)
-    current = _GROUP_OF_ACCOUNT.first(group.id, group.account_id)
+    current: Group | None = _GROUP_OF_ACCOUNT.first(group.id, group.account_id)
     if current is None:
         raise NotFoundError(f"No group {group.id} in this account.")
     versions.require(current.version, expected)

@@ -116,8 +116,9 @@ def list_keys() -> list[SigningKey]:
 
 
 def _newest_active(alg: str) -> SigningKey | None:
-    return (SigningKey.select().where((SigningKey.alg == alg) & SigningKey.retired_at.is_null())
-            .order_by(SigningKey.created_at.desc(), SigningKey.kid).first())
+    newest: SigningKey | None = (SigningKey.select().where((SigningKey.alg == alg) & SigningKey.retired_at.is_null())
+                                 .order_by(SigningKey.created_at.desc(), SigningKey.kid).first())
+    return newest
 
 
 def _require_active(alg: str) -> SigningKey:

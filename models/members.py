@@ -25,7 +25,7 @@ def find_user(email: str) -> User | None:
 
 
 def get_membership(account: Account, email: str) -> Membership:
-    membership = (
+    membership: Membership | None = (
         Membership.select().join(User).where((Membership.account == account.id) & (User.email_key == emails.key(email)))
         .first()
     )

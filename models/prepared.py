@@ -106,7 +106,7 @@ class _InsertPlan:
     """How one shape of INSERT turns rows into parameters: per column, its row keys, default and converter."""
 
     def __init__(self, model: type[peewee.Model], keys: tuple[str, ...]) -> None:
-        meta = model._meta  # type: ignore[attr-defined]
+        meta = model._meta
         fields: list[peewee.Field] = []
         for key in keys:
             field = meta.fields.get(key) or meta.combined.get(key)
@@ -172,7 +172,7 @@ def insert(model: type[peewee.Model], rows: list[dict[str, Any]], *, ignore_conf
         if ignore_conflicts:
             query = query.on_conflict_ignore()
         if returning_ids:
-            query = query.returning(model._meta.primary_key)  # type: ignore[attr-defined]
+            query = query.returning(model._meta.primary_key)
         sql, built = query.sql()
         columns = "(" + ", ".join(f'"{f.column_name}"' for f in plan.fields) + ")"
         if list(built) != params or columns not in sql:

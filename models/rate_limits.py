@@ -83,7 +83,9 @@ def record(subject: str, started_at: dt.datetime, requests: int) -> int | None:
     if not found:
         return None
     stored_at, count = found[0]
-    return int(count) if row.window_started_at.python_value(stored_at) == started_at else None
+    # peewee-stubs leave Field.python_value untyped
+    stored = row.window_started_at.python_value(stored_at)  # type: ignore[no-untyped-call]
+    return int(count) if stored == started_at else None
 
 
 @dataclasses.dataclass

@@ -61,7 +61,7 @@ def authenticate(secret: str) -> ScimToken | None:
     """
     if not secret or not secret.startswith(PREFIX) or len(secret) > 200:
         return None
-    token = _TOKEN_AND_ACCOUNT.first(token_hash(secret))
+    token: ScimToken | None = _TOKEN_AND_ACCOUNT.first(token_hash(secret))
     if token is None or token.revoked_at is not None:
         return None
     now = clock.now()

@@ -110,8 +110,8 @@ def find_active(raw: str | None) -> Session | None:
     """
     if not raw:
         return None
-    session = (Session.select(Session, User).join(User)
-               .where((Session.token_hash == token_hash(raw)) & Session.ended_at.is_null()).first())
+    session: Session | None = (Session.select(Session, User).join(User)
+                               .where((Session.token_hash == token_hash(raw)) & Session.ended_at.is_null()).first())
     if session is None:
         return None
     now = clock.now()
@@ -134,7 +134,7 @@ def find_active(raw: str | None) -> Session | None:
 def add_methods(session: Session, amr: list[str], *, account_id: str | None = None) -> Session:
     """A step-up: the session now also proved ``amr`` (and, if given, is in ``account_id``'s context)."""
     merged = list(dict.fromkeys([*session.amr, *amr]))
-    values: dict = {Session.amr: merged}
+    values: dict[peewee.Field, object] = {Session.amr: merged}
     if account_id is not None:
         values[Session.account] = account_id
     Session.update(values).where(Session.id == session.id).execute()

@@ -32,7 +32,7 @@ EMAIL = [DataRequired(message="An email address is required."), Length(max=320),
          Email(message="Enter a valid email address.", check_deliverability=False)]
 
 
-class WizardForm(FlaskForm):
+class WizardForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     """Add user: General (name, email, role) → Groups → Summary; what was entered travels in the form."""
 
     step = HiddenField(default="general")
@@ -46,7 +46,7 @@ class WizardForm(FlaskForm):
     GENERAL = ("given_name", "family_name", "email", "role", "preset")
 
 
-class BulkInviteForm(FlaskForm):
+class BulkInviteForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     """R5: many emails, one role, groups, preset and sub-account scope."""
 
     emails = TextAreaField("Email addresses (one per line, or separated by commas)",
@@ -62,7 +62,7 @@ class BulkInviteForm(FlaskForm):
         return [e for e in (r.strip() for r in raw) if e]
 
 
-class CreateUserForm(FlaskForm):
+class CreateUserForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     """R8: a member with a temporary password, mailed to them, changed at the first sign-in."""
 
     given_name = StringField("First name", validators=NAME)
@@ -73,7 +73,7 @@ class CreateUserForm(FlaskForm):
     groups = SelectMultipleField("Groups", choices=[])
 
 
-class MemberForm(FlaskForm):
+class MemberForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     """A member's role, privileges and groups."""
 
     role = SelectField("Role", choices=choices(ROLE_CHOICES))
@@ -81,7 +81,7 @@ class MemberForm(FlaskForm):
     groups = SelectMultipleField("Groups", choices=[])
 
 
-class InvitationForm(FlaskForm):
+class InvitationForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     """R4: a pending invitation's email and name."""
 
     email = StringField("Email", validators=EMAIL)
@@ -89,16 +89,16 @@ class InvitationForm(FlaskForm):
     family_name = StringField("Last name", validators=[Length(max=200)])
 
 
-class GroupForm(FlaskForm):
+class GroupForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     display_name = StringField("Group name", validators=[DataRequired(message="A group name is required."),
                                                         Length(max=256)])
 
 
-class GroupMemberForm(FlaskForm):
+class GroupMemberForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     email = StringField("Member's email", validators=EMAIL)
 
 
-class PolicyForm(FlaskForm):
+class PolicyForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     mfa_required = BooleanField("Require a second factor (authenticator app or security key) to enter this account")
     invitation_ttl_days = IntegerField("Invitation validity (days)", validators=[
         InputRequired(message="Enter a number of days."),
@@ -110,11 +110,11 @@ class PolicyForm(FlaskForm):
         return [d for d in (self.allowed_email_domains.data or "").replace(",", " ").split() if d]
 
 
-class TokenForm(FlaskForm):
+class TokenForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     description = StringField("Description (e.g. Okta, Entra ID)", validators=[Length(max=200)])
 
 
-class ClientForm(FlaskForm):
+class ClientForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     name = StringField("Application name", validators=[DataRequired(message="A name is required."),
                                                       Length(max=200)])
     redirect_uris = TextAreaField("Redirect URIs (one per line)",
@@ -129,7 +129,7 @@ class ClientForm(FlaskForm):
         return [u.strip() for u in (self.redirect_uris.data or "").split() if u.strip()]
 
 
-class ClientEditForm(FlaskForm):
+class ClientEditForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     """An application's name and addresses after creation; its type and secret have their own actions."""
 
     name = StringField("Application name", validators=[DataRequired(message="A name is required."),
@@ -145,7 +145,7 @@ class ClientEditForm(FlaskForm):
         return [u.strip() for u in (text or "").split() if u.strip()]
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     """A GET form: it changes nothing, so it needs no CSRF token."""
 
     class Meta:

@@ -85,7 +85,7 @@ def add_user(account: Account) -> Any:
 
 def _wizard(form: WizardForm, step: str, status: int = 200) -> Any:
     form.step.data = step
-    chosen = {c.value: c.label for c in form.groups.choices or []}  # type: ignore[union-attr]
+    chosen = {c.value: c.label for c in form.groups.choices or []}
     return render("console/wizard.html", status, form=form, step=step, steps=STEPS,
                   chosen_groups=[chosen[g] for g in form.groups.data or [] if g in chosen])
 

@@ -10,7 +10,7 @@ from flask import current_app, jsonify, make_response, render_template, request
 from flask_wtf import FlaskForm
 
 from . import provider, web_session
-from .authorize import bp
+from .authorize import bp as bp  # the app registers it by this module, with these routes
 
 
 @bp.errorhandler(InsecureTransportError)

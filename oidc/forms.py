@@ -20,7 +20,7 @@ def field_error(form: FlaskForm, error: RosterError, default: str | None = None)
         target.errors = [*target.errors, error.message]
 
 
-class RegistrationForm(FlaskForm):
+class RegistrationForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     """Accepting an invitation as a new person (R2): name, password, terms."""
 
     given_name = StringField("First name", validators=[DataRequired(), Length(max=200)])
@@ -32,22 +32,22 @@ class RegistrationForm(FlaskForm):
         message="Accept the terms of use to register.")])
 
 
-class JoinForm(FlaskForm):
+class JoinForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     """Accepting an invitation as a person who already has a user: one click."""
 
 
-class LoginForm(FlaskForm):
+class LoginForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     email = StringField("Email", validators=[DataRequired(), Length(max=320)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
 
 
-class CodeForm(FlaskForm):
+class CodeForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     """A code from an authenticator app, or a recovery code."""
 
     code = StringField("Code", validators=[DataRequired(), Length(max=64)])
 
 
-class FirstLoginForm(FlaskForm):
+class FirstLoginForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     """R8: a person created with a temporary password accepts the terms and chooses their own."""
 
     new_password = PasswordField("New password", validators=[DataRequired(), Length(max=1024)])
@@ -57,22 +57,22 @@ class FirstLoginForm(FlaskForm):
         message="Accept the terms of use to continue.")])
 
 
-class TermsForm(FlaskForm):
+class TermsForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     """R8 for a person whose operator set their real password: the terms only."""
 
     accept_terms = BooleanField("I accept the terms of use", validators=[DataRequired(
         message="Accept the terms of use to continue.")])
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     email = StringField("Email", validators=[DataRequired(), Length(max=320)])
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     password = PasswordField("New password", validators=[DataRequired(), Length(max=1024)])
     confirm = PasswordField("Repeat the new password", validators=[DataRequired(), EqualTo(
         "password", message="The two passwords differ.")])
 
 
-class AccountChoiceForm(FlaskForm):
+class AccountChoiceForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     account = RadioField("Account", validators=[DataRequired(message="Choose an account.")], choices=[])

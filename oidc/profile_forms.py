@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from models import profile
 
 
-class GeneralForm(FlaskForm):
+class GeneralForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     given_name = StringField("First name", validators=[DataRequired(message="Enter your first name."),
                                                        Length(max=profile.NAME_MAX)])
     family_name = StringField("Last name", validators=[Length(max=profile.NAME_MAX)])
@@ -33,7 +33,7 @@ class GeneralForm(FlaskForm):
         return {kind: bool(getattr(self, f"notify_{kind}").data) for kind in profile.EMAIL_NOTIFICATIONS}
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     current_password = PasswordField("Current password", validators=[DataRequired(
         message="Enter your current password."), Length(max=1024)])
     new_password = PasswordField("New password", validators=[DataRequired(message="Enter a new password."),
@@ -42,20 +42,20 @@ class PasswordForm(FlaskForm):
         message="Repeat the new password."), EqualTo("new_password", message="The two passwords differ.")])
 
 
-class TotpConfirmForm(FlaskForm):
+class TotpConfirmForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     code = StringField("Code from the app", validators=[DataRequired(message="Enter the 6-digit code."),
                                                          Length(max=16)])
 
 
-class NicknameForm(FlaskForm):
+class NicknameForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     nickname = StringField("Name", validators=[DataRequired(message="Give the key a name."), Length(max=100)])
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     """A button that changes something: the token is all it carries."""
 
 
-class DeleteUserForm(FlaskForm):
+class DeleteUserForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     password = PasswordField("Your password", validators=[DataRequired(message="Enter your password."),
                                                           Length(max=1024)])
     confirm = BooleanField("I understand that my user, my access to every account and my history are deleted "

@@ -17,7 +17,7 @@ from flask import current_app
 from models.rate_limits import Budgets
 
 
-class RateLimitedError(OAuth2Error):
+class RateLimitedError(OAuth2Error):  # type: ignore[misc]  # authlib is untyped
     """The client's budget for this minute is spent; ``retry_after`` is the seconds until it renews."""
 
     error = "temporarily_unavailable"

@@ -16,7 +16,8 @@ from models import passkeys, sessions, signin, throttle
 from models.errors import RosterError
 
 from . import factors, web_session
-from .signin import bp, finish_second_factor, next_target, report, second_factor_subject
+from .signin import bp as bp  # the app registers it by this module, with these routes
+from .signin import finish_second_factor, next_target, report, second_factor_subject
 
 
 def _refused(message: str, status: int = 400) -> Response:

@@ -30,11 +30,11 @@ from scim2_models import (
     SCIMException,
     ScimProvider,
 )
+from scim2_models import Group as GroupModel
 from werkzeug.exceptions import NotFound
 
 from . import documents, patch
 from .errors import scim_response, to_error, validation_error
-from .group_mapping import GroupModel
 from .mapping import UserModel
 from .payload import json_body
 from .policy import TOLERANT
@@ -59,8 +59,8 @@ def _provider(*resources: Any) -> ScimProvider:
 
 # Each operation is read as the resource type its path targets, under the policy the views validate with.
 PROVIDER = _provider(UserModel, GroupModel)
-BulkMessage = BulkRequest[UserModel | GroupModel]  # type: ignore[valid-type]
-Result = BulkOperation[UserModel]  # type: ignore[valid-type]
+BulkMessage = BulkRequest[UserModel | GroupModel]
+Result = BulkOperation[UserModel]
 
 BULK_ID = "bulkId:"
 _QUOTED_REFERENCE = re.compile(r'"bulkId:([^"]+)"')  # inside a PATCH path filter: members[value eq "bulkId:u1"]
@@ -329,5 +329,5 @@ def bulk() -> Response:
     """RFC 7644 §3.7: 200 with a BulkResponse whose results say how each operation went."""
     operations, fail_on_errors = parse(_payload())
     results = run(operations, fail_on_errors)
-    document = BulkResponse[UserModel](Operations=results)  # type: ignore[valid-type]
+    document = BulkResponse[UserModel](Operations=results)
     return scim_response(document.model_dump(scim_ctx=Context.BULK_RESPONSE))

@@ -28,13 +28,13 @@ from scim2_models import (
     ServiceProviderConfig,
     Sort,
 )
+from scim2_models import Group as GroupModel
 from werkzeug.exceptions import NotFound
 
 from models import urns
 
 from .bulk import MAX_OPERATIONS, MAX_PAYLOAD_SIZE
 from .errors import scim_response
-from .group_mapping import GroupModel
 from .mapping import (
     ROSTER_USER_DESCRIPTION,
     DirectoryEnterpriseUser,

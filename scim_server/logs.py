@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import sys
+from typing import TextIO
 
 from models import audit
 
@@ -36,7 +37,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure(level: str = "INFO", stream=None) -> None:
+def configure(level: str = "INFO", stream: TextIO | None = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

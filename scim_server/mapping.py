@@ -80,13 +80,13 @@ class DirectoryUser(User[AnyExtension]):
     emails: list[DirectoryEmail] | None = None  # type: ignore[assignment]
 
 
-UserModel = DirectoryUser[DirectoryEnterpriseUser | RosterUser]  # type: ignore[valid-type]
+UserModel = DirectoryUser[DirectoryEnterpriseUser | RosterUser]
 
 # scim2-models keeps its Path[...] and ScimFilter[...] classes in a WeakValueDictionary and makes one on a miss;
 # a class that the cyclic garbage collector frees between that insertion and the lookup after it is a KeyError
 # (seen as a 500 under generated traffic). Bound here once and referenced for good, every lookup finds them.
-USER_PATH = Path[UserModel]  # type: ignore[valid-type]
-USER_FILTER = ScimFilter[UserModel]  # type: ignore[valid-type]
+USER_PATH = Path[UserModel]
+USER_FILTER = ScimFilter[UserModel]
 
 
 def from_scim_user(payload: Any, context: Context) -> tuple[str, dict[str, Any], str | None, str | None]:

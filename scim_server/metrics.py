@@ -148,7 +148,7 @@ class Metrics:
         if self.multiprocess_dir is None:
             return generate_latest(self.registry)
         registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=self.multiprocess_dir)
+        MultiProcessCollector(registry, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]  # prometheus-client's is untyped
         registry.register(OutboxCollector())
         return generate_latest(registry)
 

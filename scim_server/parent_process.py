@@ -28,7 +28,7 @@ def signal_on_parent_death(signum: int = signal.SIGTERM) -> bool:
         return False
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        done = libc.prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0) == 0
+        done: bool = libc.prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0) == 0
     except (OSError, AttributeError):  # a libc without prctl: the parent check alone
         return False
     if not done:

@@ -25,7 +25,7 @@ ENTERPRISE = urns.ENTERPRISE_USER
 MANAGER = ENTERPRISE + ":manager"
 _MANAGER_PATHS = {"manager", MANAGER.lower()}
 
-UserPatch = PatchOp[UserModel]  # type: ignore[valid-type]
+UserPatch = PatchOp[UserModel]
 
 
 def _manager(value: Any) -> Any:

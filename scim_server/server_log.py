@@ -12,6 +12,6 @@ from typing import Any
 from gunicorn.glogging import Logger
 
 
-class RequestLogOnly(Logger):
+class RequestLogOnly(Logger):  # type: ignore[misc]  # gunicorn has no type hints
     def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
         return None
