@@ -2,9 +2,11 @@
 
 The bearer token is parsed by authlib (RFC 6750 §2.1) and looked up in
 models.oauth on every request, so a revoked or deprovisioned token is
-refused at once (R11). Every refusal is an ``invalid_token`` with its
-``WWW-Authenticate`` challenge (RFC 6750 §3), the same words whatever was
-wrong, so a caller learns nothing about which tokens exist.
+refused at once (R11). A missing, unreadable or dead token is one
+``invalid_token`` with its ``WWW-Authenticate`` challenge (RFC 6750 §3), the
+same words whatever was wrong, so a caller learns nothing about which tokens
+exist; a live one spends its client's budget (429 past it) and needs the
+``openid`` scope (403 ``insufficient_scope``).
 """
 
 from __future__ import annotations
@@ -106,8 +108,8 @@ class BearerRequest(JsonRequest):  # type: ignore[misc]  # authlib is untyped
 
     authlib's FlaskJsonRequest decodes the whole URL to an IRI (werkzeug's
     ``request.url``) and its ``headers or {}`` counts werkzeug's headers by
-    walking the WSGI environ; nothing here reads the URL, and the headers
-    are read once, for ``Authorization``.
+    walking the WSGI environ. The protector reads one header, ``Authorization``,
+    and no URL (it is kept for authlib's shape, scheme and host only).
     """
 
     def __init__(self, request: Any) -> None:
