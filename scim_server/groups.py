@@ -19,9 +19,10 @@ from models.tenancy import Account, Group
 from .documents import group_location, group_response, locations, response_parameters
 from .group_filters import compile_group_filter, group_sort_key
 from .group_mapping import member_models, member_selection, to_scim_group
-from .listing import ListQuery, ResourceListing, list_resources
+from .listing import ResourceListing, list_resources
 from .payload import json_body
 from .preconditions import NotModified, check_read, etag, expected_versions
+from .search import ListQuery
 from .sorting import SortKey
 from .storage import GroupStore
 

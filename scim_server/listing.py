@@ -317,7 +317,7 @@ def _respond(model: Any, page: Page, resources: list[Any], query: ListQuery) -> 
 @functools.cache
 def _list_response(model: Any) -> Any:
     """``ListResponse[model]``: scim2-models builds a new class at each subscript (milliseconds), so once per model."""
-    return ListResponse[model]  # type: ignore[valid-type]
+    return ListResponse[model]
 
 
 def _respond_documents(model: Any, page: Page, documents: list[str]) -> Response:
