@@ -25,8 +25,8 @@ three characters have no trigram: they keep the walk of the account's range
 of the path, and so does the caseExact ``value`` column (only the enterprise
 ``manager.value``).
 
-A filter has at most :data:`MAX_FILTER_LENGTH` characters,
-:data:`MAX_FILTER_TERMS` attribute tests and :data:`MAX_FILTER_DEPTH` levels
+A filter has at most :data:`.filter_limits.MAX_FILTER_LENGTH` characters,
+:data:`.filter_limits.MAX_FILTER_TERMS` attribute tests and :data:`.filter_limits.MAX_FILTER_DEPTH` levels
 of ``and``/``or``/``not``/``[…]``; beyond, it is ``invalidFilter``. What is
 allowed compiles to SQL of bounded depth: ``and``/``or`` chains become
 balanced trees, ``or`` of tests on one path one subquery, and ``or`` of
@@ -38,8 +38,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-import re
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -60,11 +58,24 @@ from scim2_models.path import (
 from scim2_models.path.resolution import coerce_value
 
 from models import urns
-from models.database import db, is_postgres
+from models.database import is_postgres
 from models.directory_index import fold
 from models.tenancy import DirectoryRecord, DirectoryValue
 
+from .filter_limits import check_length, check_shape, invalid
 from .mapping import UserModel
+from .string_index import (
+    TRIGRAM,
+    TrigramTest,
+    code_point_order,
+    conjuncts,
+    contains,
+    like,
+    like_escaped,
+    prefix_range,
+    trigram_match,
+    unindexed,
+)
 
 CORE = urns.CORE_USER.lower() + ":"
 ENTERPRISE = urns.ENTERPRISE_USER.lower() + ":"
@@ -120,75 +131,8 @@ USER_VALUES: dict[str, Value] = {
 }
 """Attributes filtered and sorted through directory_value, by lower-cased URN."""
 
-MAX_FILTER_LENGTH = 10_000
-"""Characters a filter may have, checked before it is parsed."""
-
-MAX_FILTER_TERMS = 100
-"""Attribute tests (comparisons and ``pr``, those inside ``[…]`` included) a filter may have."""
-
-MAX_FILTER_DEPTH = 10
-"""Levels of ``and``/``or``, ``not`` and ``[…]`` a filter may nest (``a or b`` is one, ``a and (b or c)`` two)."""
-
 _NEVER = peewee.Value(False) == peewee.Value(True)
 _ALWAYS = peewee.Value(True) == peewee.Value(True)
-
-
-def _invalid(detail: str) -> InvalidFilterException:
-    return InvalidFilterException(detail=detail)
-
-
-def _shape(node: Any) -> tuple[int, int]:
-    """(attribute tests, nesting depth) of a parsed filter; scim2-models bounds its depth, so this recursion too."""
-    if isinstance(node, LogicalExpr):
-        measures = [_shape(term) for term in node.terms]
-        return sum(terms for terms, _ in measures), 1 + max(depth for _, depth in measures)
-    if isinstance(node, Not | ValuePath):
-        terms, depth = _shape(node.expr if isinstance(node, Not) else node.val_filter)
-        return terms, depth + 1
-    return 1, 0
-
-
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-"""U+0000 and lone UTF-16 surrogates: no stored value holds one (SCIM bodies refuse them; PostgreSQL cannot bind
-U+0000, no encoder takes a surrogate), so a filter naming one matches nothing and must never reach SQL."""
-
-
-def _refuse_unstorable(text: str, where: str) -> None:
-    found = _UNSTORABLE.search(text)
-    if found:
-        raise _invalid(f"{where} holds the character U+{ord(found.group()):04X} (a NUL or a lone UTF-16 surrogate), "
-                       "which no attribute can hold: remove it.")
-
-
-def check_length(text: str) -> None:
-    """Refuse a filter too long to parse or holding an unstorable character (invalidFilter), before it is parsed."""
-    if len(text) > MAX_FILTER_LENGTH:
-        raise _invalid(f"The filter has {len(text):,} characters; at most {MAX_FILTER_LENGTH:,} are allowed. "
-                       "Split it into several requests.")
-    _refuse_unstorable(text, "The filter")
-
-
-def _check_values(node: Any) -> None:
-    """Refuse a compared value that an escape (``\\u0000``) made unstorable; depth is bounded as in :func:`_shape`."""
-    if isinstance(node, LogicalExpr):
-        for term in node.terms:
-            _check_values(term)
-    elif isinstance(node, Not | ValuePath):
-        _check_values(node.expr if isinstance(node, Not) else node.val_filter)
-    elif isinstance(node, Comparison) and isinstance(node.value, str):
-        _refuse_unstorable(node.value, f"The filter's value for {node.attr_path}")
-
-
-def check_shape(scim_filter: ScimFilter[Any]) -> None:
-    """Refuse a filter with too many attribute tests or levels (invalidFilter): the limits of the module docstring."""
-    _check_values(scim_filter.ast)
-    terms, depth = _shape(scim_filter.ast)
-    if terms > MAX_FILTER_TERMS:
-        raise _invalid(f"The filter has {terms} attribute tests; at most {MAX_FILTER_TERMS} are allowed. "
-                       "Split it into several requests.")
-    if depth > MAX_FILTER_DEPTH:
-        raise _invalid(f"The filter nests {depth} levels of and, or, not and [...]; at most {MAX_FILTER_DEPTH} "
-                       "are allowed.")
 
 
 def _balanced(op: LogicalOperator, terms: list[Expression]) -> Expression:
@@ -264,10 +208,10 @@ class UserFilterCompiler(FilterVisitor[Expression]):
         """
         # SQLite prefers an index of two equalities to the rowids of a trigram match; the unary + leaves
         # it only the match to start from, where a match is a term of the whole condition
-        matched = condition is not None and any(isinstance(term, _TrigramTest) for term in _conjuncts(condition))
-        where = _unindexed(DirectoryValue.path, matched) == value.path
+        matched = condition is not None and any(isinstance(term, TrigramTest) for term in conjuncts(condition))
+        where = unindexed(DirectoryValue.path, matched) == value.path
         if self.account_id is not None:
-            where &= _unindexed(DirectoryValue.account_id, matched) == self.account_id
+            where &= unindexed(DirectoryValue.account_id, matched) == self.account_id
         if condition is not None:
             where &= condition
         if is_postgres():
@@ -306,14 +250,14 @@ class UserFilterCompiler(FilterVisitor[Expression]):
         resolve = self.filter.resolve_comparison if comparison else self.filter.resolve
         binding = resolve(attr_path, strict=True)
         if binding is None:
-            raise _invalid(f"Filtering on {attr_path} is not supported.")
+            raise invalid(f"Filtering on {attr_path} is not supported.")
         return binding
 
     def _column(self, attr_path: AttrPath, *, comparison: bool) -> Column:
         binding = self._binding(attr_path, comparison=comparison)
         column = self.columns.get(binding.urn.lower())
         if column is None:
-            raise _invalid(f"Filtering on {attr_path} is not supported.")
+            raise invalid(f"Filtering on {attr_path} is not supported.")
         return column
 
     def visit_comparison(self, node: Comparison) -> Expression:
@@ -326,20 +270,20 @@ class UserFilterCompiler(FilterVisitor[Expression]):
         if value is None:
             # "attr eq null" is how some clients write "not present"
             if node.op not in (CompareOperator.eq, CompareOperator.ne):
-                raise _invalid(f"{node.op.value} cannot compare with null.")
+                raise invalid(f"{node.op.value} cannot compare with null.")
             absent = self._absent(column, expression)
             return absent if node.op == CompareOperator.eq else ~absent
         if column.kind == "boolean":
             if node.op not in (CompareOperator.eq, CompareOperator.ne) or not isinstance(value, bool):
-                raise _invalid(f"{node.attr_path} takes eq or ne with true or false.")
+                raise invalid(f"{node.attr_path} takes eq or ne with true or false.")
             return expression if (node.op == CompareOperator.eq) == value else ~expression
         if column.kind == "datetime":
             if node.op in (CompareOperator.co, CompareOperator.sw, CompareOperator.ew):
-                raise _invalid(f"{node.op.value} does not apply to the dateTime {node.attr_path}.")
+                raise invalid(f"{node.op.value} does not apply to the dateTime {node.attr_path}.")
             if isinstance(value, dt.datetime) and value.tzinfo is not None:
                 value = value.astimezone(dt.UTC).replace(tzinfo=None)  # stored as naive UTC
         elif not isinstance(value, str):
-            raise _invalid(f"{node.attr_path} is compared with a string.")
+            raise invalid(f"{node.attr_path} is compared with a string.")
         elif column.fold_case:
             value = value.lower()
         return self._compare(expression, node.op, value, column.nullable)
@@ -351,7 +295,7 @@ class UserFilterCompiler(FilterVisitor[Expression]):
         column = _row_column(value_spec, bool(binding.case_exact))
         if value is None:
             if node.op not in (CompareOperator.eq, CompareOperator.ne):
-                raise _invalid(f"{node.op.value} cannot compare with null.")
+                raise invalid(f"{node.op.value} cannot compare with null.")
             present = _row_present(value_spec)
             if not in_value_path:
                 return None
@@ -361,10 +305,10 @@ class UserFilterCompiler(FilterVisitor[Expression]):
             op = CompareOperator.eq  # negated by the caller: no value equals the operand
         if value_spec.column == "primary":
             if op not in (CompareOperator.eq, CompareOperator.ne) or not isinstance(value, bool):
-                raise _invalid(f"{node.attr_path} takes eq or ne with true or false.")
+                raise invalid(f"{node.attr_path} takes eq or ne with true or false.")
             return column == value if op == CompareOperator.eq else column != value
         if not isinstance(value, str):
-            raise _invalid(f"{node.attr_path} is compared with a string.")
+            raise invalid(f"{node.attr_path} is compared with a string.")
         if column is not DirectoryValue.value:
             value = fold(value)
         return self._compare(column, op, value, False)
@@ -411,18 +355,18 @@ class UserFilterCompiler(FilterVisitor[Expression]):
             trigrams = expression is DirectoryValue.value_key and length >= TRIGRAM
             if op == CompareOperator.sw:
                 condition = fn.SUBSTR(expression, 1, length) == value
-                if value and _code_point_order():
-                    condition = _prefix_range(expression, value) & condition
+                if value and code_point_order():
+                    condition = prefix_range(expression, value) & condition
             elif trigrams and is_postgres():
-                pattern = _like_escaped(value)
-                condition = _like(expression, "%" + pattern + ("%" if op == CompareOperator.co else ""))
+                pattern = like_escaped(value)
+                condition = like(expression, "%" + pattern + ("%" if op == CompareOperator.co else ""))
             elif op == CompareOperator.ew:
                 condition = (fn.LENGTH(expression) >= length) & (
                     fn.SUBSTR(expression, fn.LENGTH(expression) - length + 1, length) == value)
             else:
-                condition = _contains(expression, value)
+                condition = contains(expression, value)
             if trigrams and op != CompareOperator.sw and not is_postgres():
-                condition = _trigram_match(value) & condition
+                condition = trigram_match(value) & condition
         return (expression.is_null(False) & condition) if nullable else condition
 
     def visit_present(self, node: Present) -> Expression:
@@ -454,9 +398,9 @@ class UserFilterCompiler(FilterVisitor[Expression]):
         binding = self._binding(node.attr_path, comparison=False)
         value_spec = self.values.get(binding.urn.lower())
         if value_spec is None or node.sub_attr is not None or node.attr_path.sub_attr is not None:
-            raise _invalid(f"Filtering on {node.attr_path}[…] is not supported.")
+            raise invalid(f"Filtering on {node.attr_path}[…] is not supported.")
         if not binding.is_multivalued:
-            raise _invalid(f"{node.attr_path} holds one value and has no values to select.")
+            raise invalid(f"{node.attr_path} holds one value and has no values to select.")
         return self._rows(value_spec, _RowCompiler(self, node.attr_path, value_spec.path).visit(node.val_filter))
 
 
@@ -470,12 +414,12 @@ class _RowCompiler(FilterVisitor[Expression]):
 
     def _binding(self, attr_path: AttrPath) -> Any:
         if attr_path.sub_attr is not None or attr_path.uri is not None:
-            raise _invalid(f"{attr_path} is not a sub-attribute of {self.attr_path}.")
+            raise invalid(f"{attr_path} is not a sub-attribute of {self.attr_path}.")
         full = AttrPath(self.attr_path.attr, attr_path.attr, self.attr_path.uri)
         binding = self.outer._binding(full, comparison=True)
         value_spec = self.outer.values.get(binding.urn.lower())
         if value_spec is None or value_spec.path != self.path:
-            raise _invalid(f"Filtering on {full} is not supported.")
+            raise invalid(f"Filtering on {full} is not supported.")
         return binding
 
     def visit_comparison(self, node: Comparison) -> Expression:
@@ -492,111 +436,7 @@ class _RowCompiler(FilterVisitor[Expression]):
         return _combine(node.op, [self.visit(term) for term in node.terms])
 
     def visit_value_path(self, node: ValuePath) -> Expression:
-        raise _invalid("A value path cannot hold another one.")
-
-
-def _contains(expression: Expression, value: str) -> Expression:
-    if is_postgres():
-        return fn.STRPOS(expression, value) > 0
-    return fn.INSTR(expression, value) > 0
-
-
-TRIGRAM = 3
-"""Characters an operand needs for a trigram index to find it (a shorter one has no trigram)."""
-
-TRIGRAM_TABLE = peewee.Table("directory_value_trigram")
-"""SQLite's FTS5 index of ``directory_value.value_key`` by trigrams (migration 0010)."""
-
-_LIKE_ESCAPE = "\\"
-_LIKE_SPECIAL = re.compile(r"[\\%_]")
-
-_LAST_CODE_POINT = 0x10FFFF
-_SURROGATES = (0xD800, 0xDFFF)
-
-
-def successor(prefix: str) -> str | None:
-    """The least string greater than every string starting with ``prefix`` (in code-point order); None if none.
-
-    The last character incremented, skipping the surrogates no stored text
-    holds; a last U+10FFFF cannot be, so it is dropped and the one before is.
-    """
-    for end in range(len(prefix) - 1, -1, -1):
-        code = ord(prefix[end]) + 1
-        if _SURROGATES[0] <= code <= _SURROGATES[1]:
-            code = _SURROGATES[1] + 1
-        if code <= _LAST_CODE_POINT:
-            return prefix[:end] + chr(code)
-    return None
-
-
-def _prefix_range(expression: Expression, prefix: str) -> Expression:
-    """``expression`` in [prefix, successor(prefix)): what starts with ``prefix`` does, in code-point order."""
-    above = successor(prefix)
-    return (expression >= prefix) if above is None else ((expression >= prefix) & (expression < above))
-
-
-_CODE_POINT_ORDER: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
-
-
-def _code_point_order() -> bool:
-    """Whether the database orders text by code point, so a prefix is a range; asked once per database.
-
-    SQLite compares text with BINARY (UTF-8 bytes: code points), as no
-    column here names another collation. PostgreSQL compares with the
-    database's collation: code points only for the libc "C", "POSIX" and
-    "C.UTF-8" (glibc 2.35+) or the builtin provider's (PostgreSQL 17+); an
-    ICU default (PostgreSQL 15+) or a language's collation orders otherwise.
-    """
-    database = db.obj
-    if not isinstance(database, peewee.PostgresqlDatabase):
-        return True
-    known = _CODE_POINT_ORDER.get(database)
-    if known is None:
-        # to_jsonb: datlocprovider exists only from PostgreSQL 15
-        collation, provider = database.execute_sql(
-            "SELECT d.datcollate, to_jsonb(d) ->> 'datlocprovider' FROM pg_database AS d "
-            "WHERE d.datname = current_database()", ()).fetchone()
-        known = provider == "b" or (provider in (None, "c") and (
-            collation in ("C", "POSIX") or collation.lower() in ("c.utf-8", "c.utf8")))
-        _CODE_POINT_ORDER[database] = known
-    return known
-
-
-def _like_escaped(text: str) -> str:
-    return _LIKE_SPECIAL.sub(lambda found: _LIKE_ESCAPE + found.group(), text)
-
-
-def _like(expression: Expression, pattern: str) -> Expression:
-    """PostgreSQL's ``LIKE``, case-sensitive and exact with ``pattern`` escaped, which pg_trgm's index serves."""
-    return peewee.NodeList((expression, peewee.SQL("LIKE"), pattern, peewee.SQL("ESCAPE"), _LIKE_ESCAPE))
-
-
-class _TrigramTest(peewee.Expression):
-    """``directory_value.id IN (rowids of a trigram match)``, told apart by :meth:`UserFilterCompiler._rows`."""
-
-
-def _conjuncts(expression: Expression) -> list[Expression]:
-    """The terms of ``expression``'s top-level AND (itself when it is none); the trees are balanced, so shallow."""
-    if isinstance(expression, peewee.Expression) and expression.op == peewee.OP.AND:
-        return _conjuncts(expression.lhs) + _conjuncts(expression.rhs)
-    return [expression]
-
-
-def _unindexed(column: Expression, unindexed: bool) -> Expression:
-    """``+column`` when ``unindexed``: SQLite then reads no index for the term."""
-    return peewee.NodeList((peewee.SQL("+"), column), glue="") if unindexed else column
-
-
-def _trigram_match(value: str) -> Expression:
-    """SQLite: the row is among those whose ``value_key`` holds every trigram of ``value`` in sequence.
-
-    A phrase of the FTS5 trigram table: the rows holding ``value``, no
-    others, as the tokenizer is case-sensitive and ``value_key`` folded
-    already; the exact test stays beside it all the same.
-    """
-    phrase = '"' + value.replace('"', '""') + '"'
-    return _TrigramTest(DirectoryValue._meta.primary_key, peewee.OP.IN, TRIGRAM_TABLE.select(
-        TRIGRAM_TABLE.c.rowid).where(peewee.Expression(TRIGRAM_TABLE.c.value_key, "MATCH", phrase)))
+        raise invalid("A value path cannot hold another one.")
 
 
 @functools.lru_cache(maxsize=64)
@@ -609,11 +449,11 @@ def parse_user_filter(text: str) -> ScimFilter[Any]:
     """
     check_length(text)
     try:
-        scim_filter = ScimFilter[UserModel](text)  # type: ignore[valid-type]
+        scim_filter = ScimFilter[UserModel](text)
     except InvalidFilterException:
         raise
     except (ValueError, TypeError) as exc:
-        raise _invalid(str(exc)) from exc
+        raise invalid(str(exc)) from exc
     check_shape(scim_filter)
     return scim_filter
 

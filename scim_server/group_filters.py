@@ -19,7 +19,8 @@ from models import urns
 from models.directory_groups import groups_with_member
 from models.tenancy import DirectoryRecord, Group
 
-from .filters import Column, Expression, UserFilterCompiler, check_length, check_shape
+from .filter_limits import check_length, check_shape
+from .filters import Column, Expression, UserFilterCompiler
 from .sorting import SortKey, refuse, resolve
 
 CORE = urns.CORE_GROUP.lower() + ":"

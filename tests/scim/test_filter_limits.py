@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from models import DirectoryRecord, directory_index
 from models.fields import new_id
 from models.tenancy import DirectoryValue
-from scim_server.filters import MAX_FILTER_DEPTH, MAX_FILTER_LENGTH, MAX_FILTER_TERMS
+from scim_server.filter_limits import MAX_FILTER_DEPTH, MAX_FILTER_LENGTH, MAX_FILTER_TERMS
 
 from .scim_support import tenant
 
