@@ -20,8 +20,9 @@ from models.directory_groups import groups_with_member
 from models.tenancy import DirectoryRecord, Group
 
 from .filter_limits import check_length, check_shape
-from .filters import Column, Expression, UserFilterCompiler
+from .filters import UserFilterCompiler
 from .sorting import SortKey, refuse, resolve
+from .user_attributes import Column, Expression
 
 CORE = urns.CORE_GROUP.lower() + ":"
 MEMBER_VALUE = CORE + "members.value"

@@ -33,9 +33,9 @@ from models.tenancy import Account
 from . import cursor
 from .documents import response_parameters
 from .errors import MEDIA_TYPE, scim_response
-from .filters import Expression
 from .search import ListQuery
 from .sorting import SortKey, Walk
+from .user_attributes import Expression
 
 bp = Blueprint("listing", __name__)
 

@@ -28,8 +28,8 @@ from scim2_models.path import Present
 from models.database import is_postgres
 from models.tenancy import DirectoryRecord, DirectoryValue
 
-from .filters import CORE, USER_COLUMNS, USER_VALUES, Expression
 from .mapping import UserModel
+from .user_attributes import CORE, USER_COLUMNS, USER_VALUES, Expression
 
 MAX_SORT_BY_LENGTH = 256
 """Characters a sortBy may have: the longest attribute URN path is well below."""

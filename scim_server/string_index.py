@@ -19,7 +19,7 @@ from peewee import fn
 from models.database import db, is_postgres
 from models.tenancy import DirectoryValue
 
-Expression = Any  # a peewee expression; peewee ships no type hints
+from .user_attributes import Expression
 
 
 def contains(expression: Expression, value: str) -> Expression:
