@@ -9,7 +9,7 @@ from typing import Any
 
 import peewee
 
-from . import audit, clock, emails, outbox, passwords, permissions, settings
+from . import audit, clock, emails, mails, outbox, passwords, permissions
 from .accounts import lock, require_admin
 from .audit import Actor
 from .database import transaction
@@ -147,33 +147,9 @@ def add_user(
     group_list = resolve_groups(account, groups)
     if password is not None:
         passwords.check_policy(password, email=email)
-    now = clock.now()
-    temporary = None
     with transaction():
         lock(account)  # first, like every writer of the account's groups and members (models.groups)
-        user = find_user(email)
-        created = user is None or user.status == "pending"
-        if user is None:
-            try:
-                with transaction():
-                    user = User.create(email=email, email_key=emails.key(email), given_name=given_name.strip(),
-                                       family_name=family_name.strip(), status="pending")
-            except peewee.IntegrityError:
-                user = find_user(email)
-                assert user is not None
-                created = user.status == "pending"
-        if created:
-            if temporary_password or password is None:
-                temporary = _secrets.token_urlsafe(12)
-                password = temporary
-            User.update(
-                status="active",
-                password_hash=passwords.hash_password(password),
-                must_change_password=temporary is not None,
-                given_name=given_name.strip() or user.given_name,
-                family_name=family_name.strip() or user.family_name,
-                updated_at=now,
-            ).where(User.id == user.id).execute()
+        user, created, temporary = _person_for(email, given_name, family_name, password, temporary_password)
         try:
             with transaction():
                 membership = Membership.create(user=user.id, account=account.id, status="active", role=role,
@@ -184,23 +160,48 @@ def add_user(
         if group_list:
             group_list = resolve_groups(account, [g.id for g in group_list])  # none deleted since: NotFoundError
             GroupMember.insert_many([{"group": g.id, "membership": membership.id} for g in group_list]).execute()
-        product = settings.current.product_name
         if temporary is not None:
-            outbox.enqueue(outbox.mail(
-                email, f"Your {product} account for {account.name}",
-                f"An account was created for you in {account.name}.\n\nSign in at {settings.current.base_url} "
-                f"with {email} and this temporary password: {temporary}\n\n"
-                "You will choose your own password at the first sign-in.\n",
-                template="temporary_password", account_id=account.id))
+            outbox.enqueue(mails.temporary_password(account, email, temporary))
         elif not created:
-            outbox.enqueue(outbox.mail(
-                email, f"You now have access to {account.name} on {product}",
-                f"You have been added to {account.name}. Sign in at {settings.current.base_url} to use it.\n",
-                template="added", account_id=account.id))
+            outbox.enqueue(mails.added(account, email))
         audit.record(by, "membership.created", account_id=account.id, target_type="membership",
                      target_id=membership.id, email=email, role=role, via=via, new_user=created,
                      temporary_password=temporary is not None)
     return AddedUser(membership, User.get_by_id(user.id), created, temporary)
+
+
+def _person_for(email: str, given_name: str, family_name: str, password: str | None,
+                temporary_password: bool) -> tuple[User, bool, str | None]:
+    """The user ``email`` names, made an active one when new (or pending): (user, created, temporary password).
+
+    A new person gets ``password``, or a temporary one when there is none or
+    ``temporary_password`` asks; an existing person keeps theirs.
+    """
+    user = find_user(email)
+    created = user is None or user.status == "pending"
+    if user is None:
+        try:
+            with transaction():
+                user = User.create(email=email, email_key=emails.key(email), given_name=given_name.strip(),
+                                   family_name=family_name.strip(), status="pending")
+        except peewee.IntegrityError:
+            user = find_user(email)
+            assert user is not None
+            created = user.status == "pending"
+    temporary = None
+    if created:
+        if temporary_password or password is None:
+            temporary = _secrets.token_urlsafe(12)
+            password = temporary
+        User.update(
+            status="active",
+            password_hash=passwords.hash_password(password),
+            must_change_password=temporary is not None,
+            given_name=given_name.strip() or user.given_name,
+            family_name=family_name.strip() or user.family_name,
+            updated_at=clock.now(),
+        ).where(User.id == user.id).execute()
+    return user, created, temporary
 
 
 def complete_first_login(user: User, *, accept_terms: bool, new_password: str | None = None) -> User:

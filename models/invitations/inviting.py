@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .. import audit, clock, emails, outbox, permissions, prepared, settings
+from .. import mails as notices
 from ..accounts import lock, require_admin
 from ..audit import Actor
 from ..database import supports_returning, transaction
@@ -20,7 +21,7 @@ from ..errors import ConflictError, InvalidInputError
 from ..fields import new_id
 from ..groups import resolve_groups
 from ..tenancy import Account, GroupMember, Invitation, Membership, User
-from .links import link_token, mail_added, mail_invited, new_token_fields
+from .links import link_token, new_token_fields
 
 CHUNK = 500
 OUTCOMES = ("invited", "added", "already_member", "already_invited", "rejected")
@@ -310,12 +311,12 @@ def _announce(users: dict[str, User], invitation_rows: list[dict[str, Any]], inv
         link = f"{settings.current.base_url.rstrip('/')}/invitations/{link_token(row['id'], row['token_nonce'])}"
         results[key] = InviteResult(row["email"], "invited", membership_id=row["membership"],
                                     invitation_id=row["id"], link=link)
-        mails.append(mail_invited(account, row["email"], link, terms.expires_at))
+        mails.append(notices.invited(account, row["email"], link, terms.expires_at))
         events.append(audit.event(by, "invitation.created", account_id=account.id, target_type="invitation",
                                   target_id=row["id"], email=row["email"], role=role, via=via))
     for key, result in results.items():
         if result.outcome == "added":
-            mails.append(mail_added(account, users[key].email))
+            mails.append(notices.added(account, users[key].email))
             events.append(audit.event(by, "membership.created", account_id=account.id, target_type="membership",
                                       target_id=result.membership_id or "", email=result.email, role=role, via=via))
     outbox.enqueue(*mails)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from .. import audit, clock, emails, members, outbox, settings
+from .. import audit, clock, emails, mails, members, outbox, settings
 from ..accounts import lock, require_admin
 from ..audit import Actor
 from ..database import transaction
 from ..errors import ConflictError, NotFoundError, PolicyViolationError
 from ..tenancy import Account, Invitation, Membership, User
 from .inviting import Invitee, users_for
-from .links import effective_status, invitation_url, mail_invited, new_token_fields
+from .links import effective_status, invitation_url, new_token_fields
 
 
 def find_invitation(account: Account, email: str) -> Invitation:
@@ -55,7 +55,7 @@ def resend(invitation: Invitation, *, by: Actor) -> str:
                           last_sent_at=now, **fields).where(Invitation.id == invitation.id).execute()
         invitation = Invitation.get_by_id(invitation.id)
         link = invitation_url(invitation)
-        outbox.enqueue(mail_invited(account, invitation.email, link, expires_at))
+        outbox.enqueue(mails.invited(account, invitation.email, link, expires_at))
         audit.record(by, "invitation.resent", account_id=account.id, target_type="invitation",
                      target_id=invitation.id, email=invitation.email)
     return link

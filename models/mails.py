@@ -1,0 +1,50 @@
+"""The mails the domain sends about memberships, as outbox rows (models.outbox); each says what happened and what to do.
+
+No secret goes into a mail except the one it exists to deliver (a link, a
+temporary password), and no mail is logged with its body.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from . import outbox, settings
+from .tenancy import Account
+
+
+def invited(account: Account, email: str, link: str, expires_at: dt.datetime) -> dict[str, Any]:
+    product = settings.current.product_name
+    return outbox.mail(
+        email,
+        f"You are invited to {account.name} on {product}",
+        f"You have been invited to join {account.name} on {product}.\n\n"
+        f"Register and join: {link}\n\nThis link is valid until {expires_at:%Y-%m-%d %H:%M} UTC.\n",
+        template="invitation",
+        account_id=account.id,
+    )
+
+
+def added(account: Account, email: str) -> dict[str, Any]:
+    product = settings.current.product_name
+    return outbox.mail(
+        email,
+        f"You now have access to {account.name} on {product}",
+        f"You have been added to {account.name}. Sign in at {settings.current.base_url} to use it.\n",
+        template="added",
+        account_id=account.id,
+    )
+
+
+def temporary_password(account: Account, email: str, password: str) -> dict[str, Any]:
+    """R8: a person created with a temporary password, to be changed at the first sign-in."""
+    product = settings.current.product_name
+    return outbox.mail(
+        email,
+        f"Your {product} account for {account.name}",
+        f"An account was created for you in {account.name}.\n\nSign in at {settings.current.base_url} "
+        f"with {email} and this temporary password: {password}\n\n"
+        "You will choose your own password at the first sign-in.\n",
+        template="temporary_password",
+        account_id=account.id,
+    )
