@@ -127,14 +127,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def _close(exc: BaseException | None) -> None:
         end_request(exc)  # SQLite keeps the connection, never a transaction
 
+    _register_blueprints(app)
+    _wrap_wsgi(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    """The APIs and the pages, then what wraps them all: error pages, CSRF, the 503 page, sessions."""
     from flask_wtf.csrf import CSRFProtect
 
-    from oidc import discovery, endpoints, pages, provider, signin, signin_webauthn, unavailable, web_session
+    from oidc import console, discovery, endpoints, pages, profile, provider, signin_webauthn, unavailable, web_session
+    from oidc import errors as oidc_errors
 
     from . import health, scim
-    from .client_address import ClientAddress, TrustedProxies
-    from .request_log import RequestLog
-    from .routing import CanonicalScimPaths
 
     app.register_blueprint(health.bp)
     app.register_blueprint(scim.bp)
@@ -142,13 +147,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(discovery.bp)
     app.register_blueprint(endpoints.bp)
     app.register_blueprint(signin_webauthn.bp)  # the sign-in pages, with their WebAuthn routes
-    from oidc import profile  # the self-service profile pages
-    app.register_blueprint(profile.bp)
-    from oidc import console  # the admin console pages
-    app.register_blueprint(console.bp)
+    app.register_blueprint(profile.bp)  # the self-service profile pages
+    app.register_blueprint(console.bp)  # the admin console pages
     app.extensions["roster_oauth"] = provider.create_server(app)
-    from oidc import errors as oidc_errors  # after every blueprint: it reads them, and wraps SCIM's error handler
-    oidc_errors.init_app(app)
+    oidc_errors.init_app(app)  # after every blueprint: it reads them, and wraps SCIM's error handler
     # after the input check, which must see a request before anything reads its form
     csrf = CSRFProtect(app)
     for name, blueprint in app.blueprints.items():
@@ -157,6 +159,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     unavailable.init_app(app)  # 503 while the database is away, as OAuth JSON or a page (SCIM answers its own)
     app.context_processor(web_session.template_context)
     app.session_interface = web_session.LazySessions()
+
+
+def _wrap_wsgi(app: Flask) -> None:
+    """The WSGI layers around the app, innermost first: canonical SCIM paths, the request log, the client address."""
+    from oidc import signin
+
+    from .client_address import ClientAddress, TrustedProxies
+    from .request_log import RequestLog
+    from .routing import CanonicalScimPaths
+
     # outermost, so the path it logs is the canonical one CanonicalScimPaths set
     observe = None
     if metrics_enabled(app.config):
@@ -167,5 +179,3 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # outside the log too: every layer sees the client behind the trusted proxies, not the proxy
     trusted = TrustedProxies(app.config["FORWARDED_ALLOW_IPS"])
     app.wsgi_app = ClientAddress(app.wsgi_app, trusted)  # type: ignore[method-assign]
-
-    return app

@@ -149,6 +149,10 @@ def fetch_page(listing: ResourceListing, account: Account, query: ListQuery, *, 
     deep ``startIndex`` skips index entries, not joined rows). With
     ``full=False`` such a page's rows are those ids (``Page.narrow``) and
     nothing more is loaded.
+
+    One function (about 60 lines): the count, the direction a page is read in
+    and the cursor's key decide each other's statements, and apart they would
+    pass all of them back and forth.
     """
     condition = listing.compile_filter(query.filter, account.id) if query.filter else None
     parts, sort = _key_parts(listing, query)
@@ -182,9 +186,7 @@ def fetch_page(listing: ResourceListing, account: Account, query: ListQuery, *, 
         picked = _walked(sort.walk, account.id, forward != query.descending, query, after,
                          lambda: total if total is not None else counted())
     else:
-        keys = [part.alias(f"_key{i}") for i, part in enumerate(parts[:-1])]
         where = base(narrow) if join is None else join(base(narrow))
-        select = where.select(listing.id_column(), *keys) if narrow else where.select_extend(*keys)
         if query.cursor is None and total is not None and skip > total // 2:
             # past the middle, the page is counted from the end, read backwards, and turned
             # round: the order is total (ties broken by id), so a deep page skips as few
@@ -192,16 +194,7 @@ def fetch_page(listing: ResourceListing, account: Account, query: ListQuery, *, 
             forward, skip, size = False, max(total - skip - query.count, 0), min(query.count, max(total - skip, 0))
         else:
             size = query.count
-        ascending = forward != query.descending
-        ordered = select.order_by(*(part.asc() if ascending else part.desc() for part in parts))
-        if query.cursor is None:
-            ordered = ordered.offset(skip).limit(size)
-        else:
-            if after is not None:
-                row_key, cursor_key = peewee.Tuple(*parts), peewee.Tuple(*(peewee.Value(v) for v in after))
-                ordered = ordered.where(row_key > cursor_key if ascending else row_key < cursor_key)
-            ordered = ordered.limit(query.count + 1)
-        picked = list(ordered.objects() if narrow else ordered)
+        picked = _ordered_page(listing, where, parts, narrow, forward != query.descending, query, after, skip, size)
     if total is None:
         total = len(picked) if len(picked) < (query.count + 1 if query.cursor is not None else size) else counted()
     more = query.cursor is not None and len(picked) > query.count
@@ -215,14 +208,32 @@ def fetch_page(listing: ResourceListing, account: Account, query: ListQuery, *, 
         return Page(total, rows, start_index=query.start_index, narrow=narrow and not full)
     if not rows:
         return Page(total, [])
-
-    def key(row: Any) -> list[Any]:
-        return [getattr(row, f"_key{i}") for i in range(len(parts) - 1)] + [row.id]
-
     has_next, has_previous = (more, after is not None) if forward else (True, more)
     return Page(total, rows, narrow=narrow and not full,
-                next_cursor=cursor.encode(fingerprint, "n", key(picked[-1])) if has_next else None,
-                previous_cursor=cursor.encode(fingerprint, "p", key(picked[0])) if has_previous else None)
+                next_cursor=cursor.encode(fingerprint, "n", _key(picked[-1], parts)) if has_next else None,
+                previous_cursor=cursor.encode(fingerprint, "p", _key(picked[0], parts)) if has_previous else None)
+
+
+def _key(row: Any, parts: list[Expression]) -> list[Any]:
+    """A picked row's place in the order, as a cursor resumes from it: its sort key (``_key0`` …), then its id."""
+    return [getattr(row, f"_key{i}") for i in range(len(parts) - 1)] + [row.id]
+
+
+def _ordered_page(listing: ResourceListing, where: Any, parts: list[Expression], narrow: bool, ascending: bool,
+                  query: ListQuery, after: list[Any] | None, skip: int, size: int) -> list[Any]:
+    """The rows of a page in SQL order: by offset (``startIndex``), or after a cursor's key (one more, to see
+    whether a next page exists); each row carries its sort key as ``_key0`` … for the cursor built from it."""
+    keys = [part.alias(f"_key{i}") for i, part in enumerate(parts[:-1])]
+    select = where.select(listing.id_column(), *keys) if narrow else where.select_extend(*keys)
+    ordered = select.order_by(*(part.asc() if ascending else part.desc() for part in parts))
+    if query.cursor is None:
+        ordered = ordered.offset(skip).limit(size)
+    else:
+        if after is not None:
+            row_key, cursor_key = peewee.Tuple(*parts), peewee.Tuple(*(peewee.Value(v) for v in after))
+            ordered = ordered.where(row_key > cursor_key if ascending else row_key < cursor_key)
+        ordered = ordered.limit(query.count + 1)
+    return list(ordered.objects() if narrow else ordered)
 
 
 @dataclasses.dataclass

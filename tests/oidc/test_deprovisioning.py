@@ -14,7 +14,7 @@ from models.tenancy import Account, User
 from oidc.web_session import COOKIE
 
 from ..scim.scim_support import USER_SCHEMA, Tenant, other_tenant, tenant
-from ..scim.test_cli import _runner
+from ..cli.test_cli import _runner
 from .flow import PASSWORD, RelyingParty, introspect, ready_person, refresh, sign_in_for_tokens, submit
 
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
