@@ -13,8 +13,8 @@ from models.security import OAuthToken, Session
 from models.tenancy import Account, User
 from oidc.web_session import COOKIE
 
-from ..scim.scim_support import USER_SCHEMA, Tenant, other_tenant, tenant
 from ..cli.test_cli import _runner
+from ..scim.scim_support import USER_SCHEMA, Tenant, other_tenant, tenant
 from .flow import PASSWORD, RelyingParty, introspect, ready_person, refresh, sign_in_for_tokens, submit
 
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
