@@ -346,18 +346,8 @@ def update_record(account_id: str, record_id: str, change: Change, *, by: Actor,
         if user_name != current.user_name or _display(attributes) != _display(current.attributes):
             directory_groups.record_renamed(current.id)  # the groups show the member's userName and displayName
         relink = current.membership_id is None
-        if current.membership_id is None:
-            account = Account.get_by_id(current.account_id)
-            link = _link(account, current.id, user_name, attributes, by, password)
-            DirectoryRecord.update(membership=link.membership_id, unlinked_reason=link.reason).where(
-                DirectoryRecord.id == current.id).execute()
-            if link.membership_id is not None:
-                directory_groups.record_linked(current.id, link.membership_id)  # its groups' permissions follow
-        else:
-            link = _Link(current.membership_id, membership.status if membership is not None else None)
-            if password is not None:
-                _initial_password(current.membership_id, password, account_id=current.account_id,
-                                  record_id=current.id, by=by)
+        link = _relinked(current, user_name, attributes, password, by) if relink else _kept_link(
+            current, membership, password, by)
         _set_active(link, directory_says_active(attributes), by, membership)
         audit.record(by, action, account_id=current.account_id, target_type="directory_record",
                      target_id=current.id, user_name=user_name)
@@ -371,6 +361,27 @@ def update_record(account_id: str, record_id: str, change: Change, *, by: Actor,
     if updated is None:  # deleted by another request since
         raise NotFoundError(f"No user {record_id} in this account.")
     return updated
+
+
+def _relinked(current: DirectoryRecord, user_name: str, attributes: dict[str, Any], password: str | None,
+              by: Actor) -> _Link:
+    """An unlinked record, replaced, tries to link again by its new emails (R2); its groups' permissions follow."""
+    account = Account.get_by_id(current.account_id)
+    link = _link(account, current.id, user_name, attributes, by, password)
+    DirectoryRecord.update(membership=link.membership_id, unlinked_reason=link.reason).where(
+        DirectoryRecord.id == current.id).execute()
+    if link.membership_id is not None:
+        directory_groups.record_linked(current.id, link.membership_id)
+    return link
+
+
+def _kept_link(current: DirectoryRecord, membership: Membership | None, password: str | None, by: Actor) -> _Link:
+    """A linked record keeps its person whatever it now says (R4); an initial password still reaches them."""
+    assert current.membership_id is not None
+    if password is not None:
+        _initial_password(current.membership_id, password, account_id=current.account_id, record_id=current.id,
+                          by=by)
+    return _Link(current.membership_id, membership.status if membership is not None else None)
 
 
 def _display(attributes: dict[str, Any]) -> Any:
