@@ -96,6 +96,13 @@ def _max_age(value: str | None) -> int | None:
 
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
 def authorize() -> Any:
+    """The authorization endpoint (RFC 6749 §4.1.1, OpenID Connect Core §3.1.2.1).
+
+    One check after another (the request, sign-in, the account, the account's
+    sign-in steps, consent), each of which may end the request with an error
+    for the client or a page for the person; kept in one function (about 65
+    lines) so that their order reads top to bottom.
+    """
     server = current_app.extensions["roster_oauth"]
     user = web_session.current_user()
     try:
@@ -146,27 +153,37 @@ def authorize() -> Any:
         if "none" in prompts:
             missing = LoginRequiredError if step.name == "login" else InteractionRequiredError
             return refuse(missing, step.reason)
-        endpoint = STEP_PAGES[step.name]
         if step.name == "login":
             pending_request.ask_sign_in(digest)
-        return _send_to(endpoint)
+        return _send_to(STEP_PAGES[step.name])
 
     if not client.first_party:
         # a third-party application sees the person's details only after they agree, each time
         if "none" in prompts:
             return refuse(ConsentRequiredError, "The person has not agreed to share their details.")
-        form = FlaskForm()
-        if request.method != "POST" or not form.validate_on_submit():
-            return render_template("consent.html", client=client, account=account, form=form,
-                                   scopes=(grant.request.payload.scope or "").split()), 200
-        if request.form.get("decision") != "allow":
-            return server.create_authorization_response(grant_user=None, grant=grant)
+        unanswered = _consent(server, grant, account)
+        if unanswered is not None:
+            return unanswered
 
     if live.account_id != account.id:
         sessions.switch_account(live, account.id)
     signed_in = GrantUser(user, account.id, session_id=live.id, auth_time=live.started_at, amr=tuple(live.amr),
                           acr=signin.acr_for(live.amr))  # authlib hands it to the grant's hooks as request.user
     return server.create_authorization_response(grant_user=signed_in, grant=grant)
+
+
+def _consent(server: Any, grant: Any, account: Account) -> Any | None:
+    """The consent page until the person answers; a refusal goes back to the client as access_denied.
+
+    None when they allowed it: the authorization goes on.
+    """
+    form = FlaskForm()
+    if request.method != "POST" or not form.validate_on_submit():
+        return render_template("consent.html", client=grant.client.row, account=account, form=form,
+                               scopes=(grant.request.payload.scope or "").split()), 200
+    if request.form.get("decision") != "allow":
+        return server.create_authorization_response(grant_user=None, grant=grant)
+    return None
 
 
 def _choose_account(accounts: list[Account], current: str | None, prompts: set[str], digest: str) -> Account | None:
