@@ -19,7 +19,7 @@ from models.tenancy import Account, Group
 from .documents import group_location, group_response, locations, response_parameters
 from .group_filters import compile_group_filter, group_sort_key
 from .group_mapping import member_models, member_selection, to_scim_group
-from .listing import ResourceListing, list_resources
+from .listing import ResourceListing, listed
 from .payload import json_body
 from .preconditions import NotModified, check_read, etag, expected_versions
 from .search import ListQuery
@@ -60,7 +60,7 @@ GROUPS = ResourceListing(
 @bp.get("/Groups")
 def list_groups() -> Response:
     """Filter, sort and page the account's Groups in SQL (RFC 7644 §3.4.2; cursors RFC 9865), like Users."""
-    return list_resources([GROUPS.name], g.account, ListQuery.from_args(request.args))
+    return listed(store().search(ListQuery.from_args(request.args)))
 
 
 @bp.get("/Groups/<id:group_id>")

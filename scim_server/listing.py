@@ -31,10 +31,11 @@ from werkzeug.exceptions import NotFound
 from models.tenancy import Account
 
 from . import cursor
-from .documents import response_parameters
-from .errors import MEDIA_TYPE, scim_response
+from .documents import locations, response_parameters
+from .errors import MEDIA_TYPE
 from .search import ListQuery
 from .sorting import SortKey, Walk
+from .storage import UserStore, store_for
 from .user_attributes import Expression
 
 bp = Blueprint("listing", __name__)
@@ -314,7 +315,7 @@ def _full_rows(listing: ResourceListing, account: Account, picked: list[Any]) ->
     return [loaded[i] for i in ids if i in loaded]
 
 
-def _respond(model: Any, page: Page, resources: list[Any], query: ListQuery) -> Response:
+def _respond(model: Any, page: Page, resources: list[Any], query: ListQuery) -> str:
     listing = _list_response(model)(
         total_results=page.total, start_index=page.start_index, items_per_page=len(resources),
         resources=resources, next_cursor=page.next_cursor, previous_cursor=page.previous_cursor)
@@ -322,7 +323,7 @@ def _respond(model: Any, page: Page, resources: list[Any], query: ListQuery) -> 
                                   response_parameters=response_parameters(model, query.attributes,
                                                                                query.excluded_attributes))
     document.setdefault("Resources", [])  # a filter miss is 200 with Resources: [] (RFC 7644 §3.4.2)
-    return scim_response(document)
+    return json.dumps(document, separators=(",", ":"))
 
 
 @functools.cache
@@ -331,7 +332,7 @@ def _list_response(model: Any) -> Any:
     return ListResponse[model]
 
 
-def _respond_documents(model: Any, page: Page, documents: list[str]) -> Response:
+def _respond_documents(model: Any, page: Page, documents: list[str]) -> str:
     """The ListResponse of resources already rendered as JSON text: only its frame goes through scim2-models."""
     frame = _list_response(model)(
         total_results=page.total, start_index=page.start_index, items_per_page=len(documents),
@@ -339,11 +340,12 @@ def _respond_documents(model: Any, page: Page, documents: list[str]) -> Response
     ).model_dump(scim_ctx=Context.SEARCH_RESPONSE)
     frame.pop("Resources", None)
     text = json.dumps(frame, separators=(",", ":"))
-    return Response(f'{text[:-1]},"Resources":[{",".join(documents)}]}}', mimetype=MEDIA_TYPE)
+    return f'{text[:-1]},"Resources":[{",".join(documents)}]}}'
 
 
-def list_resources(names: list[str], account: Account, query: ListQuery) -> Response:
-    """Answer a list or search over the registered resource types ``names`` (RFC 7644 §3.4.2, §3.4.3).
+def list_resources(names: list[str], account: Account, query: ListQuery) -> str:
+    """The ListResponse JSON of a list or search over the registered resource types ``names`` (RFC 7644 §3.4.2,
+    §3.4.3).
 
     Over one type, pages by index or cursor. Over several (root ``/.search``),
     a type the filter cannot apply to is left out (§3.4.2.1: its attributes
@@ -373,7 +375,7 @@ def list_resources(names: list[str], account: Account, query: ListQuery) -> Resp
     return _list_several(listings, account, query)
 
 
-def _list_several(listings: list[ResourceListing], account: Account, query: ListQuery) -> Response:
+def _list_several(listings: list[ResourceListing], account: Account, query: ListQuery) -> str:
     pages: list[tuple[ResourceListing, Page]] = []
     error: InvalidFilterException | None = None
     for listing in listings:
@@ -398,10 +400,15 @@ def _list_several(listings: list[ResourceListing], account: Account, query: List
     return _respond(model, Page(total, [], start_index=query.start_index), resources, query)
 
 
+def listed(text: str) -> Response:
+    """A ListResponse's JSON as the response to a list or search."""
+    return Response(text, mimetype=MEDIA_TYPE)
+
+
 @bp.get("/Users")
 def list_users() -> Response:
     """Filter, sort and page the account's Users in SQL (RFC 7644 §3.4.2; cursors RFC 9865)."""
-    return list_resources(["User"], g.account, ListQuery.from_args(request.args))
+    return listed(UserStore(g.account, g.actor, locations()).search(ListQuery.from_args(request.args)))
 
 
 def _search_body() -> ListQuery:
@@ -415,10 +422,12 @@ def search_resources(endpoint: str) -> Response:
     names = [listing.name for listing in RESOURCE_TYPES.values() if listing.endpoint == endpoint]
     if not names:
         raise NotFound(f"There is no resource type at /{endpoint}.")
-    return list_resources(names, g.account, _search_body())
+    if len(names) == 1:
+        return listed(store_for(names[0], g.account, g.actor, locations()).search(_search_body()))
+    return listed(list_resources(names, g.account, _search_body()))
 
 
 @bp.post("/.search")
 def search_everything() -> Response:
     """POST /.search at the root (RFC 7644 §3.4.3): every registered resource type."""
-    return list_resources(list(RESOURCE_TYPES), g.account, _search_body())
+    return listed(list_resources(list(RESOURCE_TYPES), g.account, _search_body()))

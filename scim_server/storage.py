@@ -14,7 +14,8 @@ resource changes one way whoever asks. Its rules:
   named, :func:`.preconditions.expected_versions`) under the account lock.
 - Refusals are exceptions: SCIMException for a payload, RosterError from the
   domain; :mod:`.errors` turns either into a SCIM Error.
-- Results are domain rows; rendering them is the caller's (:mod:`.documents`).
+- Results are domain rows, rendered by the caller (:mod:`.documents`); a
+  search answers its ListResponse's JSON, paged in SQL by :mod:`.listing`.
 
 The port knows no request: the URLs it needs (a patched User's location) come in
 as :class:`Locations`.
@@ -36,6 +37,10 @@ from . import patch as user_patch
 from .group_mapping import from_scim_group, patch_group
 from .mapping import from_scim_user, from_user_model, to_scim_user
 from .payload import as_object
+from .search import ListQuery
+
+USER = "User"
+GROUP = "Group"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +87,10 @@ class UserStore:
 
     def get(self, record_id: str) -> StoredUser:
         return StoredUser.of(directory.get_record(self.account, record_id))  # its membership in the same statement
+
+    def search(self, query: ListQuery) -> str:
+        """The ListResponse JSON of the account's Users that ``query`` asks for (RFC 7644 §3.4.2, RFC 9865)."""
+        return _search(USER, self.account, query)
 
     def of_membership(self, membership: Membership) -> StoredUser | None:
         """The record that links ``membership`` (/Me, RFC 7644 §3.11), or None."""
@@ -146,6 +155,10 @@ class GroupStore:
     def get(self, group_id: str) -> Group:
         return directory_groups.find_group(self.account, group_id)
 
+    def search(self, query: ListQuery) -> str:
+        """The ListResponse JSON of the account's Groups that ``query`` asks for (RFC 7644 §3.4.2, RFC 9865)."""
+        return _search(GROUP, self.account, query)
+
     def create(self, payload: Any) -> Group:
         name, external_id, member_ids = from_scim_group(as_object(payload), Context.RESOURCE_CREATION_REQUEST)
         return directory_groups.create_directory_group(self.account, name, external_id=external_id,
@@ -170,3 +183,19 @@ class GroupStore:
 
     def delete(self, group_id: str, expected: Expected = None) -> None:
         groups.delete_group(self.get(group_id), by=self.actor, expected=expected)
+
+
+def _search(resource_type: str, account: Account, query: ListQuery) -> str:
+    # imported here: listing renders through .documents, which imports this module
+    from .listing import list_resources
+
+    return list_resources([resource_type], account, query)
+
+
+def store_for(resource_type: str, account: Account, actor: Actor, locations: Locations) -> UserStore | GroupStore:
+    """The store of a resource type by its name (``User``, ``Group``)."""
+    if resource_type == USER:
+        return UserStore(account, actor, locations)
+    if resource_type == GROUP:
+        return GroupStore(account, actor)
+    raise KeyError(resource_type)
