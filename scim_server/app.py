@@ -7,7 +7,7 @@ import os
 import secrets
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 
 from models import rate_limits, settings
 from models.database import bind, end_request, open_database
@@ -106,6 +106,7 @@ def configure_domain(config: dict[str, Any]) -> None:
 # in them) of the APIs: a bearer token or client credentials carry no cookie to forge with, and the OAuth
 # blueprint's two browser endpoints (authorization consent, sign-out) check it in their own forms
 CSRF_EXEMPT = frozenset({"health", "scim", "oidc_discovery", "oauth"})
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})  # RFC 9110 §9.2.1: no state changes
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -156,6 +157,14 @@ def _register_blueprints(app: Flask) -> None:
     for name, blueprint in app.blueprints.items():
         if name.split(".")[0] in CSRF_EXEMPT:
             csrf.exempt(blueprint)
+    # flask-wtf's own hook looks the blueprint and view up on every request; a safe method never needs
+    # the check, so a GET (most of what SCIM and OAuth serve) skips even that lookup
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+
+    @app.before_request
+    def _csrf() -> None:
+        if request.method not in _SAFE_METHODS:
+            csrf.protect(apply_exemptions=True)
     unavailable.init_app(app)  # 503 while the database is away, as OAuth JSON or a page (SCIM answers its own)
     app.context_processor(web_session.template_context)
     app.session_interface = web_session.LazySessions()

@@ -18,12 +18,13 @@ resource changes one way whoever asks. Its rules:
   search answers its ListResponse's JSON, paged in SQL by :mod:`.listing`.
 
 The port knows no request: the URLs it needs (a patched User's location) come in
-as :class:`Locations`.
+as :class:`Locations`, asked for only when a change needs them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from scim2_models import Context
@@ -80,10 +81,11 @@ class StoredUser:
 class UserStore:
     """The account's Users: its directory records (RFC 7643 §4.1)."""
 
-    def __init__(self, account: Account, actor: Actor, locations: Locations) -> None:
+    def __init__(self, account: Account, actor: Actor, locations: Callable[[], Locations]) -> None:
         self.account = account
         self.actor = actor
-        self.locations = locations
+        # building URLs costs microseconds every read would pay for nothing: only a PATCH needs them
+        self._locations = locations
 
     def get(self, record_id: str) -> StoredUser:
         return StoredUser.of(directory.get_record(self.account, record_id))  # its membership in the same statement
@@ -118,7 +120,7 @@ class UserStore:
                                                      expected=expected, action="directory_record.patched"))
 
     def _patched(self, record_id: str, operations: Any) -> directory.Change:
-        location = self.locations.user(record_id)
+        location = self._locations().user(record_id)
 
         def change(current: DirectoryRecord, membership: Membership | None) -> directory.Replacement | None:
             user = to_scim_user(current, membership, location)
@@ -192,7 +194,8 @@ def _search(resource_type: str, account: Account, query: ListQuery) -> str:
     return list_resources([resource_type], account, query)
 
 
-def store_for(resource_type: str, account: Account, actor: Actor, locations: Locations) -> UserStore | GroupStore:
+def store_for(resource_type: str, account: Account, actor: Actor,
+              locations: Callable[[], Locations]) -> UserStore | GroupStore:
     """The store of a resource type by its name (``User``, ``Group``)."""
     if resource_type == USER:
         return UserStore(account, actor, locations)

@@ -14,7 +14,7 @@ bp = Blueprint("users", __name__)
 
 def store() -> UserStore:
     """The account's Users, changed by the request's actor."""
-    return UserStore(g.account, g.actor, locations())
+    return UserStore(g.account, g.actor, locations)
 
 
 @bp.get("/Users/<id:record_id>")
