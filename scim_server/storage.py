@@ -10,7 +10,7 @@ resource changes one way whoever asks. Its rules:
 - Payloads are JSON values as clients send them (read by :mod:`.payload`);
   they are validated here by scim2-models under the tolerant policy.
 - Every change is one transaction of the domain (:mod:`models.directory`,
-  :mod:`models.groups`), which compares ``expected`` (the versions an If-Match
+  :mod:`models.directory_groups`), which compares ``expected`` (the versions an If-Match
   named, :func:`.preconditions.expected_versions`) under the account lock.
 - Refusals are exceptions: SCIMException for a payload, RosterError from the
   domain; :mod:`.errors` turns either into a SCIM Error.
