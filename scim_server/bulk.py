@@ -203,7 +203,7 @@ class Outcome:
 
 
 def _stores() -> tuple[UserStore, GroupStore]:
-    return UserStore(g.account, g.actor, documents.locations), GroupStore(g.account, g.actor)
+    return UserStore(g.account, g.actor, documents.user_location), GroupStore(g.account, g.actor)
 
 
 def dispatch(method: str, path: str, data: Any, version: str | None) -> Outcome:

@@ -25,7 +25,7 @@ from .errors import MEDIA_TYPE, scim_response
 from .group_mapping import Member, member_documents, member_selection, to_scim_group
 from .mapping import UserModel, etag, to_scim_user, user_document
 from .preconditions import etag as version_tag
-from .storage import Locations, StoredUser
+from .storage import StoredUser
 
 
 def user_location(record_id: str) -> str:
@@ -36,9 +36,9 @@ def group_location(group_id: str) -> str:
     return url_for("scim.groups.get_group", group_id=group_id, _external=True)
 
 
-def locations() -> Locations:
-    """This request's /Users/ and /Groups/ URLs: a resource's location is one of them and its id."""
-    return Locations(users=user_location("-")[:-1], groups=group_location("-")[:-1])
+def users_url() -> str:
+    """This request's /Users/ URL with a trailing slash: a User's location (a member's ``$ref``) is it and its id."""
+    return user_location("-")[:-1]
 
 
 @functools.cache
@@ -110,7 +110,7 @@ def group_document(group: Group, parameters: ResponseParameters[Any] | None, con
     selection = member_selection(parameters)
     members = group_members(group) if selection.included else None
     if members:
-        document["members"] = member_documents(members, locations().users, selection)
+        document["members"] = member_documents(members, users_url(), selection)
     return document
 
 

@@ -16,7 +16,7 @@ from scim2_models import Group as GroupModel
 from models import directory_groups
 from models.tenancy import Account, Group
 
-from .documents import group_location, group_response, locations, response_parameters
+from .documents import group_location, group_response, response_parameters, users_url
 from .group_filters import compile_group_filter, group_sort_key
 from .group_mapping import member_models, member_selection, to_scim_group
 from .listing import ResourceListing, listed
@@ -45,9 +45,9 @@ def _group_resources(rows: list[Group], query: ListQuery) -> list[GroupModel]:
     members = directory_groups.directory_members([r.id for r in rows]) if wanted else {}
     resources = [to_scim_group(r, group_location(r.id)) for r in rows]
     if members:
-        users_url = locations().users
+        url = users_url()
         for resource in resources:
-            resource.members = member_models(members[str(resource.id)], users_url) or None
+            resource.members = member_models(members[str(resource.id)], url) or None
     return resources
 
 

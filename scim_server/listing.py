@@ -31,7 +31,7 @@ from werkzeug.exceptions import NotFound
 from models.tenancy import Account
 
 from . import cursor
-from .documents import locations, response_parameters
+from .documents import response_parameters, user_location
 from .errors import MEDIA_TYPE
 from .search import ListQuery
 from .sorting import SortKey, Walk
@@ -408,7 +408,7 @@ def listed(text: str) -> Response:
 @bp.get("/Users")
 def list_users() -> Response:
     """Filter, sort and page the account's Users in SQL (RFC 7644 §3.4.2; cursors RFC 9865)."""
-    return listed(UserStore(g.account, g.actor, locations).search(ListQuery.from_args(request.args)))
+    return listed(UserStore(g.account, g.actor, user_location).search(ListQuery.from_args(request.args)))
 
 
 def _search_body() -> ListQuery:
@@ -423,7 +423,7 @@ def search_resources(endpoint: str) -> Response:
     if not names:
         raise NotFound(f"There is no resource type at /{endpoint}.")
     if len(names) == 1:
-        return listed(store_for(names[0], g.account, g.actor, locations).search(_search_body()))
+        return listed(store_for(names[0], g.account, g.actor, user_location).search(_search_body()))
     return listed(list_resources(names, g.account, _search_body()))
 
 

@@ -38,7 +38,6 @@ def check_read(version: int, if_none_match: str | None) -> None:
     """Before a read: raise NotModified when If-None-Match names the current version."""
     if if_none_match is None:
         return
-    current = etag(version)
-    if "*" in _tags(if_none_match) or any(t.removeprefix("W/") == current.removeprefix("W/")
-                                          for t in _tags(if_none_match)):
+    tags = _tags(if_none_match)
+    if "*" in tags or any(_version(tag) == version for tag in tags):
         raise NotModified()

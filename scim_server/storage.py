@@ -17,8 +17,9 @@ resource changes one way whoever asks. Its rules:
 - Results are domain rows, rendered by the caller (:mod:`.documents`); a
   search answers its ListResponse's JSON, paged in SQL by :mod:`.listing`.
 
-The port knows no request: the URLs it needs (a patched User's location) come in
-as :class:`Locations`, asked for only when a change needs them.
+The port knows no request: the one URL it needs, a patched User's location
+(the ``meta.location`` scim2-models patches against), comes from the
+``user_location`` function it is given, called only when a PATCH needs it.
 """
 
 from __future__ import annotations
@@ -45,20 +46,6 @@ GROUP = "Group"
 
 
 @dataclasses.dataclass(frozen=True)
-class Locations:
-    """Where the account's resources are: the /Users/ and /Groups/ URLs with a trailing slash."""
-
-    users: str
-    groups: str
-
-    def user(self, record_id: str) -> str:
-        return self.users + record_id
-
-    def group(self, group_id: str) -> str:
-        return self.groups + group_id
-
-
-@dataclasses.dataclass(frozen=True)
 class StoredUser:
     """A directory record with the membership read beside it (its ``active`` is the membership's, R6)."""
 
@@ -81,11 +68,10 @@ class StoredUser:
 class UserStore:
     """The account's Users: its directory records (RFC 7643 §4.1)."""
 
-    def __init__(self, account: Account, actor: Actor, locations: Callable[[], Locations]) -> None:
+    def __init__(self, account: Account, actor: Actor, user_location: Callable[[str], str]) -> None:
         self.account = account
         self.actor = actor
-        # building URLs costs microseconds every read would pay for nothing: only a PATCH needs them
-        self._locations = locations
+        self._user_location = user_location
 
     def get(self, record_id: str) -> StoredUser:
         return StoredUser.of(directory.get_record(self.account, record_id))  # its membership in the same statement
@@ -120,7 +106,7 @@ class UserStore:
                                                      expected=expected, action="directory_record.patched"))
 
     def _patched(self, record_id: str, operations: Any) -> directory.Change:
-        location = self._locations().user(record_id)
+        location = self._user_location(record_id)
 
         def change(current: DirectoryRecord, membership: Membership | None) -> directory.Replacement | None:
             user = to_scim_user(current, membership, location)
@@ -195,10 +181,10 @@ def _search(resource_type: str, account: Account, query: ListQuery) -> str:
 
 
 def store_for(resource_type: str, account: Account, actor: Actor,
-              locations: Callable[[], Locations]) -> UserStore | GroupStore:
+              user_location: Callable[[str], str]) -> UserStore | GroupStore:
     """The store of a resource type by its name (``User``, ``Group``)."""
     if resource_type == USER:
-        return UserStore(account, actor, locations)
+        return UserStore(account, actor, user_location)
     if resource_type == GROUP:
         return GroupStore(account, actor)
     raise KeyError(resource_type)

@@ -16,7 +16,7 @@ from models import directory
 from models.tenancy import Account, DirectoryRecord, Membership
 
 from . import rendered
-from .documents import user_location, user_text
+from .documents import user_location, user_text, users_url
 from .filters import compile_user_filter, user_name_lookup
 from .listing import ResourceListing
 from .mapping import UserModel, to_scim_user
@@ -59,8 +59,8 @@ def _user_resources(rows: list[Any], query: ListQuery) -> list[Any]:
 
 
 def _user_documents(rows: list[Any]) -> list[str]:
-    users_url = _users_url()
-    return [user_text(r, _membership(r), users_url + r.id) for r in rows]
+    url = users_url()
+    return [user_text(r, _membership(r), url + r.id) for r in rows]
 
 
 def _membership(row: Any) -> Membership | None:
@@ -72,9 +72,9 @@ def _membership(row: Any) -> Membership | None:
 
 def _user_documents_by_ids(account: Account, ids: list[Any]) -> list[str]:
     """The documents of these records, in this order: kept ones found by (id, version, status), the rest loaded."""
-    users_url = _users_url()
+    url = users_url()
     # a lookup's one or two: loading them outright costs less than a statement looking for kept documents
-    found = _kept_documents(account, ids, users_url) if len(ids) > 2 else {}
+    found = _kept_documents(account, ids, url) if len(ids) > 2 else {}
     missing = [i for i in ids if i not in found]
     if missing:
         loaded = _users_by_id(account, missing)
@@ -100,11 +100,6 @@ def _kept_documents(account: Account, ids: list[Any], users_url: str) -> dict[st
             if text is not None:
                 found[record_id] = text
     return found
-
-
-def _users_url() -> str:
-    """The URL of /Users/ with a trailing slash: a User's location is this and its id."""
-    return user_location("-")[:-1]
 
 
 USERS = ResourceListing(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, request
 
-from .documents import locations, user_response
+from .documents import user_location, user_response
 from .payload import json_body
 from .preconditions import NotModified, check_read, etag, expected_versions
 from .storage import UserStore
@@ -14,7 +14,7 @@ bp = Blueprint("users", __name__)
 
 def store() -> UserStore:
     """The account's Users, changed by the request's actor."""
-    return UserStore(g.account, g.actor, locations)
+    return UserStore(g.account, g.actor, user_location)
 
 
 @bp.get("/Users/<id:record_id>")
