@@ -11,6 +11,7 @@ invalidCursor.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from typing import Any
@@ -24,7 +25,13 @@ _SALT = "scim-cursor"
 
 
 def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(settings.current.secret_key, salt=_SALT)
+    return _serializer_for(settings.current.secret_key)
+
+
+@functools.lru_cache(maxsize=4)
+def _serializer_for(secret_key: str) -> URLSafeSerializer:
+    # built once per key: a page encodes two cursors and decodes one
+    return URLSafeSerializer(secret_key, salt=_SALT)
 
 
 def fingerprint(account_id: str, resource_type: str, filter: str | None, sort_by: str | None,
