@@ -143,25 +143,28 @@ def add_people(deployment: Deployment, count: int, *, totp: bool, prefix: str) -
     """
     import pyotp
 
-    from models import Actor, clock, members, mfa, passwords
+    from models import Actor, clock, members, mfa
     from models.tenancy import Account, User
 
     people: list[tuple[str, str | None]] = []
-    hashed = passwords.hash_password(PASSWORD)
-    with deployment.domain(), _patched(passwords, "hash_password", lambda password: hashed):
+    with contextlib.ExitStack() as stack:
+        handed = stack.enter_context(deployment.domain())
+        # at the deployment's cost, so the servers verify it as they would any stored hash
+        hashed = handed.hasher.hash(PASSWORD)
+        stack.enter_context(_patched(handed.hasher, "hash", lambda password: hashed))
         account = Account.get_by_id(deployment.account_id)
         for index in range(count):
             email = f"{prefix}{index:05d}@bench.example"
             added = members.add_user(account, email, given_name="Bench", family_name=f"Person {index}",
-                                     password=PASSWORD, by=Actor.cli("bench"), via="cli")
+                                     password=PASSWORD, by=Actor.cli("bench"), via="cli", deployment=handed)
             user = User.get_by_id(added.user.id)
             User.update(must_change_password=False, terms_accepted_at=clock.now()).where(
                 User.id == user.id).execute()
             secret = None
             if totp:
-                credential, uri = mfa.begin_totp(user)
+                credential, uri = mfa.begin_totp(user, deployment=handed)
                 app = pyotp.parse_uri(uri)
-                mfa.confirm_totp(user, credential.id, app.at(time.time() - app.interval))
+                mfa.confirm_totp(user, credential.id, app.at(time.time() - app.interval), secrets=handed.secrets)
                 secret = app.secret
             people.append((email, secret))
     return people
@@ -367,10 +370,11 @@ def deactivation_tries(deployment: Deployment, first: int, second: int, tries: i
             found.errors.append(f"SCIM POST {status} {payload[:200]!r}")
             continue
         scim_id = json.loads(payload)["id"]
-        with deployment.domain():
+        with deployment.domain() as handed:
             account = Account.get_by_id(deployment.account_id)
-            link = invitations.link(invitations.find_invitation(account, email), by=Actor.cli("bench"))
-            invitations.accept(link.rsplit("/", 1)[1], password=PASSWORD, accept_terms=True)
+            link = invitations.link(invitations.find_invitation(account, email), by=Actor.cli("bench"),
+                                    deployment=handed)
+            invitations.accept(link.rsplit("/", 1)[1], password=PASSWORD, accept_terms=True, hasher=handed.hasher)
         tokens = sign_in(f"http://{HOST}:{first}", deployment.client_id, deployment.client_secret, email, None)
         body = urllib.parse.urlencode({"token": tokens["access_token"]}).encode()
         status, payload = http(second, "POST", "/oauth/introspect", body, client)

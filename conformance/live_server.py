@@ -23,6 +23,10 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from models.deployment import Deployment as DomainDeployment
 
 ROSTER = Path(sys.executable).parent / "roster"
 
@@ -92,16 +96,20 @@ class Deployment:
         return created["client_id"], created["client_secret"]
 
     @contextlib.contextmanager
-    def domain(self) -> Iterator[None]:
-        """The models bound to this deployment's database and secret key, in this process."""
-        from models import settings
-        from models.database import bind, db, open_database
+    def domain(self) -> Iterator[DomainDeployment]:
+        """The models bound to this deployment's database, in this process; yields what to hand the domain.
 
+        That is a ``models.deployment.Deployment`` with this deployment's secret key and base URL, so what
+        the domain encrypts or signs here the `roster` processes read, and the other way round.
+        """
+        from models.database import bind, db, open_database
+        from scim_server.app import deployment_of
+
+        handed = deployment_of({"SECRET_KEY": self.secret_key, "BASE_URL": self.base_url})
         bind(open_database(self.database_url))
-        settings.configure(secret_key=self.secret_key, base_url=self.base_url)
         db.connect(reuse_if_open=True)
         try:
-            yield
+            yield handed
         finally:
             if not db.is_closed():
                 db.close()

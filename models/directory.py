@@ -29,8 +29,10 @@ from . import (
 from .accounts import lock, require_admin
 from .audit import Actor
 from .database import is_postgres, transaction
+from .deployment import Deployment
 from .errors import ConflictError, InvalidInputError, NotFoundError
 from .fields import new_id
+from .passwords import Hasher
 from .prepared import Prepared
 from .tenancy import Account, DirectoryRecord, Membership, User, directory_says_active
 
@@ -164,7 +166,7 @@ class _Link:
 
 
 def _link(account: Account, record_id: str, user_name: str, attributes: dict[str, Any], by: Actor,
-          password: str | None) -> _Link:
+          password: str | None, deployment: Deployment) -> _Link:
     """R2 for a record: the membership it links to, or the reason it links to nobody."""
     email = login_email(user_name, attributes)
     if email is None:
@@ -177,7 +179,7 @@ def _link(account: Account, record_id: str, user_name: str, attributes: dict[str
     name = attributes.get("name") or {}
     invitee = invitations.Invitee(email, str(name.get("givenName") or "")[:200],
                                   str(name.get("familyName") or "")[:200])
-    result = invitations.invite_from_directory(account, invitee, user=user, by=by)
+    result = invitations.invite_from_directory(account, invitee, user=user, by=by, deployment=deployment)
     if result.outcome in ("already_member", "already_invited") and result.membership_id is None:
         # another request made (or invited) this person a member in the meantime: the unique index, or the
         # invitation it committed, says so
@@ -188,7 +190,8 @@ def _link(account: Account, record_id: str, user_name: str, attributes: dict[str
     if result.outcome == "rejected" or result.membership_id is None:
         return _Link(reason=EMAIL_REJECTED)
     if password is not None:
-        _initial_password(result.membership_id, password, account_id=account.id, record_id=record_id, by=by)
+        _initial_password(result.membership_id, password, account_id=account.id, record_id=record_id, by=by,
+                          hasher=deployment.hasher)
     return _Link(result.membership_id, "active" if result.outcome == "added" else "invited", new_membership=True)
 
 
@@ -204,7 +207,8 @@ def _link_existing(account: Account, record_id: str, user_id: str) -> _Link | No
     return _Link(existing.id, existing.status)  # a member added by hand is now also in the directory
 
 
-def _initial_password(membership_id: str, password: str, *, account_id: str, record_id: str, by: Actor) -> None:
+def _initial_password(membership_id: str, password: str, *, account_id: str, record_id: str, by: Actor,
+                      hasher: Hasher) -> None:
     """A password from the directory is only an initial one: never replaces a person's own.
 
     One that misses Roster's policy is not set, and the request still
@@ -219,7 +223,7 @@ def _initial_password(membership_id: str, password: str, *, account_id: str, rec
             audit.record(by, "directory_record.password_not_set", account_id=account_id,
                          target_type="directory_record", target_id=record_id, reason=problem)
             return
-        User.update(password_hash=passwords.hash_password(password), updated_at=clock.now()).where(
+        User.update(password_hash=hasher.hash(password), updated_at=clock.now()).where(
             User.id == user.id).execute()
 
 
@@ -255,7 +259,7 @@ def _locked(account_id: str, record_id: str, by: Actor, expected: versions.Expec
 
 
 def create_record(account: Account, user_name: str, attributes: dict[str, Any], external_id: str | None, *,
-                  by: Actor, password: str | None = None) -> DirectoryRecord:
+                  by: Actor, password: str | None = None, deployment: Deployment) -> DirectoryRecord:
     """Create a record and link it to a person by its login email (DESIGN.md §3, R2).
 
     Refused with ConflictError (reason ``uniqueness``) when the account has the
@@ -266,7 +270,7 @@ def create_record(account: Account, user_name: str, attributes: dict[str, Any], 
     record_id = new_id()
     with transaction():
         require_admin(account, by)
-        link = _link(account, record_id, user_name, attributes, by, password)
+        link = _link(account, record_id, user_name, attributes, by, password, deployment)
         try:
             # no savepoint: a refusal rolls the whole creation back, invitation included
             prepared.insert(DirectoryRecord, [dict(
@@ -297,7 +301,8 @@ Change = Callable[[DirectoryRecord, Membership | None], Replacement | None]
 
 
 def replace_record(account_id: str, record_id: str, user_name: str, attributes: dict[str, Any], external_id: str | None,
-                   *, by: Actor, password: str | None = None, expected: versions.Expected = None) -> DirectoryRecord:
+                   *, by: Actor, password: str | None = None, expected: versions.Expected = None,
+                   deployment: Deployment) -> DirectoryRecord:
     """Replace what the directory says (RFC 7644 §3.5.1); ``active`` deactivates or reactivates (R6).
 
     A linked record keeps its person whatever its userName or emails become
@@ -306,11 +311,11 @@ def replace_record(account_id: str, record_id: str, user_name: str, attributes: 
     """
     return update_record(account_id, record_id,
                          lambda current, membership: (user_name, attributes, external_id, password),
-                         by=by, expected=expected, action="directory_record.replaced")
+                         by=by, expected=expected, action="directory_record.replaced", deployment=deployment)
 
 
 def update_record(account_id: str, record_id: str, change: Change, *, by: Actor, expected: versions.Expected = None,
-                  action: str = "directory_record.updated") -> DirectoryRecord:
+                  action: str = "directory_record.updated", deployment: Deployment) -> DirectoryRecord:
     """Read, change and write a record as one step (RFC 7644 §3.5.2: PATCH is read-modify-write).
 
     ``change`` sees the record as it is under the account lock, so a
@@ -346,8 +351,8 @@ def update_record(account_id: str, record_id: str, change: Change, *, by: Actor,
         if user_name != current.user_name or _display(attributes) != _display(current.attributes):
             directory_groups.record_renamed(current.id)  # the groups show the member's userName and displayName
         relink = current.membership_id is None
-        link = _relinked(current, user_name, attributes, password, by) if relink else _kept_link(
-            current, membership, password, by)
+        link = _relinked(current, user_name, attributes, password, by, deployment) if relink else _kept_link(
+            current, membership, password, by, deployment.hasher)
         _set_active(link, directory_says_active(attributes), by, membership)
         audit.record(by, action, account_id=current.account_id, target_type="directory_record",
                      target_id=current.id, user_name=user_name)
@@ -364,10 +369,10 @@ def update_record(account_id: str, record_id: str, change: Change, *, by: Actor,
 
 
 def _relinked(current: DirectoryRecord, user_name: str, attributes: dict[str, Any], password: str | None,
-              by: Actor) -> _Link:
+              by: Actor, deployment: Deployment) -> _Link:
     """An unlinked record, replaced, tries to link again by its new emails (R2); its groups' permissions follow."""
     account = Account.get_by_id(current.account_id)
-    link = _link(account, current.id, user_name, attributes, by, password)
+    link = _link(account, current.id, user_name, attributes, by, password, deployment)
     DirectoryRecord.update(membership=link.membership_id, unlinked_reason=link.reason).where(
         DirectoryRecord.id == current.id).execute()
     if link.membership_id is not None:
@@ -375,12 +380,13 @@ def _relinked(current: DirectoryRecord, user_name: str, attributes: dict[str, An
     return link
 
 
-def _kept_link(current: DirectoryRecord, membership: Membership | None, password: str | None, by: Actor) -> _Link:
+def _kept_link(current: DirectoryRecord, membership: Membership | None, password: str | None, by: Actor,
+               hasher: Hasher) -> _Link:
     """A linked record keeps its person whatever it now says (R4); an initial password still reaches them."""
     assert current.membership_id is not None
     if password is not None:
         _initial_password(current.membership_id, password, account_id=current.account_id, record_id=current.id,
-                          by=by)
+                          by=by, hasher=hasher)
     return _Link(current.membership_id, membership.status if membership is not None else None)
 
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import functools
-import hashlib
-import hmac
 from typing import Any
 
 import peewee
@@ -20,8 +18,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from joserfc.jwk import RSAKey
 
-from . import audit, clock, crypto, settings
+from . import audit, clock
 from .audit import Actor
+from .crypto import Secrets
 from .database import transaction
 from .errors import ConflictError
 from .security import SigningKey
@@ -30,7 +29,7 @@ ALGORITHMS = ("RS256", "ES256")
 DEFAULT_TOKEN_LIFETIME = dt.timedelta(days=1)
 
 
-def ensure_keys() -> list[SigningKey]:
+def ensure_keys(secrets: Secrets) -> list[SigningKey]:
     """One active key per algorithm of :data:`ALGORITHMS`, created when missing; idempotent.
 
     Concurrent callers compute the same kid for the same generation, so the
@@ -41,13 +40,14 @@ def ensure_keys() -> list[SigningKey]:
         try:
             with transaction():
                 if _newest_active(alg) is None:
-                    _create(alg)
+                    _create(alg, secrets)
         except peewee.IntegrityError:
             pass  # another process created this generation's key first
     return [_require_active(alg) for alg in ALGORITHMS]
 
 
-def rotate(by: Actor, *, longest_token_lifetime: dt.timedelta = DEFAULT_TOKEN_LIFETIME) -> list[SigningKey]:
+def rotate(by: Actor, *, secrets: Secrets,
+           longest_token_lifetime: dt.timedelta = DEFAULT_TOKEN_LIFETIME) -> list[SigningKey]:
     """New active keys for every algorithm; the previous ones stay published for ``longest_token_lifetime``.
 
     Raises :class:`ConflictError` when another rotation of the same keys committed first.
@@ -55,7 +55,7 @@ def rotate(by: Actor, *, longest_token_lifetime: dt.timedelta = DEFAULT_TOKEN_LI
     now = clock.now()
     try:
         with transaction():
-            created = [_create(alg) for alg in ALGORITHMS]
+            created = [_create(alg, secrets) for alg in ALGORITHMS]
             retired = [key.kid for key in SigningKey.select(SigningKey.kid).where(
                 SigningKey.retired_at.is_null() & SigningKey.kid.not_in([k.kid for k in created]))]
             if retired:
@@ -70,33 +70,33 @@ def rotate(by: Actor, *, longest_token_lifetime: dt.timedelta = DEFAULT_TOKEN_LI
     return created
 
 
-def active_key(alg: str) -> SigningKey:
+def active_key(alg: str, secrets: Secrets) -> SigningKey:
     """The key new tokens of ``alg`` are signed with (created on first use)."""
     key = _newest_active(alg)
     if key is None:
-        ensure_keys()
+        ensure_keys(secrets)
         key = _require_active(alg)
     return key
 
 
-def private_key_pem(key: SigningKey) -> str:
+def private_key_pem(key: SigningKey, secrets: Secrets) -> str:
     """The decrypted PKCS #8 PEM of ``key``, for signing; never store or log it."""
-    return crypto.decrypt(key.private_key_encrypted)
+    return secrets.decrypt(key.private_key_encrypted)
 
 
-def private_rsa_key(key: SigningKey) -> RSAKey:
+def private_rsa_key(key: SigningKey, secrets: Secrets) -> RSAKey:
     """``key`` (RS256) ready to sign with, imported once per process.
 
     Loading a PEM checks the RSA key's primes, about 40 ms: more than the rest
     of a token request. A key's material never changes (rotation makes a new one).
     """
-    return _imported_rsa(key.kid, key.private_key_encrypted, settings.current.secret_key)
+    return _imported_rsa(key.kid, key.private_key_encrypted, secrets)
 
 
 @functools.lru_cache(maxsize=8)
-def _imported_rsa(kid: str, encrypted: str, secret_key: str) -> RSAKey:
-    # secret_key: decrypting depends on it, so it is part of what the result is kept under
-    return RSAKey.import_key(crypto.decrypt(encrypted), {"kid": kid})
+def _imported_rsa(kid: str, encrypted: str, secrets: Secrets) -> RSAKey:
+    # secrets: decrypting depends on them, so they are part of what the result is kept under
+    return RSAKey.import_key(secrets.decrypt(encrypted), {"kid": kid})
 
 
 def published_jwks() -> dict[str, Any]:
@@ -128,14 +128,13 @@ def _require_active(alg: str) -> SigningKey:
     return key
 
 
-def _kid(alg: str, generation: int) -> str:
+def _kid(alg: str, generation: int, secrets: Secrets) -> str:
     # opaque to the outside (keyed by the secret key) yet the same for concurrent creators of one generation
-    digest = hmac.new(settings.current.secret_key.encode(), f"signing-key:{alg}:{generation}".encode(),
-                      hashlib.sha256).digest()
+    digest = secrets.mac(f"signing-key:{alg}:{generation}")
     return _b64(digest[:16])
 
 
-def _create(alg: str) -> SigningKey:
+def _create(alg: str, secrets: Secrets) -> SigningKey:
     generation = SigningKey.select().where(SigningKey.alg == alg).count()
     private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
     if alg == "RS256":
@@ -146,9 +145,9 @@ def _create(alg: str) -> SigningKey:
         raise ValueError(f"Unsupported signing algorithm {alg}")
     pem = private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption()).decode()
-    kid = _kid(alg, generation)
+    kid = _kid(alg, generation, secrets)
     jwk = {**_public_jwk(private_key), "kid": kid, "alg": alg, "use": "sig"}
-    return SigningKey.create(kid=kid, alg=alg, private_key_encrypted=crypto.encrypt(pem), public_jwk=jwk,
+    return SigningKey.create(kid=kid, alg=alg, private_key_encrypted=secrets.encrypt(pem), public_jwk=jwk,
                              created_at=clock.now())
 
 

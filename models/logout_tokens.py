@@ -9,11 +9,12 @@ as it verifies ID tokens.
 from __future__ import annotations
 
 import datetime as dt
-import secrets
+from secrets import token_urlsafe
 
 from joserfc import jwt
 
 from . import clock, keys
+from .crypto import Secrets
 
 ALGORITHM = "RS256"
 TOKEN_TYPE = "logout+jwt"
@@ -21,7 +22,7 @@ EVENT = "http://schemas.openid.net/event/backchannel-logout"
 LIFETIME = dt.timedelta(minutes=2)
 
 
-def logout_token(*, issuer: str, client_id: str, sub: str | None, sid: str | None) -> str:
+def logout_token(*, issuer: str, client_id: str, sub: str | None, sid: str | None, secrets: Secrets) -> str:
     """A signed logout token for ``client_id`` about ``sub`` and/or the session ``sid`` (§2.4).
 
     The claims are iss, aud, iat, exp, jti, events, sub and sid (those that
@@ -30,14 +31,14 @@ def logout_token(*, issuer: str, client_id: str, sub: str | None, sid: str | Non
     """
     if not sub and not sid:
         raise ValueError("A logout token needs a sub or a sid (Back-Channel Logout 1.0 §2.4).")
-    key = keys.active_key(ALGORITHM)
+    key = keys.active_key(ALGORITHM, secrets)
     issued = int(clock.now().replace(tzinfo=dt.UTC).timestamp())
     claims: dict[str, object] = {
         "iss": issuer,
         "aud": client_id,
         "iat": issued,
         "exp": issued + int(LIFETIME.total_seconds()),
-        "jti": secrets.token_urlsafe(24),
+        "jti": token_urlsafe(24),
         "events": {EVENT: {}},
     }
     if sub:
@@ -45,5 +46,5 @@ def logout_token(*, issuer: str, client_id: str, sub: str | None, sid: str | Non
     if sid:
         claims["sid"] = sid
     header = {"alg": ALGORITHM, "kid": key.kid, "typ": TOKEN_TYPE}
-    private = keys.private_rsa_key(key)
+    private = keys.private_rsa_key(key, secrets)
     return jwt.encode(header, claims, private, algorithms=[ALGORITHM])

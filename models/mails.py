@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from . import outbox, settings
+from . import outbox
+from .deployment import Deployment
 from .tenancy import Account
 
 
-def invited(account: Account, email: str, link: str, expires_at: dt.datetime) -> dict[str, Any]:
-    product = settings.current.product_name
+def invited(account: Account, email: str, link: str, expires_at: dt.datetime, deployment: Deployment) -> dict[str, Any]:
+    product = deployment.product_name
     return outbox.mail(
         email,
         f"You are invited to {account.name} on {product}",
@@ -25,24 +26,24 @@ def invited(account: Account, email: str, link: str, expires_at: dt.datetime) ->
     )
 
 
-def added(account: Account, email: str) -> dict[str, Any]:
-    product = settings.current.product_name
+def added(account: Account, email: str, deployment: Deployment) -> dict[str, Any]:
+    product = deployment.product_name
     return outbox.mail(
         email,
         f"You now have access to {account.name} on {product}",
-        f"You have been added to {account.name}. Sign in at {settings.current.base_url} to use it.\n",
+        f"You have been added to {account.name}. Sign in at {deployment.links.home()} to use it.\n",
         template="added",
         account_id=account.id,
     )
 
 
-def temporary_password(account: Account, email: str, password: str) -> dict[str, Any]:
+def temporary_password(account: Account, email: str, password: str, deployment: Deployment) -> dict[str, Any]:
     """R8: a person created with a temporary password, to be changed at the first sign-in."""
-    product = settings.current.product_name
+    product = deployment.product_name
     return outbox.mail(
         email,
         f"Your {product} account for {account.name}",
-        f"An account was created for you in {account.name}.\n\nSign in at {settings.current.base_url} "
+        f"An account was created for you in {account.name}.\n\nSign in at {deployment.links.home()} "
         f"with {email} and this temporary password: {password}\n\n"
         "You will choose your own password at the first sign-in.\n",
         template="temporary_password",

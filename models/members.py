@@ -13,8 +13,10 @@ from . import audit, clock, emails, mails, outbox, passwords, permissions
 from .accounts import lock, require_admin
 from .audit import Actor
 from .database import transaction
+from .deployment import Deployment
 from .errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError, PolicyViolationError
 from .groups import resolve_groups
+from .passwords import Hasher
 from .prepared import Prepared
 from .sessions import end_access
 from .tenancy import Account, DirectoryRecord, Group, GroupMember, Invitation, Membership, User, directory_says_active
@@ -133,6 +135,7 @@ def add_user(
     temporary_password: bool = False,
     by: Actor,
     via: str = "console",
+    deployment: Deployment,
 ) -> AddedUser:
     """Create a member directly, without an invitation (R8).
 
@@ -149,7 +152,8 @@ def add_user(
         passwords.check_policy(password, email=email)
     with transaction():
         lock(account)  # first, like every writer of the account's groups and members (models.groups)
-        user, created, temporary = _person_for(email, given_name, family_name, password, temporary_password)
+        user, created, temporary = _person_for(email, given_name, family_name, password, temporary_password,
+                                                 deployment.hasher)
         try:
             with transaction():
                 membership = Membership.create(user=user.id, account=account.id, status="active", role=role,
@@ -161,9 +165,9 @@ def add_user(
             group_list = resolve_groups(account, [g.id for g in group_list])  # none deleted since: NotFoundError
             GroupMember.insert_many([{"group": g.id, "membership": membership.id} for g in group_list]).execute()
         if temporary is not None:
-            outbox.enqueue(mails.temporary_password(account, email, temporary))
+            outbox.enqueue(mails.temporary_password(account, email, temporary, deployment))
         elif not created:
-            outbox.enqueue(mails.added(account, email))
+            outbox.enqueue(mails.added(account, email, deployment))
         audit.record(by, "membership.created", account_id=account.id, target_type="membership",
                      target_id=membership.id, email=email, role=role, via=via, new_user=created,
                      temporary_password=temporary is not None)
@@ -171,7 +175,7 @@ def add_user(
 
 
 def _person_for(email: str, given_name: str, family_name: str, password: str | None,
-                temporary_password: bool) -> tuple[User, bool, str | None]:
+                temporary_password: bool, hasher: Hasher) -> tuple[User, bool, str | None]:
     """The user ``email`` names, made an active one when new (or pending): (user, created, temporary password).
 
     A new person gets ``password``, or a temporary one when there is none or
@@ -195,7 +199,7 @@ def _person_for(email: str, given_name: str, family_name: str, password: str | N
             password = temporary
         User.update(
             status="active",
-            password_hash=passwords.hash_password(password),
+            password_hash=hasher.hash(password),
             must_change_password=temporary is not None,
             given_name=given_name.strip() or user.given_name,
             family_name=family_name.strip() or user.family_name,
@@ -204,7 +208,8 @@ def _person_for(email: str, given_name: str, family_name: str, password: str | N
     return user, created, temporary
 
 
-def complete_first_login(user: User, *, accept_terms: bool, new_password: str | None = None) -> User:
+def complete_first_login(user: User, *, accept_terms: bool, new_password: str | None = None,
+                         hasher: Hasher) -> User:
     """R8: the terms before anything else, and a password of their own for a person given a temporary one.
 
     A person whose operator set their real password (``roster user create
@@ -218,9 +223,9 @@ def complete_first_login(user: User, *, accept_terms: bool, new_password: str | 
         if not new_password:
             raise InvalidInputError("Choose your own password.", field="new_password")
         passwords.check_policy(new_password, email=user.email)
-        if passwords.verify_password(user.password_hash, new_password):
+        if hasher.verify(user.password_hash, new_password):
             raise InvalidInputError("Choose a password other than the temporary one.", field="new_password")
-        changes = {"password_hash": passwords.hash_password(new_password), "must_change_password": False}
+        changes = {"password_hash": hasher.hash(new_password), "must_change_password": False}
     with transaction():
         now = clock.now()
         User.update(terms_accepted_at=now, updated_at=now, **changes).where(User.id == user.id).execute()
@@ -229,13 +234,13 @@ def complete_first_login(user: User, *, accept_terms: bool, new_password: str | 
     return User.get_by_id(user.id)
 
 
-def change_password(user: User, *, current: str, new: str) -> None:
+def change_password(user: User, *, current: str, new: str, hasher: Hasher) -> None:
     """R9: a person changes their own password (the current one is required)."""
-    if not passwords.verify_password(user.password_hash, current):
+    if not hasher.verify(user.password_hash, current):
         raise InvalidInputError("The current password is not correct.", field="current_password")
     passwords.check_policy(new, email=user.email)
     with transaction():
-        User.update(password_hash=passwords.hash_password(new), must_change_password=False,
+        User.update(password_hash=hasher.hash(new), must_change_password=False,
                     updated_at=clock.now()).where(User.id == user.id).execute()
         audit.record(Actor.for_user(user), "user.password_changed", account_id=None, target_type="user",
                      target_id=user.id)

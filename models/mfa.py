@@ -21,9 +21,11 @@ from collections.abc import Iterable
 
 import pyotp
 
-from . import audit, clock, crypto, settings
+from . import audit, clock
 from .audit import Actor
+from .crypto import Secrets
 from .database import transaction
+from .deployment import Deployment
 from .errors import ConflictError, InvalidInputError, NotFoundError
 from .secrets import token_hash
 from .security import RecoveryCode, TotpCredential, WebAuthnCredential
@@ -74,7 +76,7 @@ def _claim_step(credential_id: str, step: int) -> bool:
     return updated == 1
 
 
-def begin_totp(user: User, *, label: str | None = None) -> tuple[TotpCredential, str]:
+def begin_totp(user: User, *, label: str | None = None, deployment: Deployment) -> tuple[TotpCredential, str]:
     """Start TOTP enrolment: a new unconfirmed credential and the ``otpauth://`` URI for the QR code.
 
     Earlier enrolments the person never confirmed are dropped.
@@ -84,14 +86,14 @@ def begin_totp(user: User, *, label: str | None = None) -> tuple[TotpCredential,
         TotpCredential.delete().where(
             (TotpCredential.user == user.id) & TotpCredential.confirmed_at.is_null()
         ).execute()
-        credential = TotpCredential.create(user=user.id, secret_encrypted=crypto.encrypt(secret))
+        credential = TotpCredential.create(user=user.id, secret_encrypted=deployment.secrets.encrypt(secret))
         audit.record(Actor.for_user(user), "mfa.totp_enrolment_started", account_id=None,
                      target_type="user", target_id=user.id, credential_id=credential.id)
-    uri = _totp(secret).provisioning_uri(name=label or user.email, issuer_name=settings.current.product_name)
+    uri = _totp(secret).provisioning_uri(name=label or user.email, issuer_name=deployment.product_name)
     return credential, uri
 
 
-def confirm_totp(user: User, credential_id: str, code: str) -> list[str]:
+def confirm_totp(user: User, credential_id: str, code: str, *, secrets: Secrets) -> list[str]:
     """Confirm enrolment with a code from the app; returns 10 new recovery codes, shown once.
 
     Raises NotFoundError for another person's or an unknown credential,
@@ -105,7 +107,7 @@ def confirm_totp(user: User, credential_id: str, code: str) -> list[str]:
             raise NotFoundError("This authenticator enrolment was not found; start again.")
         if credential.confirmed_at is not None:
             raise ConflictError("This authenticator is already confirmed.")
-        step = _matching_step(crypto.decrypt(credential.secret_encrypted), code)
+        step = _matching_step(secrets.decrypt(credential.secret_encrypted), code)
         if step is None:
             raise InvalidInputError("That code is not right; enter the current code from your authenticator app.",
                                     field="code", reason="invalid_code")
@@ -122,7 +124,7 @@ def confirm_totp(user: User, credential_id: str, code: str) -> list[str]:
     return codes
 
 
-def verify_totp(user: User, code: str) -> bool:
+def verify_totp(user: User, code: str, *, secrets: Secrets) -> bool:
     """True if ``code`` is valid now (±1 step) for one of the person's confirmed authenticators.
 
     A time step already accepted for that authenticator is refused, so a
@@ -134,7 +136,7 @@ def verify_totp(user: User, code: str) -> bool:
         )
     )
     for credential in credentials:
-        step = _matching_step(crypto.decrypt(credential.secret_encrypted), code)
+        step = _matching_step(secrets.decrypt(credential.secret_encrypted), code)
         if step is None or step <= credential.last_used_step:
             continue
         with transaction():

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from . import audit, clock, outbox, passwords, settings, throttle
+from . import audit, clock, outbox, passwords, throttle
 from .audit import Actor
 from .database import transaction
+from .deployment import Deployment
 from .errors import InvalidInputError
+from .passwords import Hasher
 from .secrets import new_token, token_hash
 from .security import PasswordResetToken
 from .sessions import end_access
@@ -22,7 +24,7 @@ LIFETIME = dt.timedelta(hours=1)
 MAX_MAILS = 3
 
 
-def request_reset(email: str) -> None:
+def request_reset(email: str, deployment: Deployment) -> None:
     """Mail a reset link if ``email`` is an active person's; silent either way."""
     email_key = email.strip().lower()
     key = f"reset:{email_key}"
@@ -35,8 +37,8 @@ def request_reset(email: str) -> None:
     raw = new_token()
     with transaction():
         PasswordResetToken.create(token_hash=token_hash(raw), user=user.id, expires_at=clock.now() + LIFETIME)
-        link = f"{settings.current.base_url.rstrip('/')}/password/reset/{raw}"
-        product = settings.current.product_name
+        link = deployment.links.password_reset(raw)
+        product = deployment.product_name
         outbox.enqueue(outbox.mail(
             user.email, f"Reset your {product} password",
             f"Someone asked to reset the password of {user.email} on {product}.\n\n"
@@ -55,7 +57,7 @@ def find(raw: str) -> User | None:
     return User.get_or_none((User.id == row.user_id) & (User.status == "active"))
 
 
-def reset(raw: str, new_password: str) -> User:
+def reset(raw: str, new_password: str, hasher: Hasher) -> User:
     """Set the new password, use up the link, end every session and token of the person."""
     user = find(raw)
     if user is None:
@@ -70,7 +72,7 @@ def reset(raw: str, new_password: str) -> User:
             raise InvalidInputError("This reset link has been used already; ask for a new one.", field="password",
                                     reason="invalid_link")
         now = clock.now()
-        User.update(password_hash=passwords.hash_password(new_password), must_change_password=False,
+        User.update(password_hash=hasher.hash(new_password), must_change_password=False,
                     updated_at=now).where(User.id == user.id).execute()
         end_access(user.id, None, "password_reset")
         audit.record(Actor.for_user(user), "password.reset", account_id=None, target_type="user", target_id=user.id)

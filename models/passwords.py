@@ -7,22 +7,11 @@ import functools
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from . import settings
 from .errors import InvalidInputError
+from .settings import Settings
 
 MIN_LENGTH = 12
 MAX_LENGTH = 1024
-
-
-@functools.cache
-def _hasher_for(memory_kib: int, time_cost: int, parallelism: int) -> PasswordHasher:
-    return PasswordHasher(memory_cost=memory_kib, time_cost=time_cost, parallelism=parallelism)
-
-
-def _hasher() -> PasswordHasher:
-    """argon2id with the deployment's cost (models.settings)."""
-    current = settings.current
-    return _hasher_for(current.argon2_memory_kib, current.argon2_time_cost, current.argon2_parallelism)
 
 
 @functools.cache
@@ -60,34 +49,33 @@ def check_policy(password: str, *, email: str = "") -> None:
         )
 
 
-def hash_password(password: str) -> str:
-    return _hasher().hash(password)
+class Hasher:
+    """argon2id at the deployment's cost (``models.settings``); made once, in ``models.deployment``."""
 
+    def __init__(self, settings: Settings) -> None:
+        self._argon2 = PasswordHasher(memory_cost=settings.argon2_memory_kib, time_cost=settings.argon2_time_cost,
+                                      parallelism=settings.argon2_parallelism)
 
-def verify_password(password_hash: str | None, password: str) -> bool:
-    """Constant-time check; an account without a password never matches."""
-    try:
-        # without a hash, check against a dummy one all the same, so the time
-        # taken does not tell whether the account exists or has a password
-        return _hasher().verify(password_hash or _dummy_hash(), password) and bool(password_hash)
-    except (VerificationError, InvalidHashError):
-        return False
+    def hash(self, password: str) -> str:
+        return self._argon2.hash(password)
 
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        """Constant-time check; an account without a password never matches."""
+        try:
+            # without a hash, check against a dummy one all the same, so the time
+            # taken does not tell whether the account exists or has a password
+            return self._argon2.verify(password_hash or self._dummy_hash, password) and bool(password_hash)
+        except (VerificationError, InvalidHashError):
+            return False
 
-def needs_rehash(password_hash: str) -> bool:
-    """Whether a hash that just verified was made with another cost than the deployment's (redo it then)."""
-    try:
-        return _hasher().check_needs_rehash(password_hash)
-    except InvalidHashError:
-        return True
+    def needs_rehash(self, password_hash: str) -> bool:
+        """Whether a hash that just verified was made with another cost than this one (redo it then)."""
+        try:
+            return self._argon2.check_needs_rehash(password_hash)
+        except InvalidHashError:
+            return True
 
-
-def _dummy_hash() -> str:
-    current = settings.current
-    return _dummy_hash_for(current.argon2_memory_kib, current.argon2_time_cost, current.argon2_parallelism)
-
-
-@functools.cache
-def _dummy_hash_for(memory_kib: int, time_cost: int, parallelism: int) -> str:
-    # at the deployment's cost, so checking it takes as long as checking a real one
-    return _hasher_for(memory_kib, time_cost, parallelism).hash("roster dummy password")
+    @functools.cached_property
+    def _dummy_hash(self) -> str:
+        # at the deployment's cost, so checking it takes as long as checking a real one
+        return self._argon2.hash("roster dummy password")

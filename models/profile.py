@@ -11,10 +11,11 @@ import zoneinfo
 from functools import cache
 from typing import Any
 
-from . import audit, clock, members, passwords
+from . import audit, clock, members
 from .audit import Actor
 from .database import transaction
 from .errors import InvalidInputError
+from .passwords import Hasher
 from .security import TotpCredential
 from .tenancy import Account, Group, GroupMember, Membership, User
 
@@ -132,10 +133,10 @@ def authenticator_apps(user: User) -> list[TotpCredential]:
                 .order_by(TotpCredential.confirmed_at, TotpCredential.id))
 
 
-def delete_own_user(user: User, *, password: str, confirm: bool) -> None:
+def delete_own_user(user: User, *, password: str, confirm: bool, hasher: Hasher) -> None:
     """R9: the person deletes their whole user, after typing their password; R1 may refuse (nothing changes)."""
     if not confirm:
         raise InvalidInputError("Tick the box to confirm that deleting is final.", field="confirm")
-    if not passwords.verify_password(user.password_hash, password):
+    if not hasher.verify(user.password_hash, password):
         raise InvalidInputError("The password is not correct.", field="password")
     members.delete_user(user, by=Actor.for_user(user))

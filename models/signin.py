@@ -12,9 +12,11 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from . import audit, clock, mfa, passkeys, passwords, throttle
+from . import audit, clock, mfa, passkeys, throttle
 from .audit import Actor
+from .crypto import Secrets
 from .errors import RosterError
+from .passwords import Hasher
 from .security import TotpCredential
 from .tenancy import Account, Membership, User
 
@@ -30,7 +32,7 @@ class SignInRefused(RosterError):
         super().__init__("The email or password is not right.", field="password")
 
 
-def check_password(email: str, password: str, *, ip: str) -> User:
+def check_password(email: str, password: str, *, ip: str, hasher: Hasher) -> User:
     """The active person with this email and password, or SignInRefused / throttle.LockedOutError.
 
     Failures count per email and per IP in the database (every instance
@@ -41,7 +43,7 @@ def check_password(email: str, password: str, *, ip: str) -> User:
     for key in keys:
         throttle.check(key)
     user = User.get_or_none(User.email_key == email_key)
-    good = passwords.verify_password(user.password_hash if user else None, password)
+    good = hasher.verify(user.password_hash if user else None, password)
     if not good or user is None or user.status != "active":
         until = [throttle.fail(key) for key in keys]
         locked = [u for u in until if u is not None]
@@ -53,27 +55,27 @@ def check_password(email: str, password: str, *, ip: str) -> User:
         raise SignInRefused()
     for key in keys:
         throttle.succeed(key)
-    if user.password_hash and passwords.needs_rehash(user.password_hash):
-        _rehash(user, password)
+    if user.password_hash and hasher.needs_rehash(user.password_hash):
+        _rehash(user, password, hasher)
     return user
 
 
-def _rehash(user: User, password: str) -> None:
+def _rehash(user: User, password: str, hasher: Hasher) -> None:
     """Store the password again at the deployment's argon2 cost: only now is it known in clear.
 
     Only over the hash that was checked, so a password changed meanwhile (reset, profile) stays.
     """
     old = user.password_hash
-    user.password_hash = passwords.hash_password(password)
+    user.password_hash = hasher.hash(password)
     User.update(password_hash=user.password_hash).where((User.id == user.id) & (User.password_hash == old)).execute()
 
 
-def check_second_factor(user: User, code: str) -> str:
+def check_second_factor(user: User, code: str, *, secrets: Secrets) -> str:
     """Check a TOTP or recovery code; returns the RFC 8176 method (``otp``). Throttled per person."""
 
     def try_code() -> str:
         cleaned = code.strip()
-        if mfa.verify_totp(user, cleaned) or mfa.use_recovery_code(user, cleaned):
+        if mfa.verify_totp(user, cleaned, secrets=secrets) or mfa.use_recovery_code(user, cleaned):
             return "otp"
         raise RosterError("That code is not right; enter the current code from your app or an unused recovery "
                           "code.", field="code", reason="invalid_code")

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 
 from models import console_queries, groups, invitations, members
+from models.deployment import Deployment
 from models.errors import PolicyViolationError, RosterError
 from models.tenancy import Account
 
@@ -107,7 +108,7 @@ def invitation(account: Account, invitation_id: str) -> Any:
     if form.validate_on_submit():
         try:
             invitations.edit(found, email=form.email.data, given_name=form.given_name.data,
-                             family_name=form.family_name.data, by=actor())
+                             family_name=form.family_name.data, by=actor(), deployment=Deployment.of(current_app))
         except RosterError as exc:
             field_error(form, exc, "email")
         else:
@@ -122,7 +123,7 @@ def invitation(account: Account, invitation_id: str) -> Any:
 def invitation_link(account: Account, invitation_id: str) -> Any:
     found = console_queries.invitation_in(account, invitation_id)
     with refusal_goes_back("console.invitation", refused=PolicyViolationError, invitation_id=invitation_id):
-        link = invitations.link(found, by=actor())
+        link = invitations.link(found, by=actor(), deployment=Deployment.of(current_app))
     return render("console/link.html", invitation=found, link=link)
 
 
@@ -131,7 +132,7 @@ def invitation_link(account: Account, invitation_id: str) -> Any:
 def resend(account: Account, invitation_id: str) -> Any:
     found = console_queries.invitation_in(account, invitation_id)
     with refusal_goes_back("console.invitation", refused=PolicyViolationError, invitation_id=invitation_id):
-        invitations.resend(found, by=actor())
+        invitations.resend(found, by=actor(), deployment=Deployment.of(current_app))
     return back("console.invitation", f"A new link was sent to {found.email}; the old link no longer works.",
                 invitation_id=invitation_id)
 

@@ -11,6 +11,7 @@ from typing import Any
 from flask import current_app, request
 
 from models import accounts, clients, console_queries, scim_tokens
+from models.deployment import Deployment
 from models.errors import RosterError
 from models.tenancy import Account
 
@@ -20,7 +21,7 @@ from .forms import field_error
 
 
 def scim_base_url() -> str:
-    return str(current_app.config["BASE_URL"]).rstrip("/") + "/scim/v2"
+    return Deployment.of(current_app).settings.issuer + "/scim/v2"
 
 
 def _settings(account: Account, policy: PolicyForm | None = None, token: TokenForm | None = None,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, request, url_for
+from flask import current_app, flash, redirect, request, url_for
 
 from models import console_queries, invitations, members
+from models.deployment import Deployment
 from models.errors import NotFoundError, RosterError
 from models.tenancy import Account
 
@@ -72,7 +73,8 @@ def add_user(account: Account) -> Any:
         result = invitations.invite(account, form.email.data or "", given_name=form.given_name.data or "",
                                     family_name=form.family_name.data or "", role=form.role.data,
                                     preset=None if form.role.data == "admin" else form.preset.data,
-                                    groups=form.groups.data or [], by=actor())
+                                    groups=form.groups.data or [], by=actor(),
+                                    deployment=Deployment.of(current_app))
     except RosterError as exc:
         field_error(form, exc, "email")
         return _wizard(form, "groups" if exc.field == "groups" else "general", 400)
@@ -105,7 +107,8 @@ def bulk_invite(account: Account) -> Any:
             results = invitations.bulk_invite(
                 account, form.email_list(), role=form.role.data,
                 preset=None if form.role.data == "admin" else form.preset.data, groups=form.groups.data or [],
-                sub_account_scope=form.sub_accounts.data or None, by=actor())
+                sub_account_scope=form.sub_accounts.data or None, by=actor(),
+                deployment=Deployment.of(current_app))
         except RosterError as exc:
             field_error(form, exc, "emails")
         else:
@@ -128,7 +131,8 @@ def create_user(account: Account) -> Any:
             added = members.add_user(account, form.email.data or "", given_name=form.given_name.data or "",
                                      family_name=form.family_name.data or "", role=form.role.data,
                                      preset=None if form.role.data == "admin" else form.preset.data,
-                                     groups=form.groups.data or [], temporary_password=True, by=actor())
+                                     groups=form.groups.data or [], temporary_password=True, by=actor(),
+                                     deployment=Deployment.of(current_app))
         except (RosterError, NotFoundError) as exc:
             field_error(form, exc, "email")
         else:

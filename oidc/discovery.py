@@ -7,6 +7,7 @@ from flask import Blueprint, Response, current_app, jsonify
 from flask.blueprints import BlueprintSetupState
 
 from models import keys
+from models.deployment import Deployment
 
 from .capabilities import (
     CODE_CHALLENGE_METHODS,
@@ -69,18 +70,18 @@ def check_metadata(state: BlueprintSetupState) -> None:
 
     RFC 8414 §2 wants an https issuer; a developer's plain-HTTP one is checked as if it were https.
     """
-    base_url = str(state.app.config["BASE_URL"])
-    provider_metadata("https://" + base_url.removeprefix("http://").removeprefix("https://")).validate()
+    issuer = Deployment.of(state.app).settings.issuer
+    provider_metadata("https://" + issuer.removeprefix("http://").removeprefix("https://")).validate()
 
 
 @bp.get("/.well-known/openid-configuration")
 def openid_configuration() -> Response:
-    return jsonify(provider_metadata(current_app.config["BASE_URL"]))
+    return jsonify(provider_metadata(Deployment.of(current_app).settings.issuer))
 
 
 @bp.get("/oauth/jwks")
 def jwks() -> Response:
-    keys.ensure_keys()
+    keys.ensure_keys(Deployment.of(current_app).secrets)
     response = jsonify(keys.published_jwks())
     response.headers["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE}"
     return response

@@ -18,8 +18,9 @@ import pyotp
 from flask import current_app, session
 from werkzeug.wrappers import Response
 
-from models import mfa, passkeys, settings, signin
+from models import mfa, passkeys, signin
 from models.audit import Actor
+from models.deployment import Deployment
 from models.errors import InvalidInputError
 from models.security import WebAuthnCredential
 from models.tenancy import User
@@ -40,9 +41,9 @@ class RelyingParty:
 
 def relying_party() -> RelyingParty:
     """From BASE_URL: its host is the RP ID; its scheme, host and port the origin (a path is no part of one)."""
-    base = urlsplit(str(current_app.config["BASE_URL"]))
-    return RelyingParty(base.hostname or "localhost", f"{base.scheme}://{base.netloc}",
-                        settings.current.product_name)
+    deployment = Deployment.of(current_app)
+    base = urlsplit(deployment.settings.base_url)
+    return RelyingParty(base.hostname or "localhost", f"{base.scheme}://{base.netloc}", deployment.product_name)
 
 
 # --- authenticator app (TOTP) ------------------------------------------------------
@@ -63,7 +64,7 @@ class TotpEnrolment:
 
 def begin_totp(user: User) -> TotpEnrolment:
     """Start an enrolment (an earlier unconfirmed one is dropped) and keep it for the confirming request."""
-    credential, uri = mfa.begin_totp(user)
+    credential, uri = mfa.begin_totp(user, deployment=Deployment.of(current_app))
     session[TOTP_ENROLMENT] = {"id": credential.id, "uri": uri}
     return TotpEnrolment(credential.id, uri)
 
@@ -78,7 +79,7 @@ def totp_enrolment() -> TotpEnrolment | None:
 
 def confirm_totp(user: User, enrolment: TotpEnrolment, code: str) -> list[str]:
     """Confirm ``enrolment`` with a code from the app: the person's new recovery codes (RosterError if wrong)."""
-    codes = mfa.confirm_totp(user, enrolment.credential_id, code)
+    codes = mfa.confirm_totp(user, enrolment.credential_id, code, secrets=Deployment.of(current_app).secrets)
     drop_totp_enrolment()
     return codes
 

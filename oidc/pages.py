@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template, url_for
+from flask import Blueprint, Response, current_app, render_template, url_for
 
 from models import invitations
+from models.deployment import Deployment
 from models.errors import InvalidInputError, PolicyViolationError
 
+from . import links
 from .forms import JoinForm, RegistrationForm, field_error
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
@@ -50,7 +52,7 @@ def _refusal(status: str) -> tuple[str, int]:
     return render_template("message.html", title=title, message=message, kind="error"), code
 
 
-@bp.route("/invitations/<token>", methods=["GET", "POST"])
+@bp.route(links.INVITATION, methods=["GET", "POST"])
 def accept_invitation(token: str) -> tuple[str, int] | str:
     view = invitations.lookup(token)
     if view.status != "pending" or view.invitation is None or view.account is None:
@@ -64,9 +66,10 @@ def accept_invitation(token: str) -> tuple[str, int] | str:
             if isinstance(form, RegistrationForm):
                 invitations.accept(token, given_name=form.given_name.data or "",
                                    family_name=form.family_name.data or "", password=form.password.data,
-                                   accept_terms=bool(form.accept_terms.data))
+                                   accept_terms=bool(form.accept_terms.data),
+                                   hasher=Deployment.of(current_app).hasher)
             else:
-                invitations.accept(token)
+                invitations.accept(token, hasher=Deployment.of(current_app).hasher)
         except InvalidInputError as exc:
             field_error(form, exc)
         except PolicyViolationError:

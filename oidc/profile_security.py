@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from models import members, mfa, passkeys, profile
 from models.audit import Actor
+from models.deployment import Deployment
 from models.errors import RosterError
 
 from . import factors, web_session
@@ -58,7 +59,7 @@ def change_password() -> Any:
     if form.validate_on_submit():
         try:
             members.change_password(viewer(), current=form.current_password.data or "",
-                                    new=form.new_password.data or "")
+                                    new=form.new_password.data or "", hasher=Deployment.of(current_app).hasher)
         except RosterError as exc:
             field_error(form, exc, "new_password")
         else:
@@ -211,7 +212,8 @@ def delete_user() -> Any:
     form = DeleteUserForm()
     if form.validate_on_submit():
         try:
-            profile.delete_own_user(viewer(), password=form.password.data or "", confirm=bool(form.confirm.data))
+            profile.delete_own_user(viewer(), password=form.password.data or "", confirm=bool(form.confirm.data),
+                                    hasher=Deployment.of(current_app).hasher)
         except RosterError as exc:
             field_error(form, exc)
         else:

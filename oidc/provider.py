@@ -35,6 +35,7 @@ from joserfc.jwk import KeySet, RSAKey
 
 from models import clients, keys, oauth
 from models.database import transaction
+from models.deployment import Deployment
 from models.security import AuthorizationCode, OAuthClient
 from models.tenancy import User
 
@@ -240,17 +241,19 @@ class OpenIDConnectCode(OpenIDCode):  # type: ignore[misc]  # authlib is untyped
         return False  # nonces are the client's replay check; it compares them with its own
 
     def resolve_client_private_key(self, client: Client) -> RSAKey:
-        return keys.private_rsa_key(keys.active_key(ID_TOKEN_ALGORITHM))
+        secrets = Deployment.of(current_app).secrets
+        return keys.private_rsa_key(keys.active_key(ID_TOKEN_ALGORITHM, secrets), secrets)
 
     def get_client_algorithm(self, client: Client) -> str:
         return ID_TOKEN_ALGORITHM
 
     def get_encode_header(self, client: Client) -> dict[str, str]:
-        return {"alg": ID_TOKEN_ALGORITHM, "kid": keys.active_key(ID_TOKEN_ALGORITHM).kid, "typ": "JWT"}
+        key = keys.active_key(ID_TOKEN_ALGORITHM, Deployment.of(current_app).secrets)
+        return {"alg": ID_TOKEN_ALGORITHM, "kid": key.kid, "typ": "JWT"}
 
     def get_client_claims(self, client: Client) -> dict[str, Any]:
         now = int(time.time())
-        return {"iss": current_app.config["BASE_URL"].rstrip("/"), "aud": client.get_client_id(),
+        return {"iss": Deployment.of(current_app).settings.issuer, "aud": client.get_client_id(),
                 "iat": now, "exp": now + ID_TOKEN_LIFETIME, "azp": client.get_client_id()}
 
     def get_authorization_code_claims(self, authorization_code: Code) -> dict[str, Any]:

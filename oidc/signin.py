@@ -15,10 +15,11 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from models import clock, members, mfa, passkeys, password_reset, sessions, signin, throttle
+from models.deployment import Deployment
 from models.errors import RosterError
 from models.tenancy import User
 
-from . import factors, pending_request, web_session
+from . import factors, links, pending_request, web_session
 from .forms import (
     AccountChoiceForm,
     CodeForm,
@@ -85,7 +86,7 @@ def login() -> Any:
     if form.validate_on_submit():
         try:
             user = signin.check_password(form.email.data or "", form.password.data or "",
-                                         ip=web_session.client_ip())
+                                         ip=web_session.client_ip(), hasher=Deployment.of(current_app).hasher)
         except throttle.LockedOutError as exc:
             report("locked")
             form.form_errors.append(exc.message)
@@ -123,7 +124,8 @@ def second_factor() -> Any:
     form = CodeForm()
     if form.validate_on_submit():
         try:
-            method = signin.check_second_factor(user, form.code.data or "")
+            method = signin.check_second_factor(user, form.code.data or "",
+                                                secrets=Deployment.of(current_app).secrets)
         except throttle.LockedOutError as exc:
             report("mfa_locked")
             form.form_errors.append(exc.message)
@@ -185,7 +187,8 @@ def first_login() -> Any:
     if form.validate_on_submit():
         try:
             members.complete_first_login(user, accept_terms=bool(form.accept_terms.data), new_password=(
-                form.new_password.data or "") if isinstance(form, FirstLoginForm) else None)
+                form.new_password.data or "") if isinstance(form, FirstLoginForm) else None,
+                hasher=Deployment.of(current_app).hasher)
         except RosterError as exc:
             field_error(form, exc, "new_password" if temporary else "accept_terms")
         else:
@@ -215,14 +218,14 @@ def choose_account() -> Any:
 def forgot_password() -> Any:
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        password_reset.request_reset(form.email.data or "")
+        password_reset.request_reset(form.email.data or "", Deployment.of(current_app))
         return render_template("message.html", title="Check your mail", kind="success",
                                message="If an active user has this address, a link to reset the password is on "
                                        "its way. It works once, for one hour.")
     return render_template("password_forgot.html", form=form), 400 if form.is_submitted() else 200
 
 
-@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@bp.route(links.PASSWORD_RESET, methods=["GET", "POST"])
 def reset_password(token: str) -> Any:
     if password_reset.find(token) is None:
         return render_template("message.html", title="This reset link is not valid", kind="error",
@@ -230,7 +233,7 @@ def reset_password(token: str) -> Any:
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
-            password_reset.reset(token, form.password.data or "")
+            password_reset.reset(token, form.password.data or "", Deployment.of(current_app).hasher)
         except RosterError as exc:
             field_error(form, exc, "password")
         else:

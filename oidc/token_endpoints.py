@@ -17,6 +17,7 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import current_app
 
 from models import oauth
+from models.deployment import Deployment
 
 from .capabilities import INTROSPECTION_AUTH_METHODS, TOKEN_AUTH_METHODS
 
@@ -97,4 +98,4 @@ class Introspection(ClientWithToken, IntrospectionEndpoint):  # type: ignore[mis
 
     def introspect_token(self, token: TokenRef) -> dict[str, Any]:
         assert token.grant is not None
-        return oauth.introspection(token.grant, issuer=current_app.config["BASE_URL"].rstrip("/"))
+        return oauth.introspection(token.grant, issuer=Deployment.of(current_app).settings.issuer)

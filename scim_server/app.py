@@ -9,8 +9,11 @@ from typing import Any
 
 from flask import Flask, request
 
-from models import rate_limits, settings
+from models import rate_limits
 from models.database import bind, end_request, open_database
+from models.deployment import Deployment
+from models.settings import Settings
+from oidc.links import PageLinks
 
 log = logging.getLogger("roster.http")
 
@@ -93,13 +96,20 @@ def metrics_enabled(config: dict[str, Any]) -> bool:
     return str(config.get("METRICS") or "").strip().lower() in ("1", "true", "yes") or bool(config.get("METRICS_TOKEN"))
 
 
-def configure_domain(config: dict[str, Any]) -> None:
-    """Bind the database and hand the domain its settings (shared by the app and the CLI)."""
-    bind(open_database(config["DATABASE_URL"]))
+def deployment_of(config: dict[str, Any]) -> Deployment:
+    """What the domain is handed about this deployment; ValueError names a setting out of range."""
     # the argon2 cost's defaults are the domain's (models/settings.py): only what was set is passed
     argon2 = {key.lower(): config[key] for key in ("ARGON2_MEMORY_KIB", "ARGON2_TIME_COST", "ARGON2_PARALLELISM")
               if config.get(key) not in (None, "")}
-    settings.configure(secret_key=config["SECRET_KEY"], base_url=config["BASE_URL"], **argon2)
+    base_url = str(config["BASE_URL"])
+    return Deployment(Settings(secret_key=str(config["SECRET_KEY"]), base_url=base_url, **argon2), PageLinks(base_url))
+
+
+def configure_domain(config: dict[str, Any]) -> Deployment:
+    """Bind the database and build the deployment the domain is handed (shared by the app, the CLI, the outbox)."""
+    deployment = deployment_of(config)
+    bind(open_database(config["DATABASE_URL"]))
+    return deployment
 
 
 # every page checks the CSRF token of a state-changing request, but for the blueprints (and those nested
@@ -119,7 +129,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # Secure everywhere but a plain-http development address
         SESSION_COOKIE_SECURE=str(app.config["BASE_URL"]).startswith("https://"),
     )
-    configure_domain(app.config)
+    configure_domain(app.config).install(app)
     # this process's share of the deployment's request budgets, counted here and written now and then
     app.extensions["roster_rate_limits"] = rate_limits.Budgets.per_minute(app.config["SCIM_RATE_LIMIT"],
                                                                           app.config["OAUTH_RATE_LIMIT"])

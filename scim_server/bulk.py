@@ -33,6 +33,8 @@ from scim2_models import (
 from scim2_models import Group as GroupModel
 from werkzeug.exceptions import NotFound
 
+from models.deployment import Deployment
+
 from . import documents, patch
 from .errors import scim_response, to_error, validation_error
 from .mapping import UserModel
@@ -203,7 +205,9 @@ class Outcome:
 
 
 def _stores() -> tuple[UserStore, GroupStore]:
-    return UserStore(g.account, g.actor, documents.user_location), GroupStore(g.account, g.actor)
+    deployment = Deployment.of(current_app)
+    return (UserStore(g.account, g.actor, documents.user_location, deployment),
+            GroupStore(g.account, g.actor, deployment))
 
 
 def dispatch(method: str, path: str, data: Any, version: str | None) -> Outcome:

@@ -19,17 +19,11 @@ from typing import Any
 from itsdangerous import BadData, URLSafeSerializer
 from scim2_models import InvalidCursorException
 
-from models import settings
-
 _SALT = "scim-cursor"
 
 
-def _serializer() -> URLSafeSerializer:
-    return _serializer_for(settings.current.secret_key)
-
-
 @functools.lru_cache(maxsize=4)
-def _serializer_for(secret_key: str) -> URLSafeSerializer:
+def _serializer(secret_key: str) -> URLSafeSerializer:
     # built once per key: a page encodes two cursors and decodes one
     return URLSafeSerializer(secret_key, salt=_SALT)
 
@@ -55,15 +49,17 @@ def _decode_value(value: Any) -> Any:
     raise ValueError("not a key value")
 
 
-def encode(query_fingerprint: str, direction: str, key: list[Any]) -> str:
-    """A cursor resuming after ``key`` forwards (``"n"``) or backwards (``"p"``)."""
-    return str(_serializer().dumps({"q": query_fingerprint, "d": direction, "k": [_encode_value(v) for v in key]}))
+def encode(secret_key: str, query_fingerprint: str, direction: str, key: list[Any]) -> str:
+    """A cursor resuming after ``key`` forwards (``"n"``) or backwards (``"p"``), signed with ``secret_key``."""
+    data = {"q": query_fingerprint, "d": direction, "k": [_encode_value(v) for v in key]}
+    return str(_serializer(secret_key).dumps(data))
 
 
-def decode(cursor: str, query_fingerprint: str, width: int) -> tuple[str, list[Any]]:
-    """(direction, key) of a cursor this server issued for the same query; anything else is invalidCursor."""
+def decode(secret_key: str, cursor: str, query_fingerprint: str, width: int) -> tuple[str, list[Any]]:
+    """(direction, key) of a cursor this deployment (``secret_key``) issued for the same query; anything else is
+    invalidCursor."""
     try:
-        data = _serializer().loads(cursor)
+        data = _serializer(secret_key).loads(cursor)
         if data["q"] != query_fingerprint or data["d"] not in ("n", "p") or len(data["k"]) != width:
             raise ValueError("another query")
         return data["d"], [_decode_value(v) for v in data["k"]]

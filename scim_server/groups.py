@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, current_app, g, request
 from scim2_models import Group as GroupModel
 
 from models import directory_groups
+from models.deployment import Deployment
 from models.tenancy import Account, Group
 
 from .documents import group_location, group_response, response_parameters, users_url
@@ -31,7 +32,7 @@ bp = Blueprint("groups", __name__)
 
 def store() -> GroupStore:
     """The account's Groups, changed by the request's actor."""
-    return GroupStore(g.account, g.actor)
+    return GroupStore(g.account, g.actor, Deployment.of(current_app))
 
 
 def _group_rows(account: Account) -> Any:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import peewee
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, current_app, g, request
 from scim2_models import (
     Context,
     InvalidCursorException,
@@ -28,6 +28,7 @@ from scim2_models import (
 )
 from werkzeug.exceptions import NotFound
 
+from models.deployment import Deployment
 from models.tenancy import Account
 
 from . import cursor
@@ -141,7 +142,8 @@ def _mentions(node: Any, models: tuple[Any, ...], seen: set[int] | None = None) 
     return False
 
 
-def fetch_page(listing: ResourceListing, account: Account, query: ListQuery, *, full: bool = True) -> Page:
+def fetch_page(listing: ResourceListing, account: Account, query: ListQuery, *, cursor_key: str,
+               full: bool = True) -> Page:
     """Count and page the account's resources matching ``query``: one COUNT and at most two SELECTs.
 
     Through ``narrow_query`` when neither filter nor sort reads a joined
@@ -161,7 +163,7 @@ def fetch_page(listing: ResourceListing, account: Account, query: ListQuery, *, 
     fingerprint = cursor.fingerprint(account.id, listing.name, query.filter, query.sort_by, query.descending)
     direction, after = "n", None
     if query.cursor:
-        direction, after = cursor.decode(query.cursor, fingerprint, len(parts))
+        direction, after = cursor.decode(cursor_key, query.cursor, fingerprint, len(parts))
 
     def base(narrow: bool) -> Any:
         select = listing.narrow_query(account) if narrow and listing.narrow_query else listing.query(account)
@@ -210,9 +212,9 @@ def fetch_page(listing: ResourceListing, account: Account, query: ListQuery, *, 
     if not rows:
         return Page(total, [])
     has_next, has_previous = (more, after is not None) if forward else (True, more)
-    return Page(total, rows, narrow=narrow and not full,
-                next_cursor=cursor.encode(fingerprint, "n", _key(picked[-1], parts)) if has_next else None,
-                previous_cursor=cursor.encode(fingerprint, "p", _key(picked[0], parts)) if has_previous else None)
+    next_cursor = cursor.encode(cursor_key, fingerprint, "n", _key(picked[-1], parts)) if has_next else None
+    previous_cursor = cursor.encode(cursor_key, fingerprint, "p", _key(picked[0], parts)) if has_previous else None
+    return Page(total, rows, narrow=narrow and not full, next_cursor=next_cursor, previous_cursor=previous_cursor)
 
 
 def _key(row: Any, parts: list[Expression]) -> list[Any]:
@@ -343,14 +345,14 @@ def _respond_documents(model: Any, page: Page, documents: list[str]) -> str:
     return f'{text[:-1]},"Resources":[{",".join(documents)}]}}'
 
 
-def list_resources(names: list[str], account: Account, query: ListQuery) -> str:
+def list_resources(names: list[str], account: Account, query: ListQuery, *, cursor_key: str) -> str:
     """The ListResponse JSON of a list or search over the registered resource types ``names`` (RFC 7644 §3.4.2,
     §3.4.3).
 
     Over one type, pages by index or cursor. Over several (root ``/.search``),
     a type the filter cannot apply to is left out (§3.4.2.1: its attributes
     have no value), and the types follow each other in registration order,
-    paged by index only.
+    paged by index only. Cursors are signed with ``cursor_key`` (the deployment's secret key).
     """
     listings = [RESOURCE_TYPES[name] for name in names]
     if len(listings) == 1:
@@ -363,24 +365,25 @@ def list_resources(names: list[str], account: Account, query: ListQuery) -> str:
                 rows = listing.lookup(account, query.filter)
                 if rows is not None:
                     return _respond_documents(listing.model, Page(len(rows), rows, start_index=1), documents(rows))
-            page = fetch_page(listing, account, query, full=listing.documents_by_ids is None)
+            page = fetch_page(listing, account, query, cursor_key=cursor_key, full=listing.documents_by_ids is None)
             if page.narrow and listing.documents_by_ids is not None:
                 return _respond_documents(listing.model, page,
                                           listing.documents_by_ids(account, [row.id for row in page.rows]))
             return _respond_documents(listing.model, page, documents(page.rows))
-        page = fetch_page(listing, account, query)
+        page = fetch_page(listing, account, query, cursor_key=cursor_key)
         return _respond(listing.model, page, listing.serialise(page.rows, query), query)
     if query.cursor is not None:
         raise InvalidCursorException(detail="Cursor pagination needs one resource type: search /<Type>/.search.")
-    return _list_several(listings, account, query)
+    return _list_several(listings, account, query, cursor_key)
 
 
-def _list_several(listings: list[ResourceListing], account: Account, query: ListQuery) -> str:
+def _list_several(listings: list[ResourceListing], account: Account, query: ListQuery, cursor_key: str) -> str:
     pages: list[tuple[ResourceListing, Page]] = []
     error: InvalidFilterException | None = None
     for listing in listings:
         try:
-            pages.append((listing, fetch_page(listing, account, dataclasses.replace(query, count=0))))
+            counted = fetch_page(listing, account, dataclasses.replace(query, count=0), cursor_key=cursor_key)
+            pages.append((listing, counted))
         except InvalidFilterException as exc:
             error = error or exc
     if not pages and error is not None:
@@ -393,7 +396,8 @@ def _list_several(listings: list[ResourceListing], account: Account, query: List
         if skip >= counted.total:
             skip -= counted.total
             continue
-        part = fetch_page(listing, account, dataclasses.replace(query, start_index=skip + 1, count=room))
+        part = fetch_page(listing, account, dataclasses.replace(query, start_index=skip + 1, count=room),
+                          cursor_key=cursor_key)
         resources += listing.serialise(part.rows, query)
         skip, room = 0, room - len(part.rows)
     model = functools.reduce(operator.or_, [listing.model for listing, _ in pages])
@@ -408,7 +412,8 @@ def listed(text: str) -> Response:
 @bp.get("/Users")
 def list_users() -> Response:
     """Filter, sort and page the account's Users in SQL (RFC 7644 §3.4.2; cursors RFC 9865)."""
-    return listed(UserStore(g.account, g.actor, user_location).search(ListQuery.from_args(request.args)))
+    users = UserStore(g.account, g.actor, user_location, Deployment.of(current_app))
+    return listed(users.search(ListQuery.from_args(request.args)))
 
 
 def _search_body() -> ListQuery:
@@ -423,11 +428,16 @@ def search_resources(endpoint: str) -> Response:
     if not names:
         raise NotFound(f"There is no resource type at /{endpoint}.")
     if len(names) == 1:
-        return listed(store_for(names[0], g.account, g.actor, user_location).search(_search_body()))
-    return listed(list_resources(names, g.account, _search_body()))
+        return listed(store_for(names[0], g.account, g.actor, user_location, Deployment.of(current_app)).search(
+            _search_body()))
+    return listed(list_resources(names, g.account, _search_body(), cursor_key=_cursor_key()))
 
 
 @bp.post("/.search")
 def search_everything() -> Response:
     """POST /.search at the root (RFC 7644 §3.4.3): every registered resource type."""
-    return listed(list_resources(list(RESOURCE_TYPES), g.account, _search_body()))
+    return listed(list_resources(list(RESOURCE_TYPES), g.account, _search_body(), cursor_key=_cursor_key()))
+
+
+def _cursor_key() -> str:
+    return Deployment.of(current_app).settings.secret_key

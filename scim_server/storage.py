@@ -32,6 +32,7 @@ from scim2_models import Context
 
 from models import directory, directory_groups, groups
 from models.audit import Actor
+from models.deployment import Deployment
 from models.tenancy import Account, DirectoryRecord, Group, Membership
 from models.versions import Expected
 
@@ -68,17 +69,19 @@ class StoredUser:
 class UserStore:
     """The account's Users: its directory records (RFC 7643 §4.1)."""
 
-    def __init__(self, account: Account, actor: Actor, user_location: Callable[[str], str]) -> None:
+    def __init__(self, account: Account, actor: Actor, user_location: Callable[[str], str],
+                 deployment: Deployment) -> None:
         self.account = account
         self.actor = actor
         self._user_location = user_location
+        self._deployment = deployment
 
     def get(self, record_id: str) -> StoredUser:
         return StoredUser.of(directory.get_record(self.account, record_id))  # its membership in the same statement
 
     def search(self, query: ListQuery) -> str:
         """The ListResponse JSON of the account's Users that ``query`` asks for (RFC 7644 §3.4.2, RFC 9865)."""
-        return _search(USER, self.account, query)
+        return _search(USER, self.account, query, self._deployment)
 
     def of_membership(self, membership: Membership) -> StoredUser | None:
         """The record that links ``membership`` (/Me, RFC 7644 §3.11), or None."""
@@ -89,13 +92,14 @@ class UserStore:
         user_name, attributes, external_id, password = from_scim_user(as_object(payload),
                                                                       Context.RESOURCE_CREATION_REQUEST)
         return StoredUser.of(directory.create_record(self.account, user_name, attributes, external_id, by=self.actor,
-                                                     password=password))
+                                                     password=password, deployment=self._deployment))
 
     def replace(self, record_id: str, payload: Any, expected: Expected = None) -> StoredUser:
         user_name, attributes, external_id, password = from_scim_user(as_object(payload),
                                                                       Context.RESOURCE_REPLACEMENT_REQUEST)
         return StoredUser.of(directory.replace_record(self.account.id, record_id, user_name, attributes, external_id,
-                                                      by=self.actor, password=password, expected=expected))
+                                                      by=self.actor, password=password, expected=expected,
+                                                      deployment=self._deployment))
 
     def patch(self, record_id: str, payload: Any, expected: Expected = None) -> StoredUser:
         """RFC 7644 §3.5.2: the operations apply to the User as it is under the lock, then replace the record."""
@@ -103,7 +107,8 @@ class UserStore:
         active = user_patch.only_active(body)
         change = _set_active(active) if active is not None else self._patched(record_id, user_patch.parse(body))
         return StoredUser.of(directory.update_record(self.account.id, record_id, change, by=self.actor,
-                                                     expected=expected, action="directory_record.patched"))
+                                                     expected=expected, action="directory_record.patched",
+                                                     deployment=self._deployment))
 
     def _patched(self, record_id: str, operations: Any) -> directory.Change:
         location = self._user_location(record_id)
@@ -136,16 +141,17 @@ def _set_active(active: bool) -> directory.Change:
 class GroupStore:
     """The account's Groups (RFC 7643 §4.2); members are SCIM User ids, changed as set operations in SQL."""
 
-    def __init__(self, account: Account, actor: Actor) -> None:
+    def __init__(self, account: Account, actor: Actor, deployment: Deployment) -> None:
         self.account = account
         self.actor = actor
+        self._deployment = deployment
 
     def get(self, group_id: str) -> Group:
         return directory_groups.find_group(self.account, group_id)
 
     def search(self, query: ListQuery) -> str:
         """The ListResponse JSON of the account's Groups that ``query`` asks for (RFC 7644 §3.4.2, RFC 9865)."""
-        return _search(GROUP, self.account, query)
+        return _search(GROUP, self.account, query, self._deployment)
 
     def create(self, payload: Any) -> Group:
         name, external_id, member_ids = from_scim_group(as_object(payload), Context.RESOURCE_CREATION_REQUEST)
@@ -173,18 +179,18 @@ class GroupStore:
         groups.delete_group(self.get(group_id), by=self.actor, expected=expected)
 
 
-def _search(resource_type: str, account: Account, query: ListQuery) -> str:
+def _search(resource_type: str, account: Account, query: ListQuery, deployment: Deployment) -> str:
     # imported here: listing renders through .documents, which imports this module
     from .listing import list_resources
 
-    return list_resources([resource_type], account, query)
+    return list_resources([resource_type], account, query, cursor_key=deployment.settings.secret_key)
 
 
-def store_for(resource_type: str, account: Account, actor: Actor,
-              user_location: Callable[[str], str]) -> UserStore | GroupStore:
+def store_for(resource_type: str, account: Account, actor: Actor, user_location: Callable[[str], str],
+              deployment: Deployment) -> UserStore | GroupStore:
     """The store of a resource type by its name (``User``, ``Group``)."""
     if resource_type == USER:
-        return UserStore(account, actor, user_location)
+        return UserStore(account, actor, user_location, deployment)
     if resource_type == GROUP:
-        return GroupStore(account, actor)
+        return GroupStore(account, actor, deployment)
     raise KeyError(resource_type)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, current_app, g, request
+
+from models.deployment import Deployment
 
 from .documents import user_location, user_response
 from .payload import json_body
@@ -14,7 +16,7 @@ bp = Blueprint("users", __name__)
 
 def store() -> UserStore:
     """The account's Users, changed by the request's actor."""
-    return UserStore(g.account, g.actor, user_location)
+    return UserStore(g.account, g.actor, user_location, Deployment.of(current_app))
 
 
 @bp.get("/Users/<id:record_id>")

@@ -8,14 +8,18 @@ import os
 import peewee
 import pytest
 
-from models import Actor, accounts, clock, members, settings
+from models import Actor, accounts, clock, members
 from models.database import bind, db, open_database
+from models.deployment import Deployment
 from models.schema import upgrade
+from models.settings import Settings
 from models.tenancy import Account
+from oidc.links import PageLinks
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 SECRET_KEY = "test-secret-key-for-roster-tests-only"
+BASE_URL = "http://roster.test"
 
 
 def _postgres_url() -> str:
@@ -73,7 +77,6 @@ def database_url(request, tmp_path) -> str:
 def database(database_url):
     """The domain bound to a fresh database of each kind (SQLite, PostgreSQL)."""
     bind(open_database(database_url))
-    settings.configure(secret_key=SECRET_KEY, base_url="http://roster.test")
     db.connect(reuse_if_open=True)
     yield db.obj
     dispose(db.obj)
@@ -110,11 +113,18 @@ def account(database, cli_actor) -> Account:
     return accounts.create_account("Acme Vendor", "vendor", by=cli_actor)
 
 
+@pytest.fixture(scope="session")
+def deployment() -> Deployment:
+    """What the domain is handed in tests: the ``app`` fixture's secret key and base URL, and the page links."""
+    return Deployment(Settings(secret_key=SECRET_KEY, base_url=BASE_URL), PageLinks(BASE_URL))
+
+
 @pytest.fixture
-def admin(account, cli_actor):
+def admin(account, cli_actor, deployment):
     """An active admin of ``account`` with a real password; returns (membership, user)."""
     added = members.add_user(account, "admin@acme.example", given_name="Ada", family_name="Admin", role="admin",
-                             password="correct horse battery staple", by=cli_actor, via="cli")
+                             password="correct horse battery staple", by=cli_actor, via="cli",
+                             deployment=deployment)
     return added.membership, added.user
 
 

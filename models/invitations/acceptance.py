@@ -8,6 +8,7 @@ from .. import audit, clock, passwords
 from ..audit import Actor
 from ..database import transaction
 from ..errors import InvalidInputError, PolicyViolationError
+from ..passwords import Hasher
 from ..secrets import token_hash
 from ..tenancy import Account, Invitation, Membership, User
 from .links import effective_status
@@ -43,7 +44,7 @@ REFUSALS = {
 
 
 def accept(token: str, *, given_name: str = "", family_name: str = "", password: str | None = None,
-           accept_terms: bool = False) -> Membership:
+           accept_terms: bool = False, hasher: Hasher) -> Membership:
     """Accept an invitation: register the pending person (name, password, terms) and
     activate the membership. Expired, revoked or used links change nothing (R3)."""
     with transaction():
@@ -67,7 +68,7 @@ def accept(token: str, *, given_name: str = "", family_name: str = "", password:
                 raise InvalidInputError("Choose a password.", field="password")
             passwords.check_policy(password, email=user.email)
             User.update(given_name=given_name[:200], family_name=family_name[:200], status="active",
-                        password_hash=passwords.hash_password(password), terms_accepted_at=now,
+                        password_hash=hasher.hash(password), terms_accepted_at=now,
                         updated_at=now).where(User.id == user.id).execute()
         # a membership deactivated since the invitation stays so (R6): the person registers, an admin reactivates
         Membership.update(status="active", updated_at=now).where(

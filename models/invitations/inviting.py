@@ -12,16 +12,17 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .. import audit, clock, emails, outbox, permissions, prepared, settings
+from .. import audit, clock, emails, outbox, permissions, prepared
 from .. import mails as notices
 from ..accounts import lock, require_admin
 from ..audit import Actor
 from ..database import supports_returning, transaction
+from ..deployment import Deployment
 from ..errors import ConflictError, InvalidInputError
 from ..fields import new_id
 from ..groups import resolve_groups
 from ..tenancy import Account, GroupMember, Invitation, Membership, User
-from .links import link_token, new_token_fields
+from .links import new_token_fields, url_of
 
 CHUNK = 500
 OUTCOMES = ("invited", "added", "already_member", "already_invited", "rejected")
@@ -63,6 +64,7 @@ def invite(
     sub_account_scope: list[str] | None = None,
     by: Actor,
     via: str = "console",
+    deployment: Deployment,
 ) -> InviteResult:
     """Invite one person (R2); raises instead of returning a refusal (R5)."""
     [result] = bulk_invite(
@@ -75,6 +77,7 @@ def invite(
         sub_account_scope=sub_account_scope,
         by=by,
         via=via,
+        deployment=deployment,
     )
     if result.outcome == "rejected":
         raise InvalidInputError(result.reason, field="email", reason="rejected")
@@ -94,6 +97,7 @@ def bulk_invite(
     sub_account_scope: list[str] | None = None,
     by: Actor,
     via: str = "console",
+    deployment: Deployment,
 ) -> list[InviteResult]:
     """Invite many emails; one result per email, in order: invited, added (an existing
     person gets the membership at once, R2), already_member, already_invited or rejected (R5)."""
@@ -110,12 +114,14 @@ def bulk_invite(
             lock(account)  # first, as every writer of the account: the groups are read again under it
             if group_ids:
                 group_ids = [g.id for g in resolve_groups(account, group_ids)]  # one deleted since: NotFoundError
-            for key, result in _invite_chunk(account, chunk, role, granted, group_ids, scope, by, via).items():
+            for key, result in _invite_chunk(account, chunk, role, granted, group_ids, scope, by, via,
+                                                       deployment).items():
                 results[accepted[key]] = result
     return results
 
 
-def invite_from_directory(account: Account, invitee: Invitee, *, user: User | None, by: Actor) -> InviteResult:
+def invite_from_directory(account: Account, invitee: Invitee, *, user: User | None, by: Actor,
+                          deployment: Deployment) -> InviteResult:
     """One email of a directory record (models.directory): what :func:`bulk_invite` does for one email.
 
     The same rules (R2, R5) on the same path, without its per-call costs: the
@@ -126,7 +132,7 @@ def invite_from_directory(account: Account, invitee: Invitee, *, user: User | No
     if accepted:
         key = next(iter(accepted))
         result = _invite_chunk(account, {key: invitee}, "user", permissions.resolve("user"), [], None, by, "scim",
-                               known={key: user})[key]
+                               deployment, known={key: user})[key]
     return result
 
 
@@ -173,6 +179,7 @@ class _Terms:
     via: str
     now: dt.datetime
     expires_at: dt.datetime
+    deployment: Deployment
 
 
 def _invite_chunk(
@@ -184,6 +191,7 @@ def _invite_chunk(
     scope: list[str] | None,
     by: Actor,
     via: str,
+    deployment: Deployment,
     known: dict[str, User | None] | None = None,
 ) -> dict[str, InviteResult]:
     """Invite the emails of one chunk (keyed by email key) in the caller's transaction; a result per key.
@@ -194,7 +202,8 @@ def _invite_chunk(
     for the whole chunk.
     """
     now = clock.now()
-    terms = _Terms(account, role, granted, scope, by, via, now, now + dt.timedelta(days=account.invitation_ttl_days))
+    terms = _Terms(account, role, granted, scope, by, via, now, now + dt.timedelta(days=account.invitation_ttl_days),
+                   deployment)
     users, created_users = users_for(chunk, now, known)
     memberships, live = _current_state(account, list(chunk), users, created_users, now)
     results, new_memberships, to_invite = _sort_out(chunk, users, memberships, live, terms)
@@ -292,7 +301,8 @@ def _invitation_rows(chunk: dict[str, Invitee], to_invite: list[tuple[str, str]]
             {"id": invitation_id, "account": terms.account.id, "membership": membership_id, "email": person.email,
              "email_key": key, "given_name": person.given_name, "family_name": person.family_name,
              "expires_at": terms.expires_at, "status": "pending", "invited_by": terms.by.user_id, "sent_count": 1,
-             "last_sent_at": terms.now, "created_at": terms.now, **new_token_fields(invitation_id)}
+             "last_sent_at": terms.now, "created_at": terms.now,
+             **new_token_fields(invitation_id, terms.deployment.secrets)}
         )
     return invitation_rows
 
@@ -308,15 +318,15 @@ def _announce(users: dict[str, User], invitation_rows: list[dict[str, Any]], inv
             results[key] = InviteResult(row["email"], "already_invited",
                                         f"{row['email']} has a pending invitation already.")
             continue
-        link = f"{settings.current.base_url.rstrip('/')}/invitations/{link_token(row['id'], row['token_nonce'])}"
+        link = url_of(row["id"], row["token_nonce"], terms.deployment)
         results[key] = InviteResult(row["email"], "invited", membership_id=row["membership"],
                                     invitation_id=row["id"], link=link)
-        mails.append(notices.invited(account, row["email"], link, terms.expires_at))
+        mails.append(notices.invited(account, row["email"], link, terms.expires_at, terms.deployment))
         events.append(audit.event(by, "invitation.created", account_id=account.id, target_type="invitation",
                                   target_id=row["id"], email=row["email"], role=role, via=via))
     for key, result in results.items():
         if result.outcome == "added":
-            mails.append(notices.added(account, users[key].email))
+            mails.append(notices.added(account, users[key].email, terms.deployment))
             events.append(audit.event(by, "membership.created", account_id=account.id, target_type="membership",
                                       target_id=result.membership_id or "", email=result.email, role=role, via=via))
     outbox.enqueue(*mails)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from .. import audit, clock, emails, mails, members, outbox, settings
+from .. import audit, clock, emails, mails, members, outbox
 from ..accounts import lock, require_admin
 from ..audit import Actor
 from ..database import transaction
+from ..deployment import Deployment
 from ..errors import ConflictError, NotFoundError, PolicyViolationError
 from ..tenancy import Account, Invitation, Membership, User
 from .inviting import Invitee, users_for
@@ -41,7 +42,7 @@ def _require_open(invitation: Invitation, action: str) -> None:
                                    reason=f"invitation_{invitation.status}")
 
 
-def resend(invitation: Invitation, *, by: Actor) -> str:
+def resend(invitation: Invitation, *, by: Actor, deployment: Deployment) -> str:
     """New token (the old link stops working), expiry restarts, mail again (R3). Returns the link."""
     with transaction():
         invitation = Invitation.get_by_id(invitation.id)
@@ -50,24 +51,24 @@ def resend(invitation: Invitation, *, by: Actor) -> str:
         account = Account.get_by_id(invitation.account_id)
         now = clock.now()
         expires_at = now + dt.timedelta(days=account.invitation_ttl_days)
-        fields = new_token_fields(invitation.id)
+        fields = new_token_fields(invitation.id, deployment.secrets)
         Invitation.update(status="pending", expires_at=expires_at, sent_count=Invitation.sent_count + 1,
                           last_sent_at=now, **fields).where(Invitation.id == invitation.id).execute()
         invitation = Invitation.get_by_id(invitation.id)
-        link = invitation_url(invitation)
-        outbox.enqueue(mails.invited(account, invitation.email, link, expires_at))
+        link = invitation_url(invitation, deployment)
+        outbox.enqueue(mails.invited(account, invitation.email, link, expires_at, deployment))
         audit.record(by, "invitation.resent", account_id=account.id, target_type="invitation",
                      target_id=invitation.id, email=invitation.email)
     return link
 
 
-def link(invitation: Invitation, *, by: Actor) -> str:
+def link(invitation: Invitation, *, by: Actor, deployment: Deployment) -> str:
     """The current link, to pass on by hand ("copy link"); only while it can still be used."""
     require_admin(invitation.account_id, by)
     if effective_status(invitation) != "pending":
         raise PolicyViolationError(f"This invitation is {effective_status(invitation)}; resend it for a new link.",
                                    reason=f"invitation_{effective_status(invitation)}")
-    return invitation_url(invitation)
+    return invitation_url(invitation, deployment)
 
 
 def revoke(invitation: Invitation, *, by: Actor) -> None:
@@ -91,7 +92,7 @@ def revoke(invitation: Invitation, *, by: Actor) -> None:
 
 
 def edit(invitation: Invitation, *, email: str | None = None, given_name: str | None = None,
-         family_name: str | None = None, by: Actor) -> Invitation:
+         family_name: str | None = None, by: Actor, deployment: Deployment) -> Invitation:
     """Change the email and name of a pending invitation (R4); the link stays the same."""
     with transaction():
         invitation = Invitation.get_by_id(invitation.id)
@@ -109,7 +110,7 @@ def edit(invitation: Invitation, *, email: str | None = None, given_name: str | 
         if email is not None and emails.key(email) != invitation.email_key:
             email = emails.check_invitable(email, account.allowed_email_domains)
             changes.update(email=email, email_key=emails.key(email))
-            _move_invited_membership(account, invitation, email, changes)
+            _move_invited_membership(account, invitation, email, changes, deployment.product_name)
         if changes:
             Invitation.update(**changes).where(Invitation.id == invitation.id).execute()
             audit.record(by, "invitation.edited", account_id=account.id, target_type="invitation",
@@ -117,7 +118,8 @@ def edit(invitation: Invitation, *, email: str | None = None, given_name: str | 
     return Invitation.get_by_id(invitation.id)
 
 
-def _move_invited_membership(account: Account, invitation: Invitation, email: str, changes: dict[str, Any]) -> None:
+def _move_invited_membership(account: Account, invitation: Invitation, email: str, changes: dict[str, Any],
+                             product_name: str) -> None:
     """Point the invited membership at the (pending) user of the new email."""
     key = emails.key(email)
     if Invitation.select().where((Invitation.account == account.id) & (Invitation.email_key == key)
@@ -131,7 +133,7 @@ def _move_invited_membership(account: Account, invitation: Invitation, email: st
     if new_user.status != "pending":
         # the new email belongs to a registered person: the invitation can
         # only lead to registration of a new one, so refuse rather than link silently
-        raise ConflictError(f"{email} already has a {settings.current.product_name} user; invite that email instead.",
+        raise ConflictError(f"{email} already has a {product_name} user; invite that email instead.",
                             field="email", reason="registered_user")
     old = Membership.get_or_none(Membership.id == invitation.membership_id)
     if old is not None:

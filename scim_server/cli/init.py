@@ -11,11 +11,11 @@ from models.accounts import create_account, get_account
 from models.database import transaction
 from models.errors import NotFoundError
 
-from .support import DomainCommand, DomainGroup, actor, emit_json, json_option
+from .support import DomainCommand, DomainGroup, actor, deployment, emit_json, json_option
 
 
-def _scim_base_url(config: dict[str, Any]) -> str:
-    return str(config["BASE_URL"]).rstrip("/") + "/scim/v2"
+def _scim_base_url() -> str:
+    return deployment().settings.issuer + "/scim/v2"
 
 
 def _existing_admin(account: Any, admin_email: str | None) -> tuple[str | None, str | None, str]:
@@ -48,7 +48,7 @@ def _existing_admin(account: Any, admin_email: str | None) -> tuple[str | None, 
     if invitations.effective_status(invitation) != "pending":
         return email, None, (f"The admin's invitation is {invitations.effective_status(invitation)}: "
                              f"`roster invite resend {account.name} {email}` sends a new link.")
-    return email, invitations.link(invitation, by=actor()), ""
+    return email, invitations.link(invitation, by=actor(), deployment=deployment()), ""
 
 
 @click.command("init", cls=DomainCommand)
@@ -89,7 +89,8 @@ def init(config: dict[str, Any], account_name: str, admin_email: str | None, as_
         # all or nothing, so a failed first run leaves no half-made account behind
         with transaction():
             account = create_account(account_name, "vendor", by=actor())
-            result = invitations.invite(account, admin_email, role="admin", by=actor(), via="cli")
+            result = invitations.invite(account, admin_email, role="admin", by=actor(), via="cli",
+                                         deployment=deployment())
             _token, token_secret = scim_tokens.create_token(account, description="made by roster init",
                                                             by=actor())
         email, link = result.email, result.link
@@ -100,7 +101,7 @@ def init(config: dict[str, Any], account_name: str, admin_email: str | None, as_
         "account": {"id": account.id, "name": account.name},
         "admin_email": email,
         "admin_link": link,
-        "scim_base_url": _scim_base_url(config),
+        "scim_base_url": _scim_base_url(),
         "scim_token": token_secret,
         "migrations_applied": applied,
     }

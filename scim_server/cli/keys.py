@@ -9,7 +9,7 @@ import click
 
 from models import SigningKey, keys
 
-from .support import DomainGroup, actor, emit_json, json_option, table, timestamp
+from .support import DomainGroup, actor, deployment, emit_json, json_option, table, timestamp
 
 
 def key_dict(key: SigningKey) -> dict[str, Any]:
@@ -37,7 +37,8 @@ def keys_rotate(token_lifetime_hours: int, as_json: bool) -> None:
 
     JSON: the new keys, [{"kid", "alg", "created_at", "retired_at", "publish_until"}].
     """
-    created = keys.rotate(actor(), longest_token_lifetime=dt.timedelta(hours=token_lifetime_hours))
+    created = keys.rotate(actor(), secrets=deployment().secrets,
+                          longest_token_lifetime=dt.timedelta(hours=token_lifetime_hours))
     if as_json:
         emit_json([key_dict(key) for key in created])
     else:

@@ -14,6 +14,7 @@ from models.tenancy import MEMBERSHIP_STATUSES, ROLES
 from .support import (
     DomainGroup,
     actor,
+    deployment,
     emit_json,
     group_dict,
     invitation_dict,
@@ -74,7 +75,7 @@ def user_create(account_ref: str, email: str, role: str, preset: str | None, giv
     account = accounts.get_account(account_ref)
     added = members.add_user(account, email, given_name=given_name, family_name=family_name, role=role,
                              preset=preset, password=password, temporary_password=temporary_password,
-                             by=actor(), via="cli")
+                             by=actor(), via="cli", deployment=deployment())
     if as_json:
         emit_json({"member": member_dict(added.membership, added.user), "created_user": added.created_user,
                    "temporary_password_sent": added.temporary_password is not None})
@@ -191,7 +192,7 @@ def invite_send(account_ref: str, emails: tuple[str, ...], group_refs: tuple[str
     """
     account = accounts.get_account(account_ref)
     results = invitations.bulk_invite(account, list(emails), role=role, preset=preset, groups=list(group_refs),
-                                      by=actor(), via="cli")
+                                      by=actor(), via="cli", deployment=deployment())
     if as_json:
         emit_json([r.as_dict() for r in results])
     else:
@@ -242,7 +243,7 @@ def invite_resend(account_ref: str, email: str, as_json: bool) -> None:
     Prints the new link. JSON: {"email", "link"}.
     """
     account = accounts.get_account(account_ref)
-    link = invitations.resend(invitations.find_invitation(account, email), by=actor())
+    link = invitations.resend(invitations.find_invitation(account, email), by=actor(), deployment=deployment())
     _link_output(email, link, as_json, f"Resent the invitation of {email} to {account.name}; the new link:")
 
 
@@ -266,7 +267,7 @@ def invite_link(account_ref: str, email: str, as_json: bool) -> None:
     JSON: {"email", "link"}.
     """
     account = accounts.get_account(account_ref)
-    link = invitations.link(invitations.find_invitation(account, email), by=actor())
+    link = invitations.link(invitations.find_invitation(account, email), by=actor(), deployment=deployment())
     _link_output(email, link, as_json, "")
 
 

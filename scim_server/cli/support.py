@@ -17,8 +17,10 @@ import click
 
 from models import Account, Actor, Group, Invitation, Membership, ScimToken, User, audit, invitations
 from models.database import db
+from models.deployment import Deployment
 
 F = TypeVar("F", bound=Callable[..., Any])
+DEPLOYMENT = "roster.deployment"  # its key in click's Context.meta, which every context of an invocation shares
 
 
 class DomainCommand(click.Command):
@@ -44,14 +46,20 @@ def ensure_domain(ctx: click.Context) -> dict[str, Any]:
 
         config = load_config()
         try:
-            configure_domain(config)
-        except ValueError as exc:  # a DATABASE_URL this program cannot open
+            root.meta[DEPLOYMENT] = configure_domain(config)
+        except ValueError as exc:  # a DATABASE_URL this program cannot open, a setting out of range
             raise click.ClickException(str(exc)) from exc
         root.obj = config
         token = audit.request_id.set(uuid.uuid4().hex)
         root.call_on_close(close_database)
         root.call_on_close(lambda: audit.request_id.reset(token))
     return dict(root.obj)
+
+
+def deployment() -> Deployment:
+    """What the domain is handed about this deployment, built once per invocation by ``ensure_domain``."""
+    built: Deployment = click.get_current_context().meta[DEPLOYMENT]
+    return built
 
 
 def close_database() -> None:

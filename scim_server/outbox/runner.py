@@ -24,6 +24,7 @@ import peewee
 
 from models import clock, outbox
 from models.database import db
+from models.deployment import Deployment
 from models.ops import OutboxMessage
 
 from .. import parent_process
@@ -42,7 +43,7 @@ def default_worker() -> str:
 
 
 def _deliver_batch(
-    config: dict[str, Any], limit: int, worker: str | None, stop: Callable[[], bool] | None
+    config: dict[str, Any], deployment: Deployment, limit: int, worker: str | None, stop: Callable[[], bool] | None
 ) -> tuple[int, int]:
     """Claim up to ``limit`` due messages and deliver them; returns (claimed, delivered)."""
     messages = outbox.claim(limit, worker or default_worker())
@@ -54,20 +55,20 @@ def _deliver_batch(
             lease_until = message.lease_until
             if lease_until is None or clock.now() >= lease_until - LEASE_MARGIN:
                 break
-            if _deliver(message, config):
+            if _deliver(message, config, deployment):
                 delivered += 1
     finally:
         transports.close_connections()
     return len(messages), delivered
 
 
-def _deliver(message: OutboxMessage, config: dict[str, Any]) -> bool:
+def _deliver(message: OutboxMessage, config: dict[str, Any], deployment: Deployment) -> bool:
     transport = transports.TRANSPORTS.get(message.kind)
     try:
         if transport is None:
             # failed, not dropped: a later deploy that registers the kind delivers it on a retry
             raise LookupError(f"no transport registered for outbox messages of kind {message.kind!r}")
-        transport(message, config)
+        transport(message, config, deployment)
     except Exception as exc:  # any transport failure is retried; the sender itself carries on
         error = f"{type(exc).__name__}: {exc}"
         outbox.mark_failed(message, error)
@@ -92,7 +93,9 @@ def deliver_due(
     ``stop`` is asked before each message; once it says yes the batch ends
     after the message in hand. The caller holds a database connection.
     """
-    return _deliver_batch(config, limit, worker, stop)[1]
+    from ..app import deployment_of
+
+    return _deliver_batch(config, deployment_of(config), limit, worker, stop)[1]
 
 
 # ----------------------------------------------------------------- process
@@ -151,10 +154,10 @@ def run(config: dict[str, Any], *, once: bool = False, interval: float = 2.0, pa
     the run too, however it died: no orphan keeps claiming messages.
     """
     transports.check_config(config)
-    if db.obj is None:
-        from ..app import configure_domain
+    from ..app import configure_domain, deployment_of
 
-        configure_domain(config)
+    # a caller that bound the database (a test, the CLI) keeps its binding
+    deployment = configure_domain(config) if db.obj is None else deployment_of(config)
     stop = _Stop(parent_pid)
     restore = _install_signal_handlers(stop)
     if parent_pid is not None:
@@ -170,7 +173,7 @@ def run(config: dict[str, Any], *, once: bool = False, interval: float = 2.0, pa
         while not stop():
             try:
                 db.connect(reuse_if_open=True)
-                claimed, delivered = _deliver_batch(config, 50, worker, stop)
+                claimed, delivered = _deliver_batch(config, deployment, 50, worker, stop)
             except peewee.PeeweeException:
                 if once:
                     raise

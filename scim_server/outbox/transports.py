@@ -31,14 +31,14 @@ from typing import Any
 
 import requests
 
-from models import settings
+from models.deployment import Deployment
 from models.logout_tokens import logout_token
 from models.ops import OutboxMessage
 
 log = logging.getLogger("roster.outbox")
 mail_log = logging.getLogger("roster.mail")
 
-Transport = Callable[[OutboxMessage, dict[str, Any]], None]
+Transport = Callable[[OutboxMessage, dict[str, Any], Deployment], None]
 
 DEFAULT_FROM = "Roster <no-reply@localhost>"
 MAIL_BACKENDS = ("log", "file", "smtp")
@@ -170,7 +170,7 @@ _MAIL_SENDERS: dict[str, Callable[[EmailMessage, OutboxMessage, dict[str, Any]],
 }
 
 
-def send_mail(message: OutboxMessage, config: dict[str, Any]) -> None:
+def send_mail(message: OutboxMessage, config: dict[str, Any], deployment: Deployment) -> None:
     """The transport of kind ``mail``: to the backend MAIL_BACKEND names (log, file or smtp)."""
     backend = str(config.get("MAIL_BACKEND") or "log").lower()
     if backend not in _MAIL_SENDERS:
@@ -187,7 +187,7 @@ class BackchannelLogoutError(Exception):
     """The client did not confirm the logout; the outbox retries it with backoff."""
 
 
-def send_backchannel_logout(message: OutboxMessage, config: dict[str, Any]) -> None:
+def send_backchannel_logout(message: OutboxMessage, config: dict[str, Any], deployment: Deployment) -> None:
     """The transport of kind ``backchannel_logout``: POST ``logout_token`` to the client (§2.5).
 
     Only a 2xx answer counts as delivered (§2.8: 200, or the 204 some
@@ -195,9 +195,8 @@ def send_backchannel_logout(message: OutboxMessage, config: dict[str, Any]) -> N
     for the registered URI alone. The issuer is BASE_URL, as in discovery.
     """
     payload = message.payload or {}
-    issuer = str(config.get("BASE_URL") or settings.current.base_url).rstrip("/")
-    token = logout_token(issuer=issuer, client_id=payload["client_id"], sub=payload.get("sub"),
-                         sid=payload.get("sid"))
+    token = logout_token(issuer=deployment.settings.issuer, client_id=payload["client_id"], sub=payload.get("sub"),
+                         sid=payload.get("sid"), secrets=deployment.secrets)
     try:
         response = requests.post(message.recipient, data={"logout_token": token}, timeout=BACKCHANNEL_TIMEOUT,
                                  allow_redirects=False)

@@ -27,24 +27,28 @@ from typing import Any
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
-from models import Actor, User, accounts, clock, emails, invitations, settings  # noqa: E402
+from models import Actor, User, accounts, clock, emails, invitations  # noqa: E402
 from models.database import bind, db, is_postgres, open_database, transaction  # noqa: E402
+from models.deployment import Deployment  # noqa: E402
 from models.fields import new_id  # noqa: E402
 from models.schema import upgrade  # noqa: E402
+from models.settings import Settings  # noqa: E402
+from oidc.links import PageLinks  # noqa: E402
 
 BENCH_POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test_bench")
 TARGET_INVITATIONS_PER_SECOND = 2000
+BASE_URL = "http://roster.bench"
 
 
-def prepare(url: str) -> None:
-    """Bind an empty, migrated database at ``url``."""
+def prepare(url: str) -> Deployment:
+    """Bind an empty, migrated database at ``url``; what to hand the domain (the invitation mails link to BASE_URL)."""
     bind(open_database(url))
     db.connect(reuse_if_open=True)
     if is_postgres():
         db.execute_sql("DROP SCHEMA public CASCADE")
         db.execute_sql("CREATE SCHEMA public")
     upgrade()
-    settings.configure(secret_key="benchmark-secret-key", base_url="http://roster.bench")
+    return Deployment(Settings(secret_key="benchmark-secret-key", base_url=BASE_URL), PageLinks(BASE_URL))
 
 
 def release() -> None:
@@ -68,18 +72,19 @@ def timed(work: Callable[[], Any], profile: bool) -> tuple[Any, float]:
     return result, elapsed
 
 
-def bench_invitations(n: int, profile: bool) -> float:
+def bench_invitations(n: int, profile: bool, deployment: Deployment) -> float:
     """Bulk invite of ``n`` emails nobody has a user for: pending users, memberships, invitations, mails."""
     by = Actor.cli("benchmark")
     account = accounts.create_account("Bench Invitations", "vendor", by=by)
     addresses = [f"Person.{i}@Bench-Example.com" for i in range(n)]
-    results, elapsed = timed(lambda: invitations.bulk_invite(account, addresses, by=by, via="cli"), profile)
+    results, elapsed = timed(lambda: invitations.bulk_invite(account, addresses, by=by, via="cli",
+                                                               deployment=deployment), profile)
     outcomes = Counter(r.outcome for r in results)
     assert outcomes == {"invited": n}, outcomes
     return n / elapsed
 
 
-def bench_memberships(n: int, profile: bool) -> float:
+def bench_memberships(n: int, profile: bool, deployment: Deployment) -> float:
     """Bulk invite of ``n`` people who already have an active user: each gets the membership at once."""
     by = Actor.cli("benchmark")
     account = accounts.create_account("Bench Memberships", "vendor", by=by)
@@ -94,16 +99,18 @@ def bench_memberships(n: int, profile: bool) -> float:
         # autovacuum would have analysed a table this size in service; without statistics, prepared
         # IN (…) lookups get a generic sequential-scan plan and the figure measures that instead
         db.execute_sql('ANALYZE "user"')
-    results, elapsed = timed(lambda: invitations.bulk_invite(account, addresses, by=by, via="cli"), profile)
+    results, elapsed = timed(lambda: invitations.bulk_invite(account, addresses, by=by, via="cli",
+                                                               deployment=deployment), profile)
     outcomes = Counter(r.outcome for r in results)
     assert outcomes == {"added": n}, outcomes
     return n / elapsed
 
 
 def run(label: str, url: str, n: int, profile: bool) -> dict[str, float]:
-    prepare(url)
+    deployment = prepare(url)
     try:
-        figures = {"invitations/s": bench_invitations(n, profile), "memberships/s": bench_memberships(n, profile)}
+        figures = {"invitations/s": bench_invitations(n, profile, deployment),
+                   "memberships/s": bench_memberships(n, profile, deployment)}
     finally:
         release()
     print(f"{label:<11} n={n:<6} " + "  ".join(f"{value:8.0f} {name}" for name, value in figures.items()),

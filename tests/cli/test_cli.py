@@ -20,7 +20,6 @@ from models import (
     accounts,
     invitations,
     members,
-    passwords,
     schema,
     scim_tokens,
 )
@@ -181,10 +180,10 @@ def test_init_twice_changes_nothing_and_makes_no_second_token(roster):
     assert counts() == before
 
 
-def test_init_again_after_the_admin_registered_prints_no_link(roster):
+def test_init_again_after_the_admin_registered_prints_no_link(roster, deployment):
     first = as_json(roster("init", "--admin-email", "admin@acme.example", "--json"))
     invitations.accept(first["admin_link"].rsplit("/", 1)[1], given_name="Ada", family_name="Admin",
-                       password=PASSWORD, accept_terms=True)
+                       password=PASSWORD, accept_terms=True, hasher=deployment.hasher)
     again = as_json(roster("init", "--json"))
     assert again["admin_email"] == "admin@acme.example"
     assert again["admin_link"] is None
@@ -329,7 +328,7 @@ MEMBER_KEYS = {"id", "account_id", "user_id", "email", "given_name", "family_nam
                "permissions", "created_via", "created_at"}
 
 
-def test_user_create_with_a_password_from_stdin(roster, acme):
+def test_user_create_with_a_password_from_stdin(roster, acme, deployment):
     data = as_json(roster("user", "create", "Acme", "Ann@Acme.example", "--given-name", "Ann", "--family-name",
                           "Lee", "--preset", "support", "--password-stdin", "--json",
                           input="another fine passphrase\nignored\n"))
@@ -341,7 +340,7 @@ def test_user_create_with_a_password_from_stdin(roster, acme):
         "Ann@acme.example", "Ann", "active", "user", "cli")
     assert "support" in member["permissions"]
     user = User.get_by_id(member["user_id"])
-    assert passwords.verify_password(user.password_hash, "another fine passphrase")
+    assert deployment.hasher.verify(user.password_hash, "another fine passphrase")
     assert not user.must_change_password
 
 

@@ -241,9 +241,9 @@ def test_list_clients_is_per_account(account, cli_actor):
     assert [c.client_id for c in clients.list_clients(None)] == [platform.client_id]
 
 
-def test_only_admins_of_the_account_manage_its_clients(account, admin, cli_actor):
+def test_only_admins_of_the_account_manage_its_clients(account, admin, cli_actor, deployment):
     _, admin_user = admin
-    plain = members.add_user(account, "plain@acme.example", by=cli_actor).user
+    plain = members.add_user(account, "plain@acme.example", by=cli_actor, deployment=deployment).user
     other = accounts.create_account("Other", "reseller", by=cli_actor)
 
     client, _ = clients.create_client(account, redirect_uris=[APP], by=Actor.for_user(admin_user))

@@ -26,6 +26,9 @@ from models import (
     members,
 )
 from models.database import bind, db, open_database
+from models.deployment import Deployment
+from models.settings import Settings
+from oidc.links import PageLinks
 
 PASSWORD = "a long and unusual passphrase"
 RACERS = 6
@@ -59,9 +62,10 @@ def many_accounts(database, cli_actor):
     return [accounts.create_account(f"Account {i}", "vendor", by=cli_actor) for i in range(RACERS)]
 
 
-def test_one_user_per_email_when_invites_race(many_accounts, cli_actor):
+def test_one_user_per_email_when_invites_race(many_accounts, cli_actor, deployment):
     db.close()
-    results = race([lambda a=a: invitations.invite(a, "Racer@Example.com", by=cli_actor) for a in many_accounts])
+    results = race([lambda a=a: invitations.invite(a, "Racer@Example.com", by=cli_actor,
+                                                   deployment=deployment) for a in many_accounts])
 
     db.connect(reuse_if_open=True)
     assert all(r.outcome == "invited" for r in results), results
@@ -69,10 +73,11 @@ def test_one_user_per_email_when_invites_race(many_accounts, cli_actor):
     assert Membership.select().count() == RACERS
 
 
-def test_one_membership_per_user_and_account_when_adds_race(many_accounts, cli_actor):
+def test_one_membership_per_user_and_account_when_adds_race(many_accounts, cli_actor, deployment):
     account = many_accounts[0]
     db.close()
-    results = race([lambda: members.add_user(account, "same@example.com", password=PASSWORD, by=cli_actor)] * RACERS)
+    results = race([lambda: members.add_user(account, "same@example.com", password=PASSWORD, by=cli_actor,
+                                             deployment=deployment)] * RACERS)
 
     db.connect(reuse_if_open=True)
     winners = [r for r in results if isinstance(r, members.AddedUser)]
@@ -81,10 +86,11 @@ def test_one_membership_per_user_and_account_when_adds_race(many_accounts, cli_a
     assert Membership.select().where(Membership.account == account.id).count() == 1
 
 
-def test_one_pending_invitation_per_account_and_email_when_invites_race(many_accounts, cli_actor):
+def test_one_pending_invitation_per_account_and_email_when_invites_race(many_accounts, cli_actor, deployment):
     account = many_accounts[0]
     db.close()
-    results = race([lambda: invitations.bulk_invite(account, ["dup@example.com"], by=cli_actor)[0]] * RACERS)
+    results = race([lambda: invitations.bulk_invite(account, ["dup@example.com"], by=cli_actor,
+                                                    deployment=deployment)[0]] * RACERS)
 
     db.connect(reuse_if_open=True)
     outcomes = sorted(r.outcome for r in results)
@@ -94,10 +100,11 @@ def test_one_pending_invitation_per_account_and_email_when_invites_race(many_acc
 
 
 @pytest.mark.parametrize("how", ["demote", "remove", "deactivate"])
-def test_r1_holds_when_two_admins_are_taken_away_at_once(database, cli_actor, how):
+def test_r1_holds_when_two_admins_are_taken_away_at_once(database, cli_actor, how, deployment):
     for round_ in range(5):
         account = accounts.create_account(f"Race {how} {round_}", "vendor", by=cli_actor)
-        pair = [members.add_user(account, f"admin{i}@race.example", role="admin", by=cli_actor).membership
+        pair = [members.add_user(account, f"admin{i}@race.example", role="admin", by=cli_actor,
+                                 deployment=deployment).membership
                 for i in range(2)]
         act = {"demote": lambda m: members.set_role(m, "user", by=cli_actor),
                "remove": lambda m: members.remove(m, by=cli_actor),
@@ -116,14 +123,12 @@ def test_r1_holds_when_two_admins_are_taken_away_at_once(database, cli_actor, ho
 
 def _invite_many(url: str, account_id: str, worker: int, count: int) -> None:
     bind(open_database(url))
-    from models import settings
-
-    settings.configure(secret_key="test", base_url="http://roster.test")
+    deployment = Deployment(Settings(secret_key="test", base_url="http://roster.test"), PageLinks("http://roster.test"))
     db.connect()
     account = accounts.get_account(account_id)
     for i in range(count):
         # one transaction per invitation: the worst case for write contention
-        invitations.invite(account, f"w{worker}-{i}@example.com", by=Actor.cli())
+        invitations.invite(account, f"w{worker}-{i}@example.com", by=Actor.cli(), deployment=deployment)
     db.close()
 
 

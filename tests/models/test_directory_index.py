@@ -45,8 +45,8 @@ def test_long_values_are_cut_to_the_index_width():
 
 
 @pytest.fixture
-def record(account, admin, cli_actor):
-    return directory.create_record(account, "ann", ATTRIBUTES, None, by=Actor.cli("tests"))
+def record(account, admin, cli_actor, deployment):
+    return directory.create_record(account, "ann", ATTRIBUTES, None, by=Actor.cli("tests"), deployment=deployment)
 
 
 def test_reindex_replaces_the_rows_in_two_statements(record):

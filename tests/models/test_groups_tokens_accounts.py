@@ -35,9 +35,10 @@ def test_group_names_are_unique_per_account_case_insensitively(account, by, cli_
     assert groups.create_group(other, "Sales", by=cli_actor).display_name == "Sales"
 
 
-def test_group_members_are_set_operations_on_the_account_memberships(account, admin, by, cli_actor):
+def test_group_members_are_set_operations_on_the_account_memberships(account, admin, by, cli_actor, deployment):
     team = groups.create_group(account, "Team", by=by)
-    people = [members.add_user(account, f"p{i}@acme.example", by=by).membership for i in range(3)]
+    people = [members.add_user(account, f"p{i}@acme.example", by=by,
+                               deployment=deployment).membership for i in range(3)]
 
     assert groups.add_members(team, [p.id for p in people[:2]], by=by) == 2
     assert groups.add_members(team, [p.id for p in people], by=by) == 1
@@ -46,10 +47,10 @@ def test_group_members_are_set_operations_on_the_account_memberships(account, ad
     assert groups.get_group(account, "team").version == 4
 
 
-def test_group_members_must_belong_to_the_group_account(account, by, cli_actor):
+def test_group_members_must_belong_to_the_group_account(account, by, cli_actor, deployment):
     team = groups.create_group(account, "Team", by=by)
     other = accounts.create_account("Foreign", "vendor", by=cli_actor)
-    stranger = members.add_user(other, "x@foreign.example", by=cli_actor).membership
+    stranger = members.add_user(other, "x@foreign.example", by=cli_actor, deployment=deployment).membership
     with pytest.raises(NotFoundError):
         groups.add_members(team, [stranger.id], by=by)
     assert GroupMember.select().count() == 0
@@ -131,9 +132,9 @@ def test_password_policy(password, message):
         passwords.check_policy(password, email="jane@example.com")
 
 
-def test_passwords_are_argon2id_and_verified():
-    stored = passwords.hash_password("a long and unusual passphrase")
+def test_passwords_are_argon2id_and_verified(deployment):
+    stored = deployment.hasher.hash("a long and unusual passphrase")
     assert stored.startswith("$argon2id$")
-    assert passwords.verify_password(stored, "a long and unusual passphrase")
-    assert not passwords.verify_password(stored, "a long and unusual passphrasE")
-    assert not passwords.verify_password(None, "anything")
+    assert deployment.hasher.verify(stored, "a long and unusual passphrase")
+    assert not deployment.hasher.verify(stored, "a long and unusual passphrasE")
+    assert not deployment.hasher.verify(None, "anything")

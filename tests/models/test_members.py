@@ -28,7 +28,6 @@ from models import (
     groups,
     invitations,
     members,
-    passwords,
 )
 from models.secrets import token_hash  # noqa: E402
 
@@ -41,8 +40,8 @@ def by(admin) -> Actor:
 
 
 @pytest.fixture
-def member(account, cli_actor):
-    return members.add_user(account, "member@acme.example", password=PASSWORD, by=cli_actor)
+def member(account, cli_actor, deployment):
+    return members.add_user(account, "member@acme.example", password=PASSWORD, by=cli_actor, deployment=deployment)
 
 
 def fresh(membership: Membership) -> Membership | None:
@@ -99,9 +98,10 @@ def test_r1_removing_a_non_admin_or_an_inactive_admin_is_fine(account, admin, me
 
 
 @pytest.fixture
-def invited_admin(account, cli_actor):
+def invited_admin(account, cli_actor, deployment):
     """``account`` as ``roster init`` leaves it: its only admin is invited (membership, user)."""
-    result = invitations.invite(account, "boss@acme.example", role="admin", by=cli_actor, via="cli")
+    result = invitations.invite(account, "boss@acme.example", role="admin", by=cli_actor, via="cli",
+                                deployment=deployment)
     membership = Membership.get_by_id(result.membership_id)
     return membership, User.get_by_id(membership.user_id)
 
@@ -138,9 +138,10 @@ def test_r1_the_only_admin_still_invited_cannot_be_taken_away(account, invited_a
 
 
 @pytest.mark.parametrize("change", INVITED_ADMIN_CHANGES)
-def test_r1_an_invited_admin_can_go_once_another_admin_is_invited(account, invited_admin, change, cli_actor):
+def test_r1_an_invited_admin_can_go_once_another_admin_is_invited(account, invited_admin, change, cli_actor,
+                                                                  deployment):
     membership, user = invited_admin
-    second = invitations.invite(account, "deputy@acme.example", role="admin", by=cli_actor)
+    second = invitations.invite(account, "deputy@acme.example", role="admin", by=cli_actor, deployment=deployment)
 
     _take_away(change, membership, user, account, cli_actor)
 
@@ -149,19 +150,19 @@ def test_r1_an_invited_admin_can_go_once_another_admin_is_invited(account, invit
         members.remove(Membership.get_by_id(second.membership_id), by=cli_actor)
 
 
-def test_r1_an_active_admin_stays_needed_while_the_other_admin_is_only_invited(account, admin, cli_actor):
-    invited = invitations.invite(account, "deputy@acme.example", role="admin", by=cli_actor)
+def test_r1_an_active_admin_stays_needed_while_the_other_admin_is_only_invited(account, admin, cli_actor, deployment):
+    invited = invitations.invite(account, "deputy@acme.example", role="admin", by=cli_actor, deployment=deployment)
     with pytest.raises(PolicyViolationError, match="at least one active admin"):
         members.deactivate(admin[0], by=cli_actor)
     members.remove(Membership.get_by_id(invited.membership_id), by=cli_actor)  # the active admin remains
     assert fresh(admin[0]).status == "active"
 
 
-def test_r1_the_invited_admin_accepting_makes_them_the_active_admin(account, invited_admin, cli_actor):
+def test_r1_the_invited_admin_accepting_makes_them_the_active_admin(account, invited_admin, cli_actor, deployment):
     membership, user = invited_admin
-    link = invitations.link(Invitation.get(Invitation.membership == membership.id), by=cli_actor)
+    link = invitations.link(Invitation.get(Invitation.membership == membership.id), by=cli_actor, deployment=deployment)
     invitations.accept(link.rsplit("/", 1)[1], given_name="Bo", family_name="Ss", password=PASSWORD,
-                       accept_terms=True)
+                       accept_terms=True, hasher=deployment.hasher)
     with pytest.raises(PolicyViolationError, match="at least one active admin"):
         members.deactivate(membership, by=cli_actor)
 
@@ -182,7 +183,7 @@ def _managers(account) -> tuple[int, int]:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(people=ROLES_AND_STATES, operations=OPERATIONS)
-def test_r1_holds_for_any_sequence_of_changes(database, cli_actor, people, operations):
+def test_r1_holds_for_any_sequence_of_changes(database, cli_actor, people, operations, deployment):
     """Whatever is done, in any order: an account with an active admin keeps one, and one with an active or
     invited admin keeps one; a change is refused (changing nothing) exactly when it would break that."""
     account = accounts.create_account(f"Generated {clock.now().timestamp()} {id(people)}", "vendor", by=cli_actor)
@@ -190,10 +191,10 @@ def test_r1_holds_for_any_sequence_of_changes(database, cli_actor, people, opera
     for index, (role, state) in enumerate(people):
         email = f"p{index}.{account.id}@acme.example"
         if state == "active":
-            added = members.add_user(account, email, role=role, password=PASSWORD, by=cli_actor)
+            added = members.add_user(account, email, role=role, password=PASSWORD, by=cli_actor, deployment=deployment)
             team.append((added.membership.id, added.user.id))
         else:
-            result = invitations.invite(account, email, role=role, by=cli_actor)
+            result = invitations.invite(account, email, role=role, by=cli_actor, deployment=deployment)
             team.append((result.membership_id, Membership.get_by_id(result.membership_id).user_id))
     for operation, index in operations:
         membership_id, user_id = team[index % len(team)]
@@ -242,16 +243,16 @@ def test_r6_deactivate_keeps_the_membership_and_reactivate_restores_it(account, 
     assert actions[-2:] == ["membership.deactivated", "membership.reactivated"]
 
 
-def test_r6_reactivating_a_never_registered_person_restores_the_invitation_state(account, by):
-    invited = invitations.invite(account, "later@acme.example", by=by)
+def test_r6_reactivating_a_never_registered_person_restores_the_invitation_state(account, by, deployment):
+    invited = invitations.invite(account, "later@acme.example", by=by, deployment=deployment)
     membership = Membership.get_by_id(invited.membership_id)
     members.deactivate(membership, by=by)
     assert members.reactivate(membership, by=by).status == "invited"
 
 
-def test_r6_remove_deletes_the_membership_only(account, member, by, cli_actor):
+def test_r6_remove_deletes_the_membership_only(account, member, by, cli_actor, deployment):
     other = accounts.create_account("Partner Distributor", "distributor", by=cli_actor)
-    elsewhere = members.add_user(other, "member@acme.example", by=cli_actor).membership
+    elsewhere = members.add_user(other, "member@acme.example", by=cli_actor, deployment=deployment).membership
     team = groups.create_group(account, "Team", by=by)
     groups.add_members(team, [member.membership.id], by=by)
 
@@ -263,15 +264,15 @@ def test_r6_remove_deletes_the_membership_only(account, member, by, cli_actor):
     assert groups.group_member_emails(team) == []
 
 
-def test_r6_removing_an_invited_person_revokes_the_invitation(account, by):
-    invited = invitations.invite(account, "gone@acme.example", by=by)
+def test_r6_removing_an_invited_person_revokes_the_invitation(account, by, deployment):
+    invited = invitations.invite(account, "gone@acme.example", by=by, deployment=deployment)
     members.remove(Membership.get_by_id(invited.membership_id), by=by)
     assert invitations.lookup(invited.link.rsplit("/", 1)[1]).status == "revoked"
 
 
-def test_r6_deactivate_does_not_touch_other_accounts(account, member, by, cli_actor):
+def test_r6_deactivate_does_not_touch_other_accounts(account, member, by, cli_actor, deployment):
     other = accounts.create_account("Second Vendor", "vendor", by=cli_actor)
-    elsewhere = members.add_user(other, "member@acme.example", by=cli_actor).membership
+    elsewhere = members.add_user(other, "member@acme.example", by=cli_actor, deployment=deployment).membership
     members.deactivate(member.membership, by=by)
     assert fresh(elsewhere).status == "active"
 
@@ -279,10 +280,10 @@ def test_r6_deactivate_does_not_touch_other_accounts(account, member, by, cli_ac
 # ----------------------------------------------------------------- R7
 
 
-def test_r7_only_admins_manage_people(account, member):
+def test_r7_only_admins_manage_people(account, member, deployment):
     as_user = Actor.for_user(member.user)
     with pytest.raises(ForbiddenError, match="Only an admin"):
-        invitations.invite(account, "x@acme.example", by=as_user)
+        invitations.invite(account, "x@acme.example", by=as_user, deployment=deployment)
     with pytest.raises(ForbiddenError):
         members.deactivate(member.membership, by=as_user)
     with pytest.raises(ForbiddenError):
@@ -291,27 +292,28 @@ def test_r7_only_admins_manage_people(account, member):
         accounts.set_policy(account, mfa_required=True, by=as_user)
 
 
-def test_r7_admin_of_another_account_has_no_power_here(account, member, cli_actor):
+def test_r7_admin_of_another_account_has_no_power_here(account, member, cli_actor, deployment):
     other = accounts.create_account("Rival", "vendor", by=cli_actor)
-    rival_admin = members.add_user(other, "boss@rival.example", role="admin", password=PASSWORD, by=cli_actor)
+    rival_admin = members.add_user(other, "boss@rival.example", role="admin", password=PASSWORD, by=cli_actor,
+                                   deployment=deployment)
     with pytest.raises(ForbiddenError):
         members.remove(member.membership, by=Actor.for_user(rival_admin.user))
     assert fresh(member.membership) is not None
 
 
-def test_r7_a_deactivated_admin_loses_admin_powers(account, admin, member, by, cli_actor):
+def test_r7_a_deactivated_admin_loses_admin_powers(account, admin, member, by, cli_actor, deployment):
     members.set_role(member.membership, "admin", by=by)
     members.deactivate(admin[0], by=cli_actor)
     with pytest.raises(ForbiddenError):
-        invitations.invite(account, "x@acme.example", by=by)
+        invitations.invite(account, "x@acme.example", by=by, deployment=deployment)
 
 
-def test_r7_user_role_never_gets_admin_only_modules(account, by):
-    result = invitations.invite(account, "p@acme.example", preset="all", by=by)
+def test_r7_user_role_never_gets_admin_only_modules(account, by, deployment):
+    result = invitations.invite(account, "p@acme.example", preset="all", by=by, deployment=deployment)
     granted = Membership.get_by_id(result.membership_id).permissions
     assert not {"pricing", "payment", "user_management"} & set(granted)
     with pytest.raises(InvalidInputError, match="for admins only"):
-        invitations.invite(account, "q@acme.example", modules=["pricing"], by=by)
+        invitations.invite(account, "q@acme.example", modules=["pricing"], by=by, deployment=deployment)
 
 
 def test_r7_admin_role_gets_every_module_and_presets_differ(account, by, member):
@@ -323,72 +325,76 @@ def test_r7_admin_role_gets_every_module_and_presets_differ(account, by, member)
     assert "user_management" not in demoted.permissions
 
 
-def test_r7_permissions_limited_to_chosen_sub_accounts(account, by, cli_actor):
+def test_r7_permissions_limited_to_chosen_sub_accounts(account, by, cli_actor, deployment):
     child = accounts.create_account("Acme EU", "vendor", parent=account.id, by=cli_actor)
     stranger = accounts.create_account("Not a child", "vendor", by=cli_actor)
-    result = invitations.invite(account, "scoped@acme.example", sub_account_scope=[child.id], by=by)
+    result = invitations.invite(account, "scoped@acme.example", sub_account_scope=[child.id], by=by,
+                                deployment=deployment)
     assert Membership.get_by_id(result.membership_id).sub_account_scope == [child.id]
     with pytest.raises(InvalidInputError, match="Not sub-accounts"):
-        invitations.invite(account, "wide@acme.example", sub_account_scope=[stranger.id], by=by)
+        invitations.invite(account, "wide@acme.example", sub_account_scope=[stranger.id], by=by, deployment=deployment)
 
 
 # ----------------------------------------------------------------- R8
 
 
-def test_r8_temporary_password_is_mailed_and_must_be_changed(account, by):
-    added = members.add_user(account, "temp@acme.example", temporary_password=True, by=by)
+def test_r8_temporary_password_is_mailed_and_must_be_changed(account, by, deployment):
+    added = members.add_user(account, "temp@acme.example", temporary_password=True, by=by, deployment=deployment)
 
     assert added.created_user and added.temporary_password
     user = User.get_by_id(added.user.id)
     assert user.must_change_password and user.terms_accepted_at is None
-    assert passwords.verify_password(user.password_hash, added.temporary_password)
+    assert deployment.hasher.verify(user.password_hash, added.temporary_password)
     mail = OutboxMessage.get(OutboxMessage.recipient == "temp@acme.example")
     assert added.temporary_password in mail.body
 
     with pytest.raises(InvalidInputError, match="terms"):
-        members.complete_first_login(user, new_password=PASSWORD, accept_terms=False)
+        members.complete_first_login(user, new_password=PASSWORD, accept_terms=False, hasher=deployment.hasher)
     with pytest.raises(InvalidInputError, match="other than the temporary"):
-        members.complete_first_login(user, new_password=added.temporary_password + "x" * 0, accept_terms=True)
-    done = members.complete_first_login(user, new_password=PASSWORD, accept_terms=True)
+        members.complete_first_login(user, new_password=added.temporary_password + "x" * 0, accept_terms=True,
+                                     hasher=deployment.hasher)
+    done = members.complete_first_login(user, new_password=PASSWORD, accept_terms=True, hasher=deployment.hasher)
     assert not done.must_change_password and done.terms_accepted_at is not None
-    assert passwords.verify_password(done.password_hash, PASSWORD)
+    assert deployment.hasher.verify(done.password_hash, PASSWORD)
 
 
-def test_r8_a_password_set_by_the_operator_needs_only_the_terms(account, by):
-    added = members.add_user(account, "set@acme.example", password=PASSWORD, by=by)
+def test_r8_a_password_set_by_the_operator_needs_only_the_terms(account, by, deployment):
+    added = members.add_user(account, "set@acme.example", password=PASSWORD, by=by, deployment=deployment)
     user = User.get_by_id(added.user.id)
     assert not user.must_change_password and user.terms_accepted_at is None and added.temporary_password is None
     kept = user.password_hash
 
     with pytest.raises(InvalidInputError, match="terms"):
-        members.complete_first_login(user, accept_terms=False)
-    done = members.complete_first_login(user, accept_terms=True)
+        members.complete_first_login(user, accept_terms=False, hasher=deployment.hasher)
+    done = members.complete_first_login(user, accept_terms=True, hasher=deployment.hasher)
 
     assert done.terms_accepted_at is not None and done.password_hash == kept
     assert AuditEvent.get(AuditEvent.action == "user.first_login_completed").detail["password_changed"] is False
 
 
-def test_r8_a_temporary_password_must_be_replaced_with_the_terms(account, by):
-    added = members.add_user(account, "temp2@acme.example", temporary_password=True, by=by)
+def test_r8_a_temporary_password_must_be_replaced_with_the_terms(account, by, deployment):
+    added = members.add_user(account, "temp2@acme.example", temporary_password=True, by=by, deployment=deployment)
     user = User.get_by_id(added.user.id)
     with pytest.raises(InvalidInputError, match="Choose your own password"):
-        members.complete_first_login(user, accept_terms=True)
+        members.complete_first_login(user, accept_terms=True, hasher=deployment.hasher)
     assert User.get_by_id(user.id).terms_accepted_at is None
 
 
-def test_r8_existing_person_keeps_their_password(account, by, cli_actor):
+def test_r8_existing_person_keeps_their_password(account, by, cli_actor, deployment):
     other = accounts.create_account("Third", "reseller", by=cli_actor)
-    original = members.add_user(other, "keeps@acme.example", password=PASSWORD, by=cli_actor).user
-    added = members.add_user(account, "keeps@acme.example", temporary_password=True, by=by)
+    original = members.add_user(other, "keeps@acme.example", password=PASSWORD, by=cli_actor,
+                                deployment=deployment).user
+    added = members.add_user(account, "keeps@acme.example", temporary_password=True, by=by, deployment=deployment)
     assert not added.created_user and added.temporary_password is None
     assert User.get_by_id(original.id).password_hash == original.password_hash
 
 
-def test_r8_duplicate_member_and_bad_password(account, by, member):
+def test_r8_duplicate_member_and_bad_password(account, by, member, deployment):
     with pytest.raises(ConflictError, match="already a member"):
-        members.add_user(account, "member@acme.example", temporary_password=True, by=by)
+        members.add_user(account, "member@acme.example", temporary_password=True, by=by, deployment=deployment)
     with pytest.raises(InvalidInputError, match="must not be your email"):
-        members.add_user(account, "selfish.person@acme.example", password="selfish.person@acme.example", by=by)
+        members.add_user(account, "selfish.person@acme.example", password="selfish.person@acme.example", by=by,
+                         deployment=deployment)
 
 
 # ----------------------------------------------------------------- R9
@@ -402,16 +408,17 @@ def test_r9_a_person_leaves_an_account(account, member):
         members.leave(member.user, account)
 
 
-def test_r9_change_password_needs_the_current_one(member):
+def test_r9_change_password_needs_the_current_one(member, deployment):
     with pytest.raises(InvalidInputError, match="current password"):
-        members.change_password(member.user, current="wrong", new="a different long passphrase")
-    members.change_password(member.user, current=PASSWORD, new="a different long passphrase")
-    assert passwords.verify_password(User.get_by_id(member.user.id).password_hash, "a different long passphrase")
+        members.change_password(member.user, current="wrong", new="a different long passphrase",
+                                hasher=deployment.hasher)
+    members.change_password(member.user, current=PASSWORD, new="a different long passphrase", hasher=deployment.hasher)
+    assert deployment.hasher.verify(User.get_by_id(member.user.id).password_hash, "a different long passphrase")
 
 
-def test_r9_delete_user_removes_every_membership_and_is_logged(account, member, cli_actor):
+def test_r9_delete_user_removes_every_membership_and_is_logged(account, member, cli_actor, deployment):
     other = accounts.create_account("Fourth", "vendor", by=cli_actor)
-    members.add_user(other, "member@acme.example", by=cli_actor)
+    members.add_user(other, "member@acme.example", by=cli_actor, deployment=deployment)
 
     members.delete_user(member.user, by=Actor.for_user(member.user))
 
@@ -442,9 +449,10 @@ def _signed_in(user, account, client_id="app"):
 
 
 @pytest.mark.parametrize("change", ["deactivate", "remove"])
-def test_r11_deprovisioning_ends_sessions_and_tokens_in_that_account_only(account, member, by, cli_actor, change):
+def test_r11_deprovisioning_ends_sessions_and_tokens_in_that_account_only(account, member, by, cli_actor, change,
+                                                                          deployment):
     other = accounts.create_account("Kept", "vendor", by=cli_actor)
-    members.add_user(other, "member@acme.example", by=cli_actor)
+    members.add_user(other, "member@acme.example", by=cli_actor, deployment=deployment)
     here = _signed_in(member.user, account)
     there = _signed_in(member.user, other, client_id="other-app")
 

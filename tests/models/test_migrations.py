@@ -36,13 +36,13 @@ def empty_database(request, tmp_path):
     dispose(db.obj)
 
 
-def test_upgrade_from_the_first_version_keeps_the_data(empty_database):
+def test_upgrade_from_the_first_version_keeps_the_data(empty_database, deployment):
     assert schema.upgrade("0001_initial") == ["0001_initial"]
     assert not empty_database.table_exists("session")
     account = accounts.create_account("Old Account", "vendor", by=Actor.cli())
-    invited = invitations.invite(account, "old@example.com", by=Actor.cli())
+    invited = invitations.invite(account, "old@example.com", by=Actor.cli(), deployment=deployment)
     members.add_user(account, "boss@example.com", role="admin", password="a long and unusual passphrase",
-                     by=Actor.cli())
+                     by=Actor.cli(), deployment=deployment)
 
     applied = schema.upgrade()
 

@@ -109,9 +109,9 @@ def user(admin):
 
 
 @pytest.fixture
-def other(account, cli_actor):
+def other(account, cli_actor, deployment):
     return members.add_user(account, "bob@acme.example", password="another long unusual passphrase",
-                            by=cli_actor).user
+                            by=cli_actor, deployment=deployment).user
 
 
 @pytest.fixture
@@ -520,7 +520,7 @@ def test_a_security_key_at_sign_in_gives_its_method(user, key, device, frozen_cl
     assert signin.check_security_key(user, response, challenge=challenge, rp_id=RP_ID, origin=ORIGIN) == "hwk"
 
 
-def test_security_key_failures_are_throttled_with_the_codes(user, key, device, frozen_clock):
+def test_security_key_failures_are_throttled_with_the_codes(user, key, device, frozen_clock, deployment):
     from models import signin, throttle
     from models.errors import RosterError
 
@@ -532,7 +532,7 @@ def test_security_key_failures_are_throttled_with_the_codes(user, key, device, f
         with pytest.raises(InvalidInputError):
             wrong_origin()
     with pytest.raises(RosterError):
-        signin.check_second_factor(user, "000000")
+        signin.check_second_factor(user, "000000", secrets=deployment.secrets)
     # the fifth failure of the person, key or code, locks both
     with pytest.raises(throttle.LockedOutError):
         wrong_origin()

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from argon2 import PasswordHasher
 
-from models import members, passwords, settings, signin, throttle
+from models import members, signin, throttle
+from models.deployment import Deployment
+from models.passwords import Hasher
+from models.settings import Settings
 from models.tenancy import User
+
+from ..conftest import BASE_URL, SECRET_KEY
 
 PASSWORD = "correct horse battery staple"
 OWASP = "$argon2id$v=19$m=19456,t=2,p=1$"  # OWASP Password Storage Cheat Sheet: 19 MiB, 2 passes, 1 lane
@@ -18,16 +25,13 @@ def parameters(password_hash: str) -> str:
     return password_hash.rsplit("$", 2)[0] + "$"
 
 
-@pytest.fixture
-def restore_settings():
-    before = settings.current
-    yield
-    settings.current = before
+CHEAPER = {"argon2_memory_kib": 8192, "argon2_time_cost": 1, "argon2_parallelism": 2}
 
 
 @pytest.fixture
-def person(account, cli_actor):
-    added = members.add_user(account, "pat@acme.example", password=PASSWORD, by=cli_actor, via="cli")
+def person(account, cli_actor, deployment):
+    added = members.add_user(account, "pat@acme.example", password=PASSWORD, by=cli_actor, via="cli",
+                             deployment=deployment)
     return added.user
 
 
@@ -35,71 +39,76 @@ def stored(user: User) -> str:
     return User.get_by_id(user.id).password_hash
 
 
-def test_the_default_cost_is_owasps_minimum(restore_settings):
-    settings.configure()
-    made = passwords.hash_password(PASSWORD)
+def test_the_default_cost_is_owasps_minimum():
+    hasher = Hasher(Settings(secret_key=SECRET_KEY))
+    made = hasher.hash(PASSWORD)
     assert parameters(made) == OWASP
-    assert passwords.verify_password(made, PASSWORD) and not passwords.needs_rehash(made)
-    assert passwords.needs_rehash(OLD.hash(PASSWORD))
+    assert hasher.verify(made, PASSWORD) and not hasher.needs_rehash(made)
+    assert hasher.needs_rehash(OLD.hash(PASSWORD))
 
 
-def test_an_old_hash_is_redone_at_the_next_successful_sign_in_only(person):
+def test_an_old_hash_is_redone_at_the_next_successful_sign_in_only(person, deployment):
+    hasher = deployment.hasher
     old = OLD.hash(PASSWORD)
     User.update(password_hash=old).where(User.id == person.id).execute()
 
     with pytest.raises(signin.SignInRefused):
-        signin.check_password(person.email, "not the password at all", ip="10.0.0.1")
+        signin.check_password(person.email, "not the password at all", ip="10.0.0.1", hasher=hasher)
     assert stored(person) == old  # a wrong password proves nothing: the hash stays
 
-    signed_in = signin.check_password(person.email, PASSWORD, ip="10.0.0.1")
+    signed_in = signin.check_password(person.email, PASSWORD, ip="10.0.0.1", hasher=hasher)
 
     new = stored(person)
     assert parameters(new) == OWASP and signed_in.password_hash == new
-    assert passwords.verify_password(new, PASSWORD) and not passwords.verify_password(new, PASSWORD + "!")
-    signin.check_password(person.email, PASSWORD, ip="10.0.0.1")
+    assert hasher.verify(new, PASSWORD) and not hasher.verify(new, PASSWORD + "!")
+    signin.check_password(person.email, PASSWORD, ip="10.0.0.1", hasher=hasher)
     assert stored(person) == new  # at the deployment's cost already: nothing to redo
 
 
-def test_a_locked_out_sign_in_does_not_rehash(person, frozen_clock):
+def test_a_locked_out_sign_in_does_not_rehash(person, frozen_clock, deployment):
     old = OLD.hash(PASSWORD)
     User.update(password_hash=old).where(User.id == person.id).execute()
     for _ in range(throttle.MAX_FAILURES):
         with pytest.raises((signin.SignInRefused, throttle.LockedOutError)):
-            signin.check_password(person.email, "wrong", ip="10.0.0.2")
+            signin.check_password(person.email, "wrong", ip="10.0.0.2", hasher=deployment.hasher)
     with pytest.raises(throttle.LockedOutError):
-        signin.check_password(person.email, PASSWORD, ip="10.0.0.2")
+        signin.check_password(person.email, PASSWORD, ip="10.0.0.2", hasher=deployment.hasher)
     assert stored(person) == old
 
 
-def test_a_changed_setting_takes_effect_for_new_hashes_and_at_the_next_sign_in(person, restore_settings):
+def test_a_changed_setting_takes_effect_for_new_hashes_and_at_the_next_sign_in(person, deployment):
     made_before = stored(person)
     assert parameters(made_before) == OWASP
 
-    settings.configure(secret_key=settings.current.secret_key, base_url=settings.current.base_url,
-                       argon2_memory_kib=8192, argon2_time_cost=1, argon2_parallelism=2)
+    # the deployment restarted with another cost: same secret key and base URL, new argon2 settings
+    changed = Deployment(Settings(secret_key=deployment.settings.secret_key, base_url=deployment.settings.base_url,
+                                  **CHEAPER), deployment.links)
+    hasher = changed.hasher
 
-    assert parameters(passwords.hash_password("another long passphrase")) == "$argon2id$v=19$m=8192,t=1,p=2$"
-    assert passwords.verify_password(made_before, PASSWORD)  # the cost is in the hash: old ones still verify
-    signin.check_password(person.email, PASSWORD, ip="10.0.0.1")
+    assert parameters(hasher.hash("another long passphrase")) == "$argon2id$v=19$m=8192,t=1,p=2$"
+    assert hasher.verify(made_before, PASSWORD)  # the cost is in the hash: old ones still verify
+    assert hasher.needs_rehash(made_before)  # ... and are redone at the new cost
+    signin.check_password(person.email, PASSWORD, ip="10.0.0.1", hasher=hasher)
     assert parameters(stored(person)) == "$argon2id$v=19$m=8192,t=1,p=2$"
 
 
-def test_a_password_changed_during_the_check_is_not_overwritten(person):
+def test_a_password_changed_during_the_check_is_not_overwritten(person, deployment):
     # the rehash writes only over the hash it checked: a reset that landed meanwhile wins
+    hasher = deployment.hasher
     old = OLD.hash(PASSWORD)
     User.update(password_hash=old).where(User.id == person.id).execute()
     user = User.get_by_id(person.id)
-    User.update(password_hash=passwords.hash_password("a newer passphrase")).where(User.id == person.id).execute()
-    signin._rehash(user, PASSWORD)
-    assert passwords.verify_password(stored(person), "a newer passphrase")
+    User.update(password_hash=hasher.hash("a newer passphrase")).where(User.id == person.id).execute()
+    signin._rehash(user, PASSWORD, hasher)
+    assert hasher.verify(stored(person), "a newer passphrase")
 
 
-def test_an_unknown_email_is_checked_against_a_hash_of_the_current_cost(database, restore_settings):
-    settings.configure(argon2_memory_kib=8192, argon2_time_cost=1, argon2_parallelism=2)
-    assert parameters(passwords._dummy_hash()) == "$argon2id$v=19$m=8192,t=1,p=2$"
-    assert not passwords.verify_password(None, "roster dummy password")
+def test_an_unknown_email_is_checked_against_a_hash_of_the_current_cost(database):
+    hasher = Hasher(Settings(secret_key=SECRET_KEY, **CHEAPER))
+    assert parameters(hasher._dummy_hash) == "$argon2id$v=19$m=8192,t=1,p=2$"
+    assert not hasher.verify(None, "roster dummy password")
     with pytest.raises(signin.SignInRefused):
-        signin.check_password("nobody@acme.example", PASSWORD, ip="10.0.0.1")
+        signin.check_password("nobody@acme.example", PASSWORD, ip="10.0.0.1", hasher=hasher)
 
 
 @pytest.mark.parametrize("values,named", [
@@ -111,14 +120,16 @@ def test_an_unknown_email_is_checked_against_a_hash_of_the_current_cost(database
     ({"argon2_parallelism": 0}, "argon2_parallelism"),
     ({"argon2_parallelism": None}, "argon2_parallelism"),
 ])
-def test_a_cost_out_of_range_is_refused_with_its_name(values, named, restore_settings):
-    before = settings.current
+def test_a_cost_out_of_range_is_refused_with_its_name(values, named, deployment):
+    before = dataclasses.replace(deployment.settings)
     with pytest.raises(ValueError, match=named):
-        settings.configure(**values)
-    assert settings.current is before
+        Settings(secret_key=SECRET_KEY, base_url=BASE_URL, **values)
+    # nothing else changes: the deployment in use keeps its settings and its cost
+    assert deployment.settings == before
+    assert parameters(deployment.hasher.hash(PASSWORD)) == OWASP
 
 
-def test_the_app_takes_the_cost_from_the_environment(database_url, monkeypatch, restore_settings):
+def test_the_app_takes_the_cost_from_the_environment(database_url, monkeypatch):
     from models.database import db
     from scim_server.app import create_app
 
@@ -127,9 +138,9 @@ def test_the_app_takes_the_cost_from_the_environment(database_url, monkeypatch, 
     monkeypatch.setenv("ROSTER_ARGON2_MEMORY_KIB", "12288")
     monkeypatch.setenv("ROSTER_ARGON2_TIME_COST", "3")
     monkeypatch.setenv("ROSTER_ARGON2_PARALLELISM", "1")
-    create_app({"DATABASE_URL": database_url, "SECRET_KEY": "k" * 32})
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "k" * 32})
     try:
-        assert parameters(passwords.hash_password(PASSWORD)) == "$argon2id$v=19$m=12288,t=3,p=1$"
+        assert parameters(Deployment.of(app).hasher.hash(PASSWORD)) == "$argon2id$v=19$m=12288,t=3,p=1$"
         monkeypatch.setenv("ROSTER_ARGON2_TIME_COST", "none")
         with pytest.raises(ValueError, match="argon2_time_cost"):
             create_app({"DATABASE_URL": database_url, "SECRET_KEY": "k" * 32})
@@ -138,9 +149,9 @@ def test_the_app_takes_the_cost_from_the_environment(database_url, monkeypatch, 
 
 
 def test_the_app_without_settings_uses_owasps_minimum(app):
-    assert parameters(passwords.hash_password(PASSWORD)) == OWASP
+    assert parameters(Deployment.of(app).hasher.hash(PASSWORD)) == OWASP
 
 
-def test_a_hash_that_is_not_argon2_never_verifies_and_would_be_redone():
-    assert not passwords.verify_password("$2b$12$notargon2notargon2notargon2notargon2notargon2not", PASSWORD)
-    assert passwords.needs_rehash("not a hash")
+def test_a_hash_that_is_not_argon2_never_verifies_and_would_be_redone(deployment):
+    assert not deployment.hasher.verify("$2b$12$notargon2notargon2notargon2notargon2notargon2not", PASSWORD)
+    assert deployment.hasher.needs_rehash("not a hash")

@@ -17,11 +17,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from models import Actor, accounts, directory, invitations, members
+from models.deployment import Deployment
 from models.errors import RosterError
 from models.tenancy import DirectoryRecord, Invitation, Membership, User
 from scim_server.listing import fetch_page
 from scim_server.search import ListQuery
 from scim_server.user_listing import USERS
+
+from ..conftest import SECRET_KEY
 
 PEOPLE = 2  # few, so the steps meet on the same person
 PASSWORD = "correct horse battery staple"
@@ -45,12 +48,12 @@ def record(account: Any, person: int) -> DirectoryRecord | None:
                                        & (DirectoryRecord.user_name_key == email(person)))
 
 
-def scim_create(account: Any, person: int, active: bool) -> None:
+def scim_create(account: Any, person: int, active: bool, *, deployment: Deployment) -> None:
     directory.create_record(account, email(person), {"emails": [{"value": email(person)}], "active": active},
-                            None, by=BY)
+                            None, by=BY, deployment=deployment)
 
 
-def scim_set(account: Any, person: int, active: bool | None) -> None:
+def scim_set(account: Any, person: int, active: bool | None, *, deployment: Deployment) -> None:
     """A PUT (with or without ``active``) or a PATCH of ``active`` alone."""
     found = record(account, person)
     if found is None:
@@ -62,16 +65,16 @@ def scim_set(account: Any, person: int, active: bool | None) -> None:
             attributes["active"] = active
         return current.user_name, attributes, current.external_id, None
 
-    directory.update_record(account.id, found.id, change, by=BY)
+    directory.update_record(account.id, found.id, change, by=BY, deployment=deployment)
 
 
-def scim_delete(account: Any, person: int) -> None:
+def scim_delete(account: Any, person: int, *, deployment: Deployment) -> None:
     found = record(account, person)
     if found is not None:
         directory.delete_record(account.id, found.id, by=BY)
 
 
-def console(account: Any, person: int, action: str) -> None:
+def console(account: Any, person: int, action: str, *, deployment: Deployment) -> None:
     found = membership(account, person)
     if found is None:
         return
@@ -83,12 +86,13 @@ def console(account: Any, person: int, action: str) -> None:
         members.remove(found, by=BY)
 
 
-def add(account: Any, person: int) -> None:
-    members.add_user(account, email(person), given_name="P", family_name="Q", password=PASSWORD, by=BY, via="cli")
+def add(account: Any, person: int, *, deployment: Deployment) -> None:
+    members.add_user(account, email(person), given_name="P", family_name="Q", password=PASSWORD, by=BY, via="cli",
+                     deployment=deployment)
 
 
-def invite(account: Any, person: int) -> None:
-    invitations.invite(account, email(person), by=BY)
+def invite(account: Any, person: int, *, deployment: Deployment) -> None:
+    invitations.invite(account, email(person), by=BY, deployment=deployment)
 
 
 def pending_invitation(account: Any, person: int) -> Invitation | None:
@@ -96,26 +100,27 @@ def pending_invitation(account: Any, person: int) -> Invitation | None:
                                   & (Invitation.status == "pending"))
 
 
-def revoke(account: Any, person: int) -> None:
+def revoke(account: Any, person: int, *, deployment: Deployment) -> None:
     found = pending_invitation(account, person)
     if found is not None:
         invitations.revoke(found, by=BY)
 
 
-def accept(account: Any, person: int) -> None:
+def accept(account: Any, person: int, *, deployment: Deployment) -> None:
     found = pending_invitation(account, person)
     if found is not None:
-        link = invitations.link(found, by=BY)
+        link = invitations.link(found, by=BY, deployment=deployment)
         invitations.accept(link.rsplit("/", 1)[1], given_name="P", family_name="Q", password=PASSWORD,
-                           accept_terms=True)
+                           accept_terms=True, hasher=deployment.hasher)
 
 
-def delete_user(account: Any, person: int) -> None:
+def delete_user(account: Any, person: int, *, deployment: Deployment) -> None:
     user = User.get_or_none(User.email_key == email(person))
     if user is not None:
         members.delete_user(user, by=BY)
 
 
+# each step is called as step(account, person, *arguments, deployment=deployment)
 STEPS = st.one_of(
     st.tuples(st.just(scim_create), st.booleans()),
     st.tuples(st.just(scim_set), st.sampled_from([True, False, None])),
@@ -138,7 +143,8 @@ def disagreements(account: Any) -> list[tuple[str, bool, bool]]:
             found.append((stored.user_name, stored.active, rule))
         if not rule:
             inactive.add(stored.id)
-    page = fetch_page(USERS, account, ListQuery.build(filter="active eq false", count=100), full=False)
+    page = fetch_page(USERS, account, ListQuery.build(filter="active eq false", count=100), cursor_key=SECRET_KEY,
+                      full=False)
     assert {row.id for row in page.rows} == inactive and page.total == len(inactive)
     return found
 
@@ -152,24 +158,26 @@ DIRECTORY_THEN_CONSOLE = [((scim_create, True), 0), ((scim_set, False), 0), ((co
 @example(steps=[*DIRECTORY_THEN_CONSOLE, ((revoke,), 0)])  # an invited membership revoked
 @example(steps=[*DIRECTORY_THEN_CONSOLE, ((console, "remove"), 0)])
 @example(steps=[((scim_create, False), 1), ((console, "reactivate"), 1), ((delete_user,), 1)])
-def test_the_stored_active_follows_every_writer(database, steps):
+def test_the_stored_active_follows_every_writer(database, steps, deployment):
     account = accounts.create_account(f"Acme {next(_accounts)}", "vendor", by=BY)
-    members.add_user(account, "admin@acme.example", role="admin", password=PASSWORD, by=BY, via="cli")
+    members.add_user(account, "admin@acme.example", role="admin", password=PASSWORD, by=BY, via="cli",
+                     deployment=deployment)
     for (operation, *arguments), person in steps:
         try:
-            operation(account, person, *arguments)
+            operation(account, person, *arguments, deployment=deployment)
         except RosterError:
             pass  # refused (a taken userName, a person already a member): nothing changed
         assert disagreements(account) == [], (operation.__name__, person, arguments)
 
 
-def test_a_record_linked_to_nobody_keeps_what_its_directory_said_once_its_member_is_removed(account, admin):
+def test_a_record_linked_to_nobody_keeps_what_its_directory_said_once_its_member_is_removed(account, admin,
+                                                                                           deployment):
     """Deactivated in the console, then removed: the record is as active as its directory last said."""
-    scim_create(account, 0, True)
-    console(account, 0, "deactivate")
+    scim_create(account, 0, True, deployment=deployment)
+    console(account, 0, "deactivate", deployment=deployment)
     assert record(account, 0).active is False
-    console(account, 0, "remove")
+    console(account, 0, "remove", deployment=deployment)
     assert record(account, 0).membership_id is None
     assert record(account, 0).active is True
-    scim_set(account, 0, False)
+    scim_set(account, 0, False, deployment=deployment)
     assert record(account, 0).active is False

@@ -15,6 +15,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from models import Actor, clients, clock, members
+from models.deployment import Deployment
 from models.tenancy import Account, User
 
 PASSWORD = "correct horse battery staple"
@@ -32,10 +33,10 @@ def hidden(page: str, name: str) -> str | None:
     return html.unescape(found.group(1)) if found else None
 
 
-def ready_person(account: Account, email: str, *, role: str = "user") -> User:
+def ready_person(account: Account, email: str, *, role: str = "user", deployment: Deployment) -> User:
     """An active member with their own password who accepted the terms (no first-login step)."""
     added = members.add_user(account, email, given_name="Pat", family_name="Person", role=role, password=PASSWORD,
-                             by=Actor.cli("tests"), via="cli")
+                             by=Actor.cli("tests"), via="cli", deployment=deployment)
     User.update(must_change_password=False, terms_accepted_at=clock.now()).where(User.id == added.user.id).execute()
     return User.get_by_id(added.user.id)
 

@@ -80,10 +80,10 @@ class Deployment(live_server.Deployment):
         from models import Actor, clock, members
         from models.tenancy import Account, User
 
-        with self.domain():
+        with self.domain() as handed:
             account = Account.get_by_id(self.account_id)
             added = members.add_user(account, email, given_name=given_name, family_name=family_name,
-                                     password=PASSWORD, by=Actor.cli("e2e"), via="cli")
+                                     password=PASSWORD, by=Actor.cli("e2e"), via="cli", deployment=handed)
             User.update(must_change_password=False, terms_accepted_at=clock.now()).where(
                 User.id == added.user.id).execute()
             return str(added.user.id)
@@ -93,10 +93,11 @@ class Deployment(live_server.Deployment):
         from models import Actor, invitations
         from models.tenancy import Account
 
-        with self.domain():
+        with self.domain() as handed:
             account = Account.get_by_id(self.account_id)
-            link = invitations.link(invitations.find_invitation(account, email), by=Actor.cli("e2e"))
-            invitations.accept(link.rsplit("/", 1)[1], password=PASSWORD, accept_terms=True)
+            link = invitations.link(invitations.find_invitation(account, email), by=Actor.cli("e2e"),
+                                    deployment=handed)
+            invitations.accept(link.rsplit("/", 1)[1], password=PASSWORD, accept_terms=True, hasher=handed.hasher)
 
     def enrol_totp(self, user_id: str) -> pyotp.TOTP:
         """A confirmed TOTP authenticator for the person; the app that makes their codes.
@@ -107,12 +108,12 @@ class Deployment(live_server.Deployment):
         from models import mfa
         from models.tenancy import User
 
-        with self.domain():
+        with self.domain() as handed:
             user = User.get_by_id(user_id)
-            credential, uri = mfa.begin_totp(user)
+            credential, uri = mfa.begin_totp(user, deployment=handed)
             app = pyotp.parse_uri(uri)
             assert isinstance(app, pyotp.TOTP)
-            mfa.confirm_totp(user, credential.id, app.at(time.time() - app.interval))
+            mfa.confirm_totp(user, credential.id, app.at(time.time() - app.interval), secrets=handed.secrets)
             return app
 
 

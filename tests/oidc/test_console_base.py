@@ -55,13 +55,15 @@ def console(client, account, admin, sign_in) -> Console:
 
 
 @pytest.fixture
-def other(account, cli_actor):
+def other(account, cli_actor, deployment):
     """Another tenant, with its own admin, member, group and invitation: what an attacker in ``account`` aims at."""
     other_account = accounts.create_account("Other Reseller", "reseller", by=cli_actor)
-    boss = members.add_user(other_account, "boss@other.example", role="admin", password=PASSWORD, by=cli_actor)
-    staff = members.add_user(other_account, "staff@other.example", password=PASSWORD, by=cli_actor)
+    boss = members.add_user(other_account, "boss@other.example", role="admin", password=PASSWORD, by=cli_actor,
+                            deployment=deployment)
+    staff = members.add_user(other_account, "staff@other.example", password=PASSWORD, by=cli_actor,
+                             deployment=deployment)
     group = groups.create_group(other_account, "Other team", by=cli_actor)
-    invited = invitations.invite(other_account, "pending@other.example", by=cli_actor)
+    invited = invitations.invite(other_account, "pending@other.example", by=cli_actor, deployment=deployment)
     return dataclasses.make_dataclass("Other", ["account", "boss", "staff", "group", "invitation"])(
         other_account, boss.membership, staff.membership, group, invited)
 
@@ -84,21 +86,22 @@ def test_signed_out_people_go_to_the_sign_in_page(client, account):
     assert response.status_code == 302 and "/login?next=" in response.headers["Location"]
 
 
-def test_a_member_who_is_not_an_admin_gets_403(client, account, cli_actor, sign_in):
-    added = members.add_user(account, "plain@acme.example", password=PASSWORD, by=cli_actor)
+def test_a_member_who_is_not_an_admin_gets_403(client, account, cli_actor, sign_in, deployment):
+    added = members.add_user(account, "plain@acme.example", password=PASSWORD, by=cli_actor, deployment=deployment)
     sign_in(client, ready(added.user))
     assert client.get("/console").status_code == 403
     assert client.get(f"/console/{account.id}/users").status_code == 403
 
 
-def test_a_deactivated_admin_gets_403(console, account, cli_actor):
-    members.add_user(account, "second@acme.example", role="admin", password=PASSWORD, by=cli_actor)
+def test_a_deactivated_admin_gets_403(console, account, cli_actor, deployment):
+    members.add_user(account, "second@acme.example", role="admin", password=PASSWORD, by=cli_actor,
+                     deployment=deployment)
     members.deactivate(Membership.get(Membership.user == console.user.id), by=cli_actor)
     assert console.get("/users").status_code == 403
 
 
-def test_an_admin_of_several_accounts_can_switch(console, other, cli_actor):
-    members.add_user(other.account, console.user.email, role="admin", by=cli_actor)
+def test_an_admin_of_several_accounts_can_switch(console, other, cli_actor, deployment):
+    members.add_user(other.account, console.user.email, role="admin", by=cli_actor, deployment=deployment)
     html = console.get("/users").get_data(as_text=True)
     assert "Switch account" in html and f"/console/{other.account.id}/users" in html
     assert console.client.get(f"/console/{other.account.id}/users").status_code == 200
@@ -175,8 +178,8 @@ def test_my_groups_cannot_take_another_accounts_member(console, other):
 # ----------------------------------------------------------------- CSRF, no change by GET
 
 
-def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(console, account, cli_actor):
-    added = members.add_user(account, "victim@acme.example", password=PASSWORD, by=cli_actor)
+def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(console, account, cli_actor, deployment):
+    added = members.add_user(account, "victim@acme.example", password=PASSWORD, by=cli_actor, deployment=deployment)
     for path in (f"/members/{added.membership.id}/deactivate", f"/members/{added.membership.id}/remove"):
         assert console.client.post(console.url(path)).status_code == 400
     assert console.client.post(console.url("/groups"), data={"display_name": "X"}).status_code == 400
@@ -184,9 +187,9 @@ def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(console, a
     assert groups.list_groups(account) == []
 
 
-def test_no_get_changes_anything(console, account, cli_actor):
-    added = members.add_user(account, "victim@acme.example", password=PASSWORD, by=cli_actor)
-    invited = invitations.invite(account, "invitee@acme.example", by=cli_actor)
+def test_no_get_changes_anything(console, account, cli_actor, deployment):
+    added = members.add_user(account, "victim@acme.example", password=PASSWORD, by=cli_actor, deployment=deployment)
+    invited = invitations.invite(account, "invitee@acme.example", by=cli_actor, deployment=deployment)
     before = AuditEvent.select().count()
     for path in (f"/members/{added.membership.id}/deactivate", f"/members/{added.membership.id}/remove",
                  f"/invitations/{invited.invitation_id}/revoke", f"/invitations/{invited.invitation_id}/resend",
@@ -200,9 +203,9 @@ def test_no_get_changes_anything(console, account, cli_actor):
 # ----------------------------------------------------------------- times in the person's zone and format
 
 
-def test_times_show_in_the_persons_timezone_and_date_format(console, account, cli_actor, frozen_clock):
+def test_times_show_in_the_persons_timezone_and_date_format(console, account, cli_actor, frozen_clock, deployment):
     User.update(timezone="Asia/Tokyo", date_format="DD/MM/YYYY").where(User.id == console.user.id).execute()
-    invitations.invite(account, "late@acme.example", by=cli_actor)  # sent 2026-01-05 09:00 UTC
+    invitations.invite(account, "late@acme.example", by=cli_actor, deployment=deployment)  # sent 2026-01-05 09:00 UTC
     html = console.get("/users?tab=pending").get_data(as_text=True)
     assert "05/01/2026 18:00" in html  # 09:00 UTC is 18:00 in Tokyo
 

@@ -38,9 +38,9 @@ def test_create_rename_delete_a_group(console, account):
     assert Group.get_or_none(Group.id == group.id) is None
 
 
-def test_group_members_add_and_remove(console, account, cli_actor):
+def test_group_members_add_and_remove(console, account, cli_actor, deployment):
     group = groups.create_group(account, "Ops", by=cli_actor)
-    added = members.add_user(account, "ops@acme.example", password=PASSWORD, by=cli_actor)
+    added = members.add_user(account, "ops@acme.example", password=PASSWORD, by=cli_actor, deployment=deployment)
     unknown = console.post(f"/groups/{group.id}/members", {"email": "nobody@acme.example"})
     assert unknown.status_code == 400 and "not a member" in text(unknown)
     console.post(f"/groups/{group.id}/members", {"email": "OPS@acme.example"})

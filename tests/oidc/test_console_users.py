@@ -20,11 +20,11 @@ def text(response) -> str:
 # ----------------------------------------------------------------- tabs, search, paging
 
 
-def test_tabs_list_members_by_state(console, account, cli_actor):
+def test_tabs_list_members_by_state(console, account, cli_actor, deployment):
     gone = members.add_user(account, "gone@acme.example", given_name="Gus", family_name="Gone", password=PASSWORD,
-                            by=cli_actor)
+                            by=cli_actor, deployment=deployment)
     members.deactivate(gone.membership, by=cli_actor)
-    invitations.invite(account, "soon@acme.example", by=cli_actor)
+    invitations.invite(account, "soon@acme.example", by=cli_actor, deployment=deployment)
     DirectoryRecord.create(account=account.id, user_name="nomail", user_name_key="nomail",
                            unlinked_reason="no_valid_email")
     active = text(console.get("/users"))
@@ -36,9 +36,9 @@ def test_tabs_list_members_by_state(console, account, cli_actor):
     assert "nomail" in attention and "no valid email" in attention
 
 
-def test_search_by_name_or_email(console, account, cli_actor):
+def test_search_by_name_or_email(console, account, cli_actor, deployment):
     members.add_user(account, "zed@acme.example", given_name="Zed", family_name="Zulu", password=PASSWORD,
-                     by=cli_actor)
+                     by=cli_actor, deployment=deployment)
     found = text(console.get("/users?q=zulu"))
     assert "zed@acme.example" in found and "admin@acme.example" not in found
     assert "zed@acme.example" in text(console.get("/users?q=ZED@"))
@@ -112,9 +112,9 @@ def test_the_wizard_adds_an_existing_person_at_once(console, account, other):
 # ----------------------------------------------------------------- bulk invite (R5)
 
 
-def test_bulk_invite_reports_each_email(console, account, cli_actor):
+def test_bulk_invite_reports_each_email(console, account, cli_actor, deployment):
     team = groups.create_group(account, "Team", by=cli_actor)
-    invitations.invite(account, "pending@acme.example", by=cli_actor)
+    invitations.invite(account, "pending@acme.example", by=cli_actor, deployment=deployment)
     response = console.post("/users/bulk", {
         "emails": "one@acme.example, two@acme.example\nadmin@acme.example\npending@acme.example\nbad@@x\n"
                   "spam@mailinator.com", "role": "user", "preset": "purchasing", "groups": team.id})
@@ -149,9 +149,10 @@ def test_create_a_user_with_a_temporary_password(console, account):
 # ----------------------------------------------------------------- a member (R1, R6, R7)
 
 
-def test_edit_role_and_groups(console, account, cli_actor):
+def test_edit_role_and_groups(console, account, cli_actor, deployment):
     a, b = groups.create_group(account, "A", by=cli_actor), groups.create_group(account, "B", by=cli_actor)
-    added = members.add_user(account, "m@acme.example", password=PASSWORD, groups=[a.id], by=cli_actor)
+    added = members.add_user(account, "m@acme.example", password=PASSWORD, groups=[a.id], by=cli_actor,
+                             deployment=deployment)
     page = text(console.get(f"/members/{added.membership.id}"))
     assert "m@acme.example" in page and "Save groups" in page
     response = console.post(f"/members/{added.membership.id}/groups", {"groups": [b.id]})
@@ -162,8 +163,8 @@ def test_edit_role_and_groups(console, account, cli_actor):
     assert Membership.get_by_id(added.membership.id).role == "admin"
 
 
-def test_deactivate_and_reactivate(console, account, cli_actor):
-    added = members.add_user(account, "d@acme.example", password=PASSWORD, by=cli_actor)
+def test_deactivate_and_reactivate(console, account, cli_actor, deployment):
+    added = members.add_user(account, "d@acme.example", password=PASSWORD, by=cli_actor, deployment=deployment)
     response = console.post(f"/members/{added.membership.id}/deactivate")
     assert "d@acme.example is deactivated" in text(console.client.get(response.headers["Location"]))
     assert Membership.get_by_id(added.membership.id).status == "deactivated"
@@ -171,8 +172,8 @@ def test_deactivate_and_reactivate(console, account, cli_actor):
     assert Membership.get_by_id(added.membership.id).status == "active"
 
 
-def test_remove_asks_first_then_removes(console, account, cli_actor):
-    added = members.add_user(account, "r@acme.example", password=PASSWORD, by=cli_actor)
+def test_remove_asks_first_then_removes(console, account, cli_actor, deployment):
+    added = members.add_user(account, "r@acme.example", password=PASSWORD, by=cli_actor, deployment=deployment)
     confirm = console.get(f"/members/{added.membership.id}/remove")
     assert confirm.status_code == 200 and "Remove r@acme.example?" in text(confirm)
     assert Membership.get_or_none(Membership.id == added.membership.id) is not None
@@ -195,8 +196,8 @@ def test_the_last_admin_is_refused_on_screen(console):
 # ----------------------------------------------------------------- a pending invitation (R3, R4)
 
 
-def test_copy_link_resend_and_revoke(console, account, cli_actor):
-    invited = invitations.invite(account, "inv@acme.example", by=cli_actor)
+def test_copy_link_resend_and_revoke(console, account, cli_actor, deployment):
+    invited = invitations.invite(account, "inv@acme.example", by=cli_actor, deployment=deployment)
     page = text(console.get(f"/invitations/{invited.invitation_id}"))
     assert "Copy link" in page and "Resend" in page and "Revoke" in page
     link = text(console.get(f"/invitations/{invited.invitation_id}/link"))
@@ -211,8 +212,8 @@ def test_copy_link_resend_and_revoke(console, account, cli_actor):
     assert console.get(f"/invitations/{invited.invitation_id}/link").status_code == 302
 
 
-def test_edit_a_pending_invitations_email_and_name(console, account, cli_actor):
-    invited = invitations.invite(account, "typo@acme.example", by=cli_actor)
+def test_edit_a_pending_invitations_email_and_name(console, account, cli_actor, deployment):
+    invited = invitations.invite(account, "typo@acme.example", by=cli_actor, deployment=deployment)
     bad = console.post(f"/invitations/{invited.invitation_id}", {"email": "nope", "given_name": "Ann"})
     assert bad.status_code == 400 and 'value="Ann"' in text(bad)
     response = console.post(f"/invitations/{invited.invitation_id}", {"email": "right@acme.example",
@@ -222,8 +223,8 @@ def test_edit_a_pending_invitations_email_and_name(console, account, cli_actor):
     assert (found.email, found.given_name, found.family_name) == ("right@acme.example", "Ann", "Lee")
 
 
-def test_every_action_is_audited_with_the_admin_as_actor(console, account, cli_actor):
-    added = members.add_user(account, "a@acme.example", password=PASSWORD, by=cli_actor)
+def test_every_action_is_audited_with_the_admin_as_actor(console, account, cli_actor, deployment):
+    added = members.add_user(account, "a@acme.example", password=PASSWORD, by=cli_actor, deployment=deployment)
     console.post(f"/members/{added.membership.id}/deactivate")
     event = AuditEvent.get(AuditEvent.action == "membership.deactivated")
     assert event.actor_label == "admin@acme.example"

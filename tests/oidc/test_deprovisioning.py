@@ -90,9 +90,9 @@ PATHS = [scim_deactivate_by_patch, scim_deactivate_by_put, scim_delete, cli_deac
 
 
 @pytest.fixture
-def provisioned(client, account):
+def provisioned(client, account, deployment):
     """A person the directory provisioned, signed in to a client with a back-channel logout URI."""
-    person = ready_person(account, "pat@acme.example")
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     scim = tenant(client, account)
     created = scim.post("/Users", {"schemas": [USER_SCHEMA], "userName": person.email,
                                     "emails": [{"value": person.email, "primary": True}]})
@@ -128,10 +128,10 @@ def test_r11_every_deprovisioning_path_ends_access_at_once(app, client, provisio
     assert logout[0].payload["sub"] == person.id and logout[0].payload["client_id"] == rp.client_id
 
 
-def test_r11_deprovisioning_in_one_account_leaves_the_others_alone(client, account, cli_actor):
-    person = ready_person(account, "pat@acme.example")
+def test_r11_deprovisioning_in_one_account_leaves_the_others_alone(client, account, cli_actor, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     other = other_tenant(client)
-    members.add_user(other.account, person.email, by=cli_actor, via="cli")
+    members.add_user(other.account, person.email, by=cli_actor, via="cli", deployment=deployment)
     mine, theirs = RelyingParty.register(account), RelyingParty.register(other.account)
     kept = sign_in_for_tokens(client, theirs, person.email)
     lost = sign_in_for_tokens(client, mine, person.email)
@@ -162,15 +162,15 @@ def test_me_refuses_scim_tokens_unknown_tokens_and_changes(client, provisioned):
                       ).status_code == 401
 
 
-def test_me_for_a_person_without_a_directory_record_says_so(client, account):
-    person = ready_person(account, "solo@acme.example")
+def test_me_for_a_person_without_a_directory_record_says_so(client, account, deployment):
+    person = ready_person(account, "solo@acme.example", deployment=deployment)
     tokens = sign_in_for_tokens(client, RelyingParty.register(account), person.email)
     response = client.get("/scim/v2/Me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
     assert response.status_code == 404 and "directory" in response.get_json()["detail"]
 
 
-def test_password_reset_by_mailed_link_ends_every_session(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_password_reset_by_mailed_link_ends_every_session(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     rp = RelyingParty.register(account)
     tokens = sign_in_for_tokens(client, rp, person.email)
     page = client.get("/password/forgot")
@@ -192,8 +192,8 @@ def test_password_reset_by_mailed_link_ends_every_session(client, account):
     assert members.find_user(person.email).password_hash != PASSWORD
 
 
-def test_rp_initiated_logout_ends_the_session_and_sends_back_channel_logout(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_rp_initiated_logout_ends_the_session_and_sends_back_channel_logout(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     rp = RelyingParty.register(account, backchannel="https://app.example/backchannel")
     tokens = sign_in_for_tokens(client, rp, person.email)
     from urllib.parse import urlencode

@@ -89,11 +89,11 @@ def test_jwks_creates_keys_lazily_and_is_cacheable(https_client):
     assert https_client.get("/oauth/jwks").get_json()["keys"] == published
 
 
-def test_a_token_signed_with_the_active_key_verifies_with_the_served_jwks(https_client):
+def test_a_token_signed_with_the_active_key_verifies_with_the_served_jwks(https_client, deployment):
     published = https_client.get("/oauth/jwks").get_json()
-    key = keys.active_key("ES256")
+    key = keys.active_key("ES256", deployment.secrets)
     token = jwt.encode({"alg": "ES256", "kid": key.kid}, {"sub": "someone"},
-                       jwk.import_key(keys.private_key_pem(key), "EC"))
+                       jwk.import_key(keys.private_key_pem(key, deployment.secrets), "EC"))
 
     decoded = jwt.decode(token, jwk.KeySet.import_key_set(published), algorithms=["ES256"])
 

@@ -207,9 +207,9 @@ def hostile_app(app):
 
 
 @pytest.fixture
-def oauth_world(hostile_app, account, sign_in) -> dict[str, Any]:
+def oauth_world(hostile_app, account, sign_in, deployment) -> dict[str, Any]:
     """A confidential and a public client, tokens from a real sign-in, a signed-in browser and a stranger."""
-    person = ready_person(account, "pat@acme.example")
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     rp = RelyingParty.register(account)
     public = RelyingParty.register(account, public=True)
     signed_in = hostile_app.test_client()
@@ -276,11 +276,11 @@ def test_logout_jwks_and_discovery_answer_in_their_format(oauth_world):
 
 
 @pytest.fixture
-def page_world(hostile_app, account, cli_actor, sign_in) -> dict[str, Any]:
+def page_world(hostile_app, account, cli_actor, sign_in, deployment) -> dict[str, Any]:
     """Every page route with real ids to put in it, and a signed-in admin's browser that holds a CSRF token."""
-    admin = ready_person(account, "admin@acme.example", role="admin")
+    admin = ready_person(account, "admin@acme.example", role="admin", deployment=deployment)
     group = groups.create_group(account, "Support", by=Actor.cli("tests"))
-    invited = invitations.invite(account, "invitee@acme.example", by=cli_actor)
+    invited = invitations.invite(account, "invitee@acme.example", by=cli_actor, deployment=deployment)
     rp = RelyingParty.register(account)
     browser = hostile_app.test_client()
     live = sign_in(browser, admin)

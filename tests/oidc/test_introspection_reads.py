@@ -13,8 +13,8 @@ def _selects(counted) -> int:
     return sum(str(record.msg).lstrip("('\"").startswith("SELECT") for record in counted.get_queries())
 
 
-def test_the_client_and_the_token_come_from_one_statement_with_what_two_give(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_the_client_and_the_token_come_from_one_statement_with_what_two_give(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     group = groups.create_group(account, "Support", by=Actor.cli("tests"))
     groups.add_members(group, [members.get_membership(account, person.email).id], by=Actor.cli("tests"))
     rp = RelyingParty.register(account)
@@ -42,8 +42,8 @@ def test_the_client_and_the_token_come_from_one_statement_with_what_two_give(cli
     assert row is not None and row.client_id == other.client_id and grant.token.client_id == rp.client_id
 
 
-def test_introspection_is_one_statement_and_still_checks_the_client(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_introspection_is_one_statement_and_still_checks_the_client(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     rp = RelyingParty.register(account)
     tokens = sign_in_for_tokens(client, rp, person.email)
     with count_queries() as counted:
@@ -59,8 +59,8 @@ def test_introspection_is_one_statement_and_still_checks_the_client(client, acco
     assert posted.status_code == 200 and posted.get_json()["active"] is True
 
 
-def test_revocation_reads_once_and_revokes(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_revocation_reads_once_and_revokes(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     rp = RelyingParty.register(account)
     tokens = sign_in_for_tokens(client, rp, person.email)
     with count_queries() as counted:

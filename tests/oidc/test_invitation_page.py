@@ -12,9 +12,9 @@ PASSWORD = "a long and unusual passphrase"
 
 
 @pytest.fixture
-def invited(app, account, admin):
+def invited(app, account, admin, deployment):
     result = invitations.invite(account, "newcomer@acme.example", given_name="Nia", family_name="Newcomer",
-                                by=Actor.for_user(admin[1]))
+                                by=Actor.for_user(admin[1]), deployment=deployment)
     return result, "/invitations/" + result.link.rsplit("/", 1)[1]
 
 
@@ -96,10 +96,10 @@ def test_an_unusable_link_says_which_way_it_failed_and_changes_nothing(frozen_cl
     assert User.get(User.email_key == "newcomer@acme.example").password_hash == before
 
 
-def test_a_person_who_registered_meanwhile_joins_with_one_click(client, invited, cli_actor):
+def test_a_person_who_registered_meanwhile_joins_with_one_click(client, invited, cli_actor, deployment):
     result, path = invited
     other = accounts.create_account("Elsewhere", "vendor", by=cli_actor)
-    members.add_user(other, "newcomer@acme.example", password=PASSWORD, by=cli_actor)
+    members.add_user(other, "newcomer@acme.example", password=PASSWORD, by=cli_actor, deployment=deployment)
     page = client.get(path)
     assert "join with one click" in page.get_data(as_text=True)
     response = client.post(path, data={"csrf_token": csrf(page.get_data(as_text=True))})

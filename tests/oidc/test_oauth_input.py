@@ -21,8 +21,8 @@ def rp(account) -> RelyingParty:
 
 
 @pytest.fixture
-def person(account):
-    return ready_person(account, "pat@acme.example")
+def person(account, deployment):
+    return ready_person(account, "pat@acme.example", deployment=deployment)
 
 
 def authorize(client, rp, **changes):

@@ -42,9 +42,9 @@ def html_of(response) -> str:
     return response.get_data(as_text=True)
 
 
-def other_person(account, email="bea@acme.example", role="user"):
+def other_person(account, deployment, email="bea@acme.example", role="user"):
     added = members.add_user(account, email, given_name="Bea", family_name="Other", role=role,
-                             password=PASSWORD, by=Actor.cli("tests"), via="cli")
+                             password=PASSWORD, by=Actor.cli("tests"), via="cli", deployment=deployment)
     return ready(added.user)
 
 
@@ -162,11 +162,11 @@ def test_times_follow_the_persons_zone_and_date_format(client, person, sign_in, 
 
 
 @pytest.fixture
-def second_account(person):
+def second_account(person, deployment):
     account = accounts.create_account("Beta Reseller", "reseller", by=Actor.cli("tests"))
     members.add_user(account, "boss@beta.example", role="admin", password=PASSWORD, by=Actor.cli("tests"),
-                     via="cli")
-    members.add_user(account, person.email, by=Actor.cli("tests"), via="cli")
+                     via="cli", deployment=deployment)
+    members.add_user(account, person.email, by=Actor.cli("tests"), via="cli", deployment=deployment)
     return account
 
 
@@ -283,8 +283,8 @@ def test_ending_this_session_signs_out(client, signed_in):
     assert client.get("/profile").status_code == 302
 
 
-def test_a_person_cannot_end_someone_elses_session(client, signed_in, account):
-    bea = other_person(account)
+def test_a_person_cannot_end_someone_elses_session(client, signed_in, account, deployment):
+    bea = other_person(account, deployment)
     theirs, _ = sessions.start(bea, account_id=None, amr=["pwd"], ip="192.0.2.1", user_agent=FIREFOX_LINUX)
     response = post_form(client, "/profile", f"/profile/sessions/{theirs.id}/end", follow_redirects=True)
     assert "That session was not found" in html_of(response)

@@ -10,7 +10,7 @@ import pyotp
 import pytest
 from soft_webauthn import SoftWebauthnDevice
 
-from models import Actor, Membership, User, WebAuthnCredential, members, mfa, passwords
+from models import Actor, Membership, User, WebAuthnCredential, members, mfa
 from models.security import RecoveryCode, Session, TotpCredential
 
 from ..models.test_passkeys import for_device, to_json
@@ -46,12 +46,12 @@ def test_the_security_page_has_every_section(client, signed_in):
     assert "profile-webauthn.js" in html and "<script>" not in html
 
 
-def test_changing_the_password(client, signed_in, person):
+def test_changing_the_password(client, signed_in, person, deployment):
     response = post_form(client, "/profile/security", "/profile/security/password", {
         "current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
         follow_redirects=True)
     assert "Your password is changed." in html_of(response)
-    assert passwords.verify_password(User.get_by_id(person.id).password_hash, NEW_PASSWORD)
+    assert deployment.hasher.verify(User.get_by_id(person.id).password_hash, NEW_PASSWORD)
 
 
 @pytest.mark.parametrize(("current", "new", "confirm", "field", "message"), [
@@ -60,20 +60,21 @@ def test_changing_the_password(client, signed_in, person):
     (PASSWORD, "short", "short", "new_password", "at least 12 characters"),
     ("", NEW_PASSWORD, NEW_PASSWORD, "current_password", "Enter your current password."),
 ])
-def test_password_errors_show_by_the_field(client, signed_in, person, current, new, confirm, field, message):
+def test_password_errors_show_by_the_field(client, signed_in, person, current, new, confirm, field, message,
+                                           deployment):
     response = post_form(client, "/profile/security", "/profile/security/password", {
         "current_password": current, "new_password": new, "confirm": confirm})
     assert response.status_code == 400
     match = re.search(rf'<p class="error" id="{field}-error">([^<]*)</p>', html_of(response))
     assert match and message in match.group(1)
-    assert passwords.verify_password(User.get_by_id(person.id).password_hash, PASSWORD)
+    assert deployment.hasher.verify(User.get_by_id(person.id).password_hash, PASSWORD)
 
 
-def test_changing_the_password_needs_csrf(client, signed_in, person):
+def test_changing_the_password_needs_csrf(client, signed_in, person, deployment):
     response = client.post("/profile/security/password", data={
         "current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
     assert response.status_code == 400
-    assert passwords.verify_password(User.get_by_id(person.id).password_hash, PASSWORD)
+    assert deployment.hasher.verify(User.get_by_id(person.id).password_hash, PASSWORD)
 
 
 # --- authenticator app ------------------------------------------------------------------
@@ -141,9 +142,9 @@ def test_starting_and_removing_need_csrf(client, signed_in, person, frozen_clock
     assert mfa.has_second_factor(person)
 
 
-def test_a_person_cannot_remove_someone_elses_authenticator(client, signed_in, account, frozen_clock):
-    bea = other_person(account)
-    credential, _ = mfa.begin_totp(bea)
+def test_a_person_cannot_remove_someone_elses_authenticator(client, signed_in, account, frozen_clock, deployment):
+    bea = other_person(account, deployment)
+    credential, _ = mfa.begin_totp(bea, deployment=deployment)
     response = post_form(client, "/profile/security", f"/profile/security/totp/{credential.id}/remove",
                          follow_redirects=True)
     assert "This authenticator was not found." in html_of(response)
@@ -271,8 +272,8 @@ def test_removing_a_key(client, signed_in, person):
     assert not WebAuthnCredential.select().where(WebAuthnCredential.user == person.id).exists()
 
 
-def test_a_person_cannot_rename_or_remove_someone_elses_key(app, client, signed_in, account, sign_in):
-    bea = other_person(account)
+def test_a_person_cannot_rename_or_remove_someone_elses_key(app, client, signed_in, account, sign_in, deployment):
+    bea = other_person(account, deployment)
     bea_browser = app.test_client()
     sign_in(bea_browser, bea)
     assert add_key(bea_browser, SoftWebauthnDevice(), "Bea's key").status_code == 200
@@ -318,8 +319,8 @@ def test_the_last_admin_cannot_delete_themself(client, signed_in, person):
     assert Session.get_by_id(signed_in.id).ended_at is None
 
 
-def test_deleting_my_user(app, client, account, sign_in):
-    bea = other_person(account)
+def test_deleting_my_user(app, client, account, sign_in, deployment):
+    bea = other_person(account, deployment)
     sign_in(client, bea)
     response = post_form(client, "/profile/delete", "/profile/delete", {"password": PASSWORD, "confirm": "y"})
     assert response.status_code == 302 and response.headers["Location"] == "/login"
@@ -329,19 +330,19 @@ def test_deleting_my_user(app, client, account, sign_in):
     assert "Your user is deleted." in html_of(client.get("/login"))
 
 
-def test_deleting_needs_csrf(client, account, sign_in):
-    bea = other_person(account)
+def test_deleting_needs_csrf(client, account, sign_in, deployment):
+    bea = other_person(account, deployment)
     sign_in(client, bea)
     assert client.post("/profile/delete", data={"password": PASSWORD, "confirm": "y"}).status_code == 400
     assert User.get_or_none(User.id == bea.id) is not None
 
 
-def test_domain_delete_refuses_without_confirmation(account):
+def test_domain_delete_refuses_without_confirmation(account, deployment):
     from models import profile
     from models.errors import InvalidInputError
 
-    bea = other_person(account)
+    bea = other_person(account, deployment)
     with pytest.raises(InvalidInputError):
-        profile.delete_own_user(bea, password=PASSWORD, confirm=False)
+        profile.delete_own_user(bea, password=PASSWORD, confirm=False, hasher=deployment.hasher)
     members.delete_user(bea, by=Actor.for_user(bea))
     assert User.get_or_none(User.id == bea.id) is None

@@ -22,8 +22,8 @@ from .flow import (
 )
 
 
-def test_code_flow_with_pkce_gives_a_signed_id_token_with_the_sign_in_and_account_claims(client, account):
-    person = ready_person(account, "pat@acme.example", role="admin")
+def test_code_flow_with_pkce_gives_a_signed_id_token_with_the_sign_in_and_account_claims(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", role="admin", deployment=deployment)
     group = groups.create_group(account, "Support", by=Actor.cli("tests"))
     groups.add_members(group, [members.get_membership(account, person.email).id], by=Actor.cli("tests"))
     rp = RelyingParty.register(account)
@@ -42,8 +42,8 @@ def test_code_flow_with_pkce_gives_a_signed_id_token_with_the_sign_in_and_accoun
     assert "at_hash" in claims
 
 
-def test_tokens_are_opaque_and_stored_only_as_hashes(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_tokens_are_opaque_and_stored_only_as_hashes(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     tokens = sign_in_for_tokens(client, RelyingParty.register(account), person.email)
     row = OAuthToken.get()
     assert tokens["access_token"].count(".") == 0
@@ -51,8 +51,8 @@ def test_tokens_are_opaque_and_stored_only_as_hashes(client, account):
     assert tokens["refresh_token"] not in (row.access_token_hash, row.refresh_token_hash)
 
 
-def test_userinfo_gives_the_claims_of_the_token_scope(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_userinfo_gives_the_claims_of_the_token_scope(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     membership = members.get_membership(account, person.email).id
     for name in ("Support", "Billing"):
         groups.add_members(groups.create_group(account, name, by=Actor.cli("tests")), [membership],
@@ -72,8 +72,8 @@ def test_userinfo_without_or_with_a_bad_token_is_401_with_a_bearer_challenge(cli
         assert response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
 
 
-def test_public_clients_must_use_pkce_s256(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_public_clients_must_use_pkce_s256(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     rp = RelyingParty.register(account, public=True)
     without = authorization(rp, pkce=False)
     error = redirect_error(client.get(without.url))
@@ -85,8 +85,8 @@ def test_public_clients_must_use_pkce_s256(client, account):
     assert tokens["access_token"]
 
 
-def test_a_wrong_code_verifier_is_refused(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_a_wrong_code_verifier_is_refused(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     rp = RelyingParty.register(account)
     request = authorization(rp)
     response = sign_in_page(client, client.get(request.url), person.email)
@@ -94,8 +94,8 @@ def test_a_wrong_code_verifier_is_refused(client, account):
     assert answer.status_code == 400 and answer.get_json()["error"] == "invalid_grant"
 
 
-def test_confidential_clients_accept_basic_and_post_and_refuse_a_wrong_secret(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_confidential_clients_accept_basic_and_post_and_refuse_a_wrong_secret(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     rp = RelyingParty.register(account)
     request = authorization(rp)
     code = code_from(sign_in_page(client, client.get(request.url), person.email))
@@ -119,8 +119,8 @@ def test_redirect_uris_match_exactly_and_a_bad_one_is_never_redirected_to(client
     assert unknown.status_code == 400 and "Location" not in unknown.headers
 
 
-def test_an_authorization_code_works_once_and_a_replay_revokes_what_it_gave(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_an_authorization_code_works_once_and_a_replay_revokes_what_it_gave(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     rp = RelyingParty.register(account)
     request = authorization(rp)
     code = code_from(sign_in_page(client, client.get(request.url), person.email))
@@ -132,8 +132,8 @@ def test_an_authorization_code_works_once_and_a_replay_revokes_what_it_gave(clie
     assert refresh(client, rp, first["refresh_token"]).status_code == 400
 
 
-def test_refresh_tokens_rotate_and_reusing_an_old_one_revokes_the_family(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_refresh_tokens_rotate_and_reusing_an_old_one_revokes_the_family(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     rp = RelyingParty.register(account)
     first = sign_in_for_tokens(client, rp, person.email)
     second = refresh(client, rp, first["refresh_token"])
@@ -147,16 +147,16 @@ def test_refresh_tokens_rotate_and_reusing_an_old_one_revokes_the_family(client,
     assert refresh(client, rp, second_tokens["refresh_token"]).status_code == 400
 
 
-def test_a_refresh_token_belongs_to_its_client(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_a_refresh_token_belongs_to_its_client(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     rp, other = RelyingParty.register(account), RelyingParty.register(account)
     tokens = sign_in_for_tokens(client, rp, person.email)
     assert refresh(client, other, tokens["refresh_token"]).status_code == 400
     assert refresh(client, rp, tokens["refresh_token"]).status_code == 200
 
 
-def test_revocation_of_an_access_token_and_of_a_refresh_token(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_revocation_of_an_access_token_and_of_a_refresh_token(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     rp = RelyingParty.register(account)
     tokens = sign_in_for_tokens(client, rp, person.email)
     assert client.post("/oauth/revoke", data={"token": tokens["access_token"]}, auth=rp.auth).status_code == 200
@@ -176,8 +176,8 @@ def test_revocation_of_an_access_token_and_of_a_refresh_token(client, account):
     assert client.post("/oauth/revoke", data={"token": "unknown"}, auth=rp.auth).status_code == 200
 
 
-def test_introspection_describes_an_active_token_and_needs_client_authentication(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_introspection_describes_an_active_token_and_needs_client_authentication(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     rp = RelyingParty.register(account)
     tokens = sign_in_for_tokens(client, rp, person.email)
     body = introspect(client, rp, tokens["access_token"])
@@ -187,22 +187,22 @@ def test_introspection_describes_an_active_token_and_needs_client_authentication
     assert client.post("/oauth/introspect", data={"token": tokens["access_token"]}).status_code == 401
 
 
-def test_a_client_of_another_account_learns_nothing_from_introspection(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_a_client_of_another_account_learns_nothing_from_introspection(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     tokens = sign_in_for_tokens(client, RelyingParty.register(account), person.email)
     other_account = accounts.create_account("Other Reseller", "reseller", by=Actor.cli("tests"))
     attacker = RelyingParty.register(other_account)
     assert introspect(client, attacker, tokens["access_token"]) == {"active": False}
 
 
-def test_a_resource_server_of_the_same_account_may_introspect(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_a_resource_server_of_the_same_account_may_introspect(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     tokens = sign_in_for_tokens(client, RelyingParty.register(account), person.email)
     assert introspect(client, RelyingParty.register(account), tokens["access_token"])["active"] is True
 
 
-def test_a_client_bound_to_an_account_admits_only_its_active_members(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_a_client_bound_to_an_account_admits_only_its_active_members(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     other_account = accounts.create_account("Other Reseller", "reseller", by=Actor.cli("tests"))
     rp = RelyingParty.register(other_account)
     request = authorization(rp)
@@ -224,8 +224,8 @@ def test_unsupported_response_types_and_grants_are_refused(client, account):
     assert password.status_code == 400 and password.get_json()["error"] == "unsupported_grant_type"
 
 
-def test_api_calls_set_no_cookie(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_api_calls_set_no_cookie(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     rp = RelyingParty.register(account)
     tokens = sign_in_for_tokens(client, rp, person.email)
     for response in (client.get("/oauth/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}),
@@ -235,9 +235,9 @@ def test_api_calls_set_no_cookie(client, account):
         assert "Set-Cookie" not in response.headers
 
 
-def test_the_token_endpoints_refuse_plain_http_except_on_loopback(client, account):
+def test_the_token_endpoints_refuse_plain_http_except_on_loopback(client, account, deployment):
     """OAuth 2.0 needs TLS (RFC 6749 §1.6); plain HTTP is for a developer's own machine only (RFC 8252 §7.3)."""
-    person = ready_person(account, "pat@acme.example")
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     rp = RelyingParty.register(account)
     tokens = sign_in_for_tokens(client, rp, person.email)
     form = {"token": tokens["access_token"]}

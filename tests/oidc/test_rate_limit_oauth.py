@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from playhouse.test_utils import count_queries
 
 from models import OAuthToken
+from models.deployment import Deployment
 from models.rate_limits import RateLimitCounter
 
 from .flow import RelyingParty, introspect, ready_person, refresh, sign_in_for_tokens
@@ -30,8 +31,9 @@ def assert_refused(response: Any, *, retry_after: int | None = None) -> None:
 
 def signed_in(make_app, account, *, limit: int) -> tuple[Any, RelyingParty, dict[str, Any]]:
     """A client whose budget a whole sign-in spent one request of (the code exchange)."""
-    client = make_app(OAUTH_RATE_LIMIT=limit).test_client()
-    person = ready_person(account, "pat@acme.example")
+    app = make_app(OAUTH_RATE_LIMIT=limit)
+    client = app.test_client()
+    person = ready_person(account, "pat@acme.example", deployment=Deployment.of(app))
     rp = RelyingParty.register(account)
     return client, rp, sign_in_for_tokens(client, rp, person.email)
 

@@ -8,6 +8,7 @@ import pyotp
 import pytest
 
 from models import Actor, accounts, clock, members, mfa
+from models.deployment import Deployment
 from models.security import Session
 from models.tenancy import User
 from oidc.web_session import COOKIE
@@ -29,10 +30,10 @@ from .flow import (
 )
 
 
-def totp_for(user: User) -> pyotp.TOTP:
-    credential, uri = mfa.begin_totp(user)
+def totp_for(user: User, deployment: Deployment) -> pyotp.TOTP:
+    credential, uri = mfa.begin_totp(user, deployment=deployment)
     totp = pyotp.parse_uri(uri)
-    mfa.confirm_totp(user, credential.id, totp.at(clock.now().replace(tzinfo=dt.UTC)))
+    mfa.confirm_totp(user, credential.id, totp.at(clock.now().replace(tzinfo=dt.UTC)), secrets=deployment.secrets)
     return totp
 
 
@@ -54,9 +55,9 @@ def strict_account(database, cli_actor):
     return accounts.get_account(account.id)
 
 
-def test_r10_an_account_that_requires_mfa_demands_the_second_factor(client, strict_account, frozen_clock):
-    person = ready_person(strict_account, "pat@strict.example")
-    totp = totp_for(person)
+def test_r10_an_account_that_requires_mfa_demands_the_second_factor(client, strict_account, frozen_clock, deployment):
+    person = ready_person(strict_account, "pat@strict.example", deployment=deployment)
+    totp = totp_for(person, deployment)
     rp = RelyingParty.register(strict_account)
     request = authorization(rp)
     page = sign_in_page(client, client.get(request.url), person.email)
@@ -68,8 +69,9 @@ def test_r10_an_account_that_requires_mfa_demands_the_second_factor(client, stri
     assert claims["amr"] == ["pwd", "otp", "mfa"] and claims["acr"] == "mfa"
 
 
-def test_r10_a_person_without_a_second_factor_enrols_during_the_sign_in(client, strict_account, frozen_clock):
-    person = ready_person(strict_account, "new@strict.example")
+def test_r10_a_person_without_a_second_factor_enrols_during_the_sign_in(client, strict_account, frozen_clock,
+                                                                        deployment):
+    person = ready_person(strict_account, "new@strict.example", deployment=deployment)
     rp = RelyingParty.register(strict_account)
     request = authorization(rp)
     page = sign_in_page(client, client.get(request.url), person.email)
@@ -85,17 +87,17 @@ def test_r10_a_person_without_a_second_factor_enrols_during_the_sign_in(client, 
     assert claims_after(client, rp, request, done)["acr"] == "mfa"
 
 
-def test_r10_without_the_policy_no_second_factor_is_asked_of_someone_without_one(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_r10_without_the_policy_no_second_factor_is_asked_of_someone_without_one(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     rp = RelyingParty.register(account)
     request = authorization(rp)
     done = sign_in_page(client, client.get(request.url), person.email)
     assert claims_after(client, rp, request, done)["amr"] == ["pwd"]
 
 
-def test_r10_without_the_policy_an_enrolled_second_factor_is_still_used(client, account, frozen_clock):
-    person = ready_person(account, "pat@acme.example")
-    totp = totp_for(person)
+def test_r10_without_the_policy_an_enrolled_second_factor_is_still_used(client, account, frozen_clock, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
+    totp = totp_for(person, deployment)
     rp = RelyingParty.register(account)
     request = authorization(rp)
     page = sign_in_page(client, client.get(request.url), person.email)
@@ -105,14 +107,14 @@ def test_r10_without_the_policy_an_enrolled_second_factor_is_still_used(client, 
 
 
 def test_r10_a_session_from_another_account_steps_up_for_the_strict_one(client, account, strict_account,
-                                                                          frozen_clock):
-    person = ready_person(account, "pat@acme.example")
-    members.add_user(strict_account, person.email, role="user", by=Actor.cli("tests"), via="cli")
+                                                                          frozen_clock, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
+    members.add_user(strict_account, person.email, role="user", by=Actor.cli("tests"), via="cli", deployment=deployment)
     loose_rp, strict_rp = RelyingParty.register(account), RelyingParty.register(strict_account)
     request = authorization(loose_rp)
     assert claims_after(client, loose_rp, request, sign_in_page(client, client.get(request.url), person.email))
     # the same browser session now asks for the strict account: the second factor is demanded there
-    totp = totp_for(person)
+    totp = totp_for(person, deployment)
     strict_request = authorization(strict_rp)
     page = follow(client, client.get(strict_request.url))
     assert page.request.path == "/login/mfa"
@@ -120,12 +122,12 @@ def test_r10_a_session_from_another_account_steps_up_for_the_strict_one(client, 
     assert claims_after(client, strict_rp, strict_request, done)["amr"] == ["pwd", "otp", "mfa"]
 
 
-def test_r10_acr_values_mfa_forces_a_step_up(client, account, frozen_clock):
-    person = ready_person(account, "pat@acme.example")
+def test_r10_acr_values_mfa_forces_a_step_up(client, account, frozen_clock, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     rp = RelyingParty.register(account)
     first = authorization(rp)
     claims_after(client, rp, first, sign_in_page(client, client.get(first.url), person.email))
-    totp = totp_for(person)
+    totp = totp_for(person, deployment)
     request = authorization(rp, acr_values="mfa")
     page = follow(client, client.get(request.url))
     assert page.request.path == "/login/mfa"
@@ -133,10 +135,11 @@ def test_r10_acr_values_mfa_forces_a_step_up(client, account, frozen_clock):
     assert claims_after(client, rp, request, done)["acr"] == "mfa"
 
 
-def test_r10_a_recovery_code_works_once_as_the_second_factor(client, strict_account):
-    person = ready_person(strict_account, "pat@strict.example")
-    credential, uri = mfa.begin_totp(person)
-    codes = mfa.confirm_totp(person, credential.id, pyotp.parse_uri(uri).at(clock.now().replace(tzinfo=dt.UTC)))
+def test_r10_a_recovery_code_works_once_as_the_second_factor(client, strict_account, deployment):
+    person = ready_person(strict_account, "pat@strict.example", deployment=deployment)
+    credential, uri = mfa.begin_totp(person, deployment=deployment)
+    codes = mfa.confirm_totp(person, credential.id, pyotp.parse_uri(uri).at(clock.now().replace(tzinfo=dt.UTC)),
+                             secrets=deployment.secrets)
     rp = RelyingParty.register(strict_account)
     request = authorization(rp)
     page = sign_in_page(client, client.get(request.url), person.email)
@@ -148,9 +151,9 @@ def test_r10_a_recovery_code_works_once_as_the_second_factor(client, strict_acco
     assert submit(client, page, "/login/mfa", code=codes[0]).status_code == 400
 
 
-def test_a_totp_code_cannot_be_replayed(client, strict_account, frozen_clock):
-    person = ready_person(strict_account, "pat@strict.example")
-    totp = totp_for(person)
+def test_a_totp_code_cannot_be_replayed(client, strict_account, frozen_clock, deployment):
+    person = ready_person(strict_account, "pat@strict.example", deployment=deployment)
+    totp = totp_for(person, deployment)
     rp = RelyingParty.register(strict_account)
     code = next_code(totp, frozen_clock)
     page = sign_in_page(client, client.get(authorization(rp).url), person.email)
@@ -161,9 +164,10 @@ def test_a_totp_code_cannot_be_replayed(client, strict_account, frozen_clock):
     assert replay.status_code == 400 and "not right" in replay.get_data(as_text=True)
 
 
-def test_second_factor_attempts_are_throttled_and_the_lockout_is_shown(client, strict_account, frozen_clock):
-    person = ready_person(strict_account, "pat@strict.example")
-    totp = totp_for(person)
+def test_second_factor_attempts_are_throttled_and_the_lockout_is_shown(client, strict_account, frozen_clock,
+                                                                       deployment):
+    person = ready_person(strict_account, "pat@strict.example", deployment=deployment)
+    totp = totp_for(person, deployment)
     page = sign_in_page(client, client.get(authorization(RelyingParty.register(strict_account)).url), person.email)
     for _ in range(5):
         submit(client, page, "/login/mfa", code="000000")
@@ -171,8 +175,9 @@ def test_second_factor_attempts_are_throttled_and_the_lockout_is_shown(client, s
     assert locked.status_code == 400 and "Too many attempts" in locked.get_data(as_text=True)
 
 
-def test_failed_passwords_lock_the_email_for_a_while_and_the_page_says_until_when(client, account, frozen_clock):
-    person = ready_person(account, "pat@acme.example")
+def test_failed_passwords_lock_the_email_for_a_while_and_the_page_says_until_when(client, account, frozen_clock,
+                                                                                  deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     page = client.get("/login")
     for _ in range(5):
         failed = submit(client, page, "/login", email=person.email, password="wrong password!")
@@ -184,17 +189,17 @@ def test_failed_passwords_lock_the_email_for_a_while_and_the_page_says_until_whe
     assert submit(client, page, "/login", email=person.email, password=PASSWORD).status_code == 302
 
 
-def test_failed_passwords_from_one_address_are_throttled_across_emails(client, account):
+def test_failed_passwords_from_one_address_are_throttled_across_emails(client, account, deployment):
     page = client.get("/login")
     for n in range(5):
         submit(client, page, "/login", email=f"nobody{n}@acme.example", password="wrong password!")
-    person = ready_person(account, "pat@acme.example")
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     locked = submit(client, page, "/login", email=person.email, password=PASSWORD)
     assert "Too many attempts" in locked.get_data(as_text=True)
 
 
-def test_a_wrong_password_and_an_unknown_email_get_the_same_answer(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_a_wrong_password_and_an_unknown_email_get_the_same_answer(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     page = client.get("/login")
     wrong = submit(client, page, "/login", email=person.email, password="wrong password!")
     unknown = submit(client, page, "/login", email="nobody@acme.example", password="wrong password!")
@@ -203,9 +208,9 @@ def test_a_wrong_password_and_an_unknown_email_get_the_same_answer(client, accou
     assert "The email or password is not right." in unknown.get_data(as_text=True)
 
 
-def test_r8_a_temporary_password_leads_to_terms_and_a_new_password_before_any_code(client, account):
+def test_r8_a_temporary_password_leads_to_terms_and_a_new_password_before_any_code(client, account, deployment):
     added = members.add_user(account, "temp@acme.example", given_name="Tim", family_name="Temp",
-                             temporary_password=True, by=Actor.cli("tests"), via="console")
+                             temporary_password=True, by=Actor.cli("tests"), via="console", deployment=deployment)
     temporary = added.temporary_password
     assert temporary and added.user.must_change_password
     rp = RelyingParty.register(account)
@@ -224,10 +229,10 @@ def test_r8_a_temporary_password_leads_to_terms_and_a_new_password_before_any_co
     assert not user.must_change_password and user.terms_accepted_at is not None
 
 
-def test_r8_a_password_set_by_the_operator_asks_for_the_terms_only(client, account):
+def test_r8_a_password_set_by_the_operator_asks_for_the_terms_only(client, account, deployment):
     # what `roster user create --password-stdin` does: the person's real password, terms still to accept
     added = members.add_user(account, "set@acme.example", given_name="Sam", family_name="Set", password=PASSWORD,
-                             by=Actor.cli("tests"), via="cli")
+                             by=Actor.cli("tests"), via="cli", deployment=deployment)
     assert not added.user.must_change_password and added.user.terms_accepted_at is None
     rp = RelyingParty.register(account)
     request = authorization(rp)
@@ -251,16 +256,16 @@ def test_prompt_none_without_a_session_answers_login_required(client, account):
     assert error["error"] == "login_required" and error["state"] == request.params["state"]
 
 
-def test_prompt_none_with_a_session_gives_a_code_without_any_page(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_prompt_none_with_a_session_gives_a_code_without_any_page(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     rp = RelyingParty.register(account)
     first = authorization(rp)
     sign_in_page(client, client.get(first.url), person.email)
     assert code_from(client.get(authorization(rp, prompt="none").url))
 
 
-def test_prompt_login_and_max_age_ask_for_the_password_again(client, account, frozen_clock):
-    person = ready_person(account, "pat@acme.example")
+def test_prompt_login_and_max_age_ask_for_the_password_again(client, account, frozen_clock, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     rp = RelyingParty.register(account)
     first = authorization(rp)
     first_claims = claims_after(client, rp, first, sign_in_page(client, client.get(first.url), person.email))
@@ -275,10 +280,10 @@ def test_prompt_login_and_max_age_ask_for_the_password_again(client, account, fr
     assert code_from(client.get(authorization(rp, max_age="3600").url))
 
 
-def test_account_choice_when_the_person_belongs_to_several_accounts(client, account, cli_actor):
-    person = ready_person(account, "pat@acme.example")
+def test_account_choice_when_the_person_belongs_to_several_accounts(client, account, cli_actor, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     other = accounts.create_account("Other Reseller", "reseller", by=cli_actor)
-    members.add_user(other, person.email, by=cli_actor, via="cli")
+    members.add_user(other, person.email, by=cli_actor, via="cli", deployment=deployment)
     rp = RelyingParty.register(None)  # a platform-wide client admits every account of the person
     request = authorization(rp)
     page = sign_in_page(client, client.get(request.url), person.email)
@@ -293,8 +298,8 @@ def test_account_choice_when_the_person_belongs_to_several_accounts(client, acco
     assert select.request.path == "/login/account"
 
 
-def test_third_party_clients_ask_for_consent(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_third_party_clients_ask_for_consent(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     rp = RelyingParty.register(account, first_party=False)
     request = authorization(rp)
     page = sign_in_page(client, client.get(request.url), person.email)
@@ -306,8 +311,8 @@ def test_third_party_clients_ask_for_consent(client, account):
     assert redirect_error(client.get(authorization(rp, prompt="none").url))["error"] == "consent_required"
 
 
-def test_the_session_cookie_is_httponly_lax_and_rotated_at_sign_in(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_the_session_cookie_is_httponly_lax_and_rotated_at_sign_in(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     page = client.get("/login")
     first = submit(client, page, "/login", email=person.email, password=PASSWORD)
     cookie = first.headers["Set-Cookie"]
@@ -317,13 +322,13 @@ def test_the_session_cookie_is_httponly_lax_and_rotated_at_sign_in(client, accou
     assert Session.select().where(Session.user == person.id).count() == 2
 
 
-def test_cookies_are_secure_when_roster_is_served_over_https(database_url, account):
+def test_cookies_are_secure_when_roster_is_served_over_https(database_url, account, deployment):
     from models.database import db
     from scim_server.app import create_app
 
     from ..conftest import dispose
 
-    person = ready_person(account, "pat@acme.example")
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     dispose(db.obj)
     app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "k" * 40, "BASE_URL": "https://id.example"})
     https = app.test_client()
@@ -342,8 +347,8 @@ def test_sign_in_pages_refuse_framing_and_carry_csrf_tokens(client):
     assert client.post("/login", data={"email": "x@y.example", "password": "z"}).status_code == 400
 
 
-def test_next_never_leaves_the_site(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_next_never_leaves_the_site(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     page = client.get("/login?next=https://evil.example/")
     assert hidden(page.get_data(as_text=True), "next") == "/"
     response = submit(client, page, "/login", email=person.email, password=PASSWORD)
@@ -362,8 +367,8 @@ def test_sign_in_pages_let_forms_redirect_to_the_application_but_other_pages_do_
     assert "form-action 'self'" in client.get("/invitations/nope").headers["Content-Security-Policy"]
 
 
-def test_api_calls_get_no_session_cookie_and_pages_read_theirs_among_other_cookies(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_api_calls_get_no_session_cookie_and_pages_read_theirs_among_other_cookies(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     rp = RelyingParty.register(account)
     tokens = sign_in_for_tokens(client, rp, person.email)
     client.set_cookie("tracking", "session-like-value", domain="localhost")  # another cookie that names "session"

@@ -48,13 +48,13 @@ def people_in_their_own_accounts(deployment: Deployment) -> list[Person]:
     from models.tenancy import User
 
     made = []
-    with deployment.domain():
+    with deployment.domain() as handed:
         for n in range(PEOPLE):
             by = Actor.cli("e2e")
             account = accounts.create_account(f"Reseller {n} {secrets.token_hex(3)}", "reseller", by=by)
             email = f"person{n}@threads.example"
             added = members.add_user(account, email, given_name=f"Person{n}", family_name="Threaded",
-                                     password=PASSWORD, by=by, via="cli")
+                                     password=PASSWORD, by=by, via="cli", deployment=handed)
             User.update(must_change_password=False, terms_accepted_at=clock.now()).where(
                 User.id == added.user.id).execute()
             row, secret = clients.create_client(account, redirect_uris=[REDIRECT_URI], name=f"App {n}", by=by)

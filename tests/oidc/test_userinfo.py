@@ -16,8 +16,8 @@ def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_a_missing_unreadable_or_unknown_token_is_401_invalid_token_with_its_challenge(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_a_missing_unreadable_or_unknown_token_is_401_invalid_token_with_its_challenge(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     tokens = sign_in_for_tokens(client, RelyingParty.register(account), person.email)
     for headers in ({}, {"Authorization": "Basic eDp5"}, {"Authorization": "Bearer"}, {"Authorization": "Bearer "},
                     {"Authorization": "Digest x"}, _bearer("nope"), _bearer("a" * 600),
@@ -32,8 +32,8 @@ def test_a_missing_unreadable_or_unknown_token_is_401_invalid_token_with_its_cha
             assert "Set-Cookie" not in response.headers
 
 
-def test_the_scheme_is_case_insensitive_and_the_token_is_read_without_surrounding_spaces(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_the_scheme_is_case_insensitive_and_the_token_is_read_without_surrounding_spaces(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     tokens = sign_in_for_tokens(client, RelyingParty.register(account), person.email)
     for header in (f"bearer {tokens['access_token']}", f"BEARER {tokens['access_token']}",
                    f"Bearer  {tokens['access_token']}", f"Bearer {tokens['access_token']} "):
@@ -42,8 +42,8 @@ def test_the_scheme_is_case_insensitive_and_the_token_is_read_without_surroundin
         assert response.get_json()["sub"] == person.id
 
 
-def test_a_live_token_gets_its_claims_uncached_read_with_the_token(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_a_live_token_gets_its_claims_uncached_read_with_the_token(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     membership = members.get_membership(account, person.email).id
     groups.add_members(groups.create_group(account, "Support", by=Actor.cli("tests")), [membership],
                        by=Actor.cli("tests"))
@@ -61,8 +61,8 @@ def test_a_live_token_gets_its_claims_uncached_read_with_the_token(client, accou
     assert len(counted.get_queries()) == (1 if is_postgres() else 2)
 
 
-def test_a_token_issued_without_openid_is_403_insufficient_scope(client, account):
-    person = ready_person(account, "pat@acme.example")
+def test_a_token_issued_without_openid_is_403_insufficient_scope(client, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     tokens = sign_in_for_tokens(client, RelyingParty.register(account), person.email, scope="email")
     response = client.get("/oauth/userinfo", headers=_bearer(tokens["access_token"]))
     assert response.status_code == 403
@@ -71,9 +71,9 @@ def test_a_token_issued_without_openid_is_403_insufficient_scope(client, account
     assert response.headers["WWW-Authenticate"] == 'Bearer error="insufficient_scope", scope="openid"'
 
 
-def test_userinfo_answers_whatever_the_transport_as_it_always_has(client, account):
+def test_userinfo_answers_whatever_the_transport_as_it_always_has(client, account, deployment):
     """Only the token endpoints refuse plain HTTP (test_provider); a resource like userinfo reads its token alone."""
-    person = ready_person(account, "pat@acme.example")
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     tokens = sign_in_for_tokens(client, RelyingParty.register(account), person.email)
     for base in ("http://id.example.com", "https://id.example.com", "http://127.0.0.1:8000"):
         response = client.get("/oauth/userinfo", headers=_bearer(tokens["access_token"]), base_url=base)

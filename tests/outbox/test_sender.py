@@ -23,6 +23,7 @@ import pytest
 
 from models import OutboxMessage, invitations, members, outbox
 from models.database import bind, db, transaction
+from models.deployment import Deployment
 from scim_server.app import DEFAULTS
 from scim_server.logs import JsonFormatter
 from scim_server.outbox import runner, transports
@@ -242,9 +243,10 @@ def test_starttls_never_falls_back_to_plaintext(database, smtp_server):
     assert smtp_server.logins == [] and smtp_server.messages == []
 
 
-def test_log_backend_logs_one_line_per_mail_and_never_the_body(database, account, cli_actor, caplog):
-    added = members.add_user(account, "temp@acme.example", temporary_password=True, by=cli_actor)
-    invited = invitations.invite(account, "new@acme.example", by=cli_actor)
+def test_log_backend_logs_one_line_per_mail_and_never_the_body(database, account, cli_actor, caplog, deployment):
+    added = members.add_user(account, "temp@acme.example", temporary_password=True, by=cli_actor,
+                             deployment=deployment)
+    invited = invitations.invite(account, "new@acme.example", by=cli_actor, deployment=deployment)
     assert added.temporary_password and invited.link
     bodies = [m.body for m in OutboxMessage.select()]
     assert any(added.temporary_password in b for b in bodies) and any(invited.link in b for b in bodies)
@@ -283,7 +285,7 @@ def test_an_unknown_kind_is_failed_then_delivered_once_a_transport_is_registered
 
     calls: list[tuple[str, dict[str, Any]]] = []
     monkeypatch.setitem(transports.TRANSPORTS, "backchannel_logout",
-                        lambda m, config: calls.append((m.recipient, m.payload)))
+                        lambda m, config, deployment: calls.append((m.recipient, m.payload)))
     frozen_clock.advance(seconds=outbox.BACKOFF_BASE.total_seconds())
 
     assert runner.run(make_config(), once=True) == 1
@@ -294,7 +296,7 @@ def test_an_unknown_kind_is_failed_then_delivered_once_a_transport_is_registered
 def test_register_adds_a_transport(monkeypatch):
     monkeypatch.setattr(transports, "TRANSPORTS", dict(transports.TRANSPORTS))
 
-    def transport(message: OutboxMessage, config: dict[str, Any]) -> None: ...
+    def transport(message: OutboxMessage, config: dict[str, Any], deployment: Deployment) -> None: ...
 
     transports.register("backchannel_logout", transport)
 
@@ -303,7 +305,7 @@ def test_register_adds_a_transport(monkeypatch):
 
 
 def test_a_failing_transport_does_not_stop_the_batch(database, monkeypatch):
-    def flaky(message: OutboxMessage, config: dict[str, Any]) -> None:
+    def flaky(message: OutboxMessage, config: dict[str, Any], deployment: Deployment) -> None:
         if message.recipient == "person1@example.com":
             raise RuntimeError("the relying party answered 503")
 
@@ -428,7 +430,7 @@ def test_run_loops_until_sigterm_and_restores_the_handlers(database, tmp_path):
 def test_a_signal_stops_the_run_after_the_current_message(database, frozen_clock, monkeypatch):
     sent: list[str] = []
 
-    def transport(message: OutboxMessage, config: dict[str, Any]) -> None:
+    def transport(message: OutboxMessage, config: dict[str, Any], deployment: Deployment) -> None:
         sent.append(message.recipient)
         if len(sent) == 2:
             os.kill(os.getpid(), signal.SIGINT)
@@ -446,7 +448,7 @@ def test_a_signal_stops_the_run_after_the_current_message(database, frozen_clock
 
 
 def test_a_message_whose_lease_is_nearly_over_is_left_for_the_next_claim(database, frozen_clock, monkeypatch):
-    def slow(message: OutboxMessage, config: dict[str, Any]) -> None:
+    def slow(message: OutboxMessage, config: dict[str, Any], deployment: Deployment) -> None:
         frozen_clock.advance(seconds=outbox.LEASE.total_seconds() - 10)  # the first send took most of the lease
 
     monkeypatch.setitem(transports.TRANSPORTS, "test_kind", slow)

@@ -9,8 +9,9 @@ import socket
 
 import pytest
 
-from models import Actor, settings
+from models import Actor
 from models.database import db
+from models.deployment import Deployment
 from scim_server import logs
 from scim_server.app import create_app, load_config
 
@@ -26,7 +27,7 @@ def test_config_defaults_then_environment_then_overrides(monkeypatch):
 
 
 def test_factory_hands_the_domain_its_settings(app):
-    assert settings.current.secret_key == SECRET_KEY
+    assert Deployment.of(app).settings.secret_key == SECRET_KEY
 
 
 def test_healthz_is_ok_with_the_database_reachable(client):
@@ -84,13 +85,13 @@ def test_secrets_never_reach_the_logs(text):
 
 
 
-def test_sql_parameters_never_reach_the_logs_even_at_debug(account, cli_actor):
+def test_sql_parameters_never_reach_the_logs_even_at_debug(account, cli_actor, deployment):
     from models import invitations
 
     stream = io.StringIO()
     logs.configure("DEBUG", stream)
     try:
-        invited = invitations.invite(account, "new@example.com", by=cli_actor)
+        invited = invitations.invite(account, "new@example.com", by=cli_actor, deployment=deployment)
     finally:
         logging.getLogger().handlers.clear()
     token = invited.link.rsplit("/", 1)[1]

@@ -32,8 +32,8 @@ def make_config(**overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def member(account, admin, cli_actor):
-    added = members.add_user(account, "member@acme.example", given_name="Mo", by=cli_actor)
+def member(account, admin, cli_actor, deployment):
+    added = members.add_user(account, "member@acme.example", given_name="Mo", by=cli_actor, deployment=deployment)
     OutboxMessage.delete().execute()  # the welcome mails: only logout calls are counted below
     return added
 
@@ -101,7 +101,7 @@ def test_a_client_without_a_backchannel_uri_gets_nothing(account, member, cli_ac
 # ----------------------------------------------------------------- delivery
 
 
-def test_the_sender_posts_a_signed_logout_token(account, member, cli_actor, requests_mock):
+def test_the_sender_posts_a_signed_logout_token(account, member, cli_actor, requests_mock, deployment):
     client = logout_client(account, cli_actor)
     session = sign_in(member.user, account, client)
     requests_mock.post(LOGOUT_URI, status_code=200)
@@ -114,7 +114,8 @@ def test_the_sender_posts_a_signed_logout_token(account, member, cli_actor, requ
     [request] = requests_mock.request_history
     assert (request.method, request.url) == ("POST", LOGOUT_URI)
     verified = verify(posted_token(request))
-    assert verified.header == {"alg": "RS256", "kid": keys.active_key("RS256").kid, "typ": "logout+jwt"}
+    assert verified.header == {"alg": "RS256", "kid": keys.active_key("RS256", deployment.secrets).kid,
+                               "typ": "logout+jwt"}
     claims = verified.claims
     assert claims["iss"] == ISSUER
     assert claims["aud"] == client.client_id
@@ -129,10 +130,10 @@ def test_the_sender_posts_a_signed_logout_token(account, member, cli_actor, requ
                       iat={"essential": True}).validate(claims)
 
 
-def test_each_token_is_fresh_with_its_own_jti(database):
-    first = jwt.decode(logout_token(issuer=ISSUER, client_id="c", sub="u", sid=None),
+def test_each_token_is_fresh_with_its_own_jti(database, deployment):
+    first = jwt.decode(logout_token(issuer=ISSUER, client_id="c", sub="u", sid=None, secrets=deployment.secrets),
                        KeySet.import_key_set(keys.published_jwks()), algorithms=["RS256"])  # type: ignore[arg-type]
-    second = jwt.decode(logout_token(issuer=ISSUER, client_id="c", sub=None, sid="s"),
+    second = jwt.decode(logout_token(issuer=ISSUER, client_id="c", sub=None, sid="s", secrets=deployment.secrets),
                         KeySet.import_key_set(keys.published_jwks()), algorithms=["RS256"])  # type: ignore[arg-type]
 
     assert first.claims["jti"] != second.claims["jti"]
@@ -141,9 +142,9 @@ def test_each_token_is_fresh_with_its_own_jti(database):
     assert first.claims["events"] == second.claims["events"] == {EVENT: {}}
 
 
-def test_a_logout_token_needs_a_sub_or_a_sid(database):
+def test_a_logout_token_needs_a_sub_or_a_sid(database, deployment):
     with pytest.raises(ValueError, match="sub or a sid"):
-        logout_token(issuer=ISSUER, client_id="c", sub=None, sid=None)
+        logout_token(issuer=ISSUER, client_id="c", sub=None, sid=None, secrets=deployment.secrets)
 
 
 def test_a_2xx_other_than_200_counts_as_delivered(account, member, cli_actor, requests_mock):

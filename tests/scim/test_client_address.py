@@ -73,9 +73,9 @@ def session_ips(user) -> set[str]:
 # ----------------------------------------------------------------- through the app
 
 
-def test_a_header_from_a_peer_that_is_not_a_trusted_proxy_is_ignored(app, account):
+def test_a_header_from_a_peer_that_is_not_a_trusted_proxy_is_ignored(app, account, deployment):
     # loopback trusted, as gunicorn's default
-    person = ready_person(account, "pat@acme.example")
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     # five failures, each claiming another address: all counted against the real peer
     for n in range(5):
         spoofer = Browser(app, "203.0.113.7", forwarded_for=f"198.51.100.{n}")
@@ -86,8 +86,8 @@ def test_a_header_from_a_peer_that_is_not_a_trusted_proxy_is_ignored(app, accoun
     assert session_ips(person) == {"198.51.100.0"}
 
 
-def test_behind_a_trusted_proxy_one_client_locks_only_itself(app, account):
-    person = ready_person(account, "pat@acme.example")
+def test_behind_a_trusted_proxy_one_client_locks_only_itself(app, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     fail_five_times(Browser(app, "127.0.0.1", forwarded_for="198.51.100.1"))
     assert locked(Browser(app, "127.0.0.1", forwarded_for="198.51.100.1").sign_in(person.email, PASSWORD))
     other = Browser(app, "127.0.0.1", forwarded_for="198.51.100.2").sign_in(person.email, PASSWORD)
@@ -95,8 +95,8 @@ def test_behind_a_trusted_proxy_one_client_locks_only_itself(app, account):
     assert session_ips(person) == {"198.51.100.2"}
 
 
-def test_a_client_behind_the_proxy_cannot_choose_its_key_with_its_own_header(app, account):
-    person = ready_person(account, "pat@acme.example")
+def test_a_client_behind_the_proxy_cannot_choose_its_key_with_its_own_header(app, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     # the client sends X-Forwarded-For itself; the proxy appends the address it saw
     for n in range(5):
         attacker = Browser(app, "127.0.0.1", forwarded_for=f"198.51.100.{n}, 203.0.113.66")
@@ -107,8 +107,8 @@ def test_a_client_behind_the_proxy_cannot_choose_its_key_with_its_own_header(app
 
 
 @pytest.mark.parametrize("forwarded_allow_ips", ["10.0.0.0/8"])
-def test_trusted_hops_are_skipped_from_the_right(app, account):
-    person = ready_person(account, "pat@acme.example")
+def test_trusted_hops_are_skipped_from_the_right(app, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     # client → CDN edge (10.2.0.9) → load balancer (10.1.0.5) → roster; the first entry is the client's own claim
     hops = "192.0.2.1, 198.51.100.77, 10.2.0.9"
     assert Browser(app, "10.1.0.5", forwarded_for=hops).sign_in(person.email, PASSWORD).status_code == 302
@@ -116,8 +116,8 @@ def test_trusted_hops_are_skipped_from_the_right(app, account):
 
 
 @pytest.mark.parametrize("forwarded_allow_ips", ["10.0.0.5"])
-def test_loopback_is_not_trusted_once_the_setting_names_the_proxies(app, account):
-    person = ready_person(account, "pat@acme.example")
+def test_loopback_is_not_trusted_once_the_setting_names_the_proxies(app, account, deployment):
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
     assert Browser(app, "127.0.0.1", forwarded_for="198.51.100.3").sign_in(person.email, PASSWORD).status_code == 302
     assert session_ips(person) == {"127.0.0.1"}
     assert Browser(app, "10.0.0.5", forwarded_for="198.51.100.3").sign_in(person.email, PASSWORD).status_code == 302

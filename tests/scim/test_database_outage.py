@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 
 from conformance import live_server
 from models import Actor, accounts, scim_tokens
-from models import settings as domain_settings
 from models.database import DatabaseUnavailableError, bind, db, is_unavailable, open_database
+from models.deployment import Deployment as DomainDeployment
 from models.schema import upgrade
 from scim_server.app import create_app
 from tests.conftest import SECRET_KEY, dispose
@@ -108,12 +108,12 @@ class Deployment:
         self.app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET_KEY, "TESTING": True,
                                "BASE_URL": "http://roster.test", "METRICS": "1"})
         self.client = self.app.test_client()
-        domain_settings.configure(secret_key=SECRET_KEY, base_url="http://roster.test")
+        self.domain = DomainDeployment.of(self.app)
         account = accounts.create_account("Acme Vendor", "vendor", by=Actor.cli("tests"))
         _, token = scim_tokens.create_token(account, by=Actor.cli("tests"))
         self.scim = Tenant(account, token, self.client)
         self.rp = RelyingParty.register(account)
-        ready_person(account, "pat@acme.example")
+        ready_person(account, "pat@acme.example", deployment=self.domain)
         db.close()
 
     def surfaces(self) -> dict[str, Any]:

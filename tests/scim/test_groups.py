@@ -125,8 +125,8 @@ def test_put_replaces_name_external_id_and_members(scim, people):
     assert replaced["meta"]["version"] == 'W/"2"' != body["meta"]["version"]
 
 
-def test_replace_keeps_members_the_console_added_without_a_record(scim, account, cli_actor, people):
-    console_only = members.add_user(account, "console@example.com", by=cli_actor).membership
+def test_replace_keeps_members_the_console_added_without_a_record(scim, account, cli_actor, people, deployment):
+    console_only = members.add_user(account, "console@example.com", by=cli_actor, deployment=deployment).membership
     body = created(scim, "Team", members=[{"value": people[0]["id"]}])
     team = directory_groups.find_group(account, body["id"])
     groups.add_members(team, [console_only.id], by=cli_actor)

@@ -57,10 +57,10 @@ class Target:
 
 
 @pytest.fixture
-def target(app, account) -> Target:
+def target(app, account, deployment) -> Target:
     client = app.test_client()
     directory = tenant(client, account)
-    person = ready_person(account, "me@example.com")
+    person = ready_person(account, "me@example.com", deployment=deployment)
     user_ids = [directory.create(person.email, emails=[{"value": person.email, "primary": True}])["id"]]
     user_ids += [directory.create(f"user{i}@example.com", name={"givenName": f"G{i}"}, active=i % 2 == 0)["id"]
                  for i in range(3)]

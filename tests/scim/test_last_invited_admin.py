@@ -20,8 +20,8 @@ ADMIN = "boss@acme.example"
 
 
 @pytest.fixture
-def scim(client, database, account):
-    invitations.invite(account, ADMIN, role="admin", by=Actor.cli("tests"), via="cli")
+def scim(client, database, account, deployment):
+    invitations.invite(account, ADMIN, role="admin", by=Actor.cli("tests"), via="cli", deployment=deployment)
     return tenant(client, account)
 
 
@@ -90,8 +90,9 @@ def test_bulk_refuses_each_operation_and_applies_the_rest(scim, record):
     _unchanged(scim, record)
 
 
-def test_once_another_admin_is_invited_the_directory_may_remove_the_first(scim, record):
-    invitations.invite(scim.account, "deputy@acme.example", role="admin", by=Actor.cli("tests"))
+def test_once_another_admin_is_invited_the_directory_may_remove_the_first(scim, record, deployment):
+    invitations.invite(scim.account, "deputy@acme.example", role="admin", by=Actor.cli("tests"),
+                       deployment=deployment)
     assert scim.delete(f"/Users/{record['id']}").status_code == 204
     with pytest.raises(Exception, match="not a member"):
         members.get_membership(scim.account, ADMIN)

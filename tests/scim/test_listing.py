@@ -16,6 +16,7 @@ from scim_server.listing import fetch_page
 from scim_server.search import ListQuery
 from scim_server.user_listing import USERS
 
+from ..conftest import SECRET_KEY
 from .scim_support import tenant
 from .test_filters import reindexed  # noqa: F401 - autouse: index every record write
 
@@ -198,7 +199,7 @@ def test_fetching_a_page_runs_three_queries_whatever_the_filter(many):
     query = ListQuery.build(filter='emails[type eq "work"] or name.familyName ew "9" or title pr',
                             sort_by="name.familyName", count=50, cursor="")
     with count_queries() as counter:
-        page = fetch_page(USERS, many.account, query)
+        page = fetch_page(USERS, many.account, query, cursor_key=SECRET_KEY)
     assert counter.count == 3  # the COUNT, the page's ids through the index, their rows by id
     assert page.total == 250 and len(page.rows) == 50 and page.next_cursor
 
@@ -340,7 +341,7 @@ def assorted(scim):
 
 
 def page_ids(scim, **query) -> tuple[int, list[str], str | None, str | None]:
-    page = fetch_page(USERS, scim.account, ListQuery.build(**query), full=False)
+    page = fetch_page(USERS, scim.account, ListQuery.build(**query), cursor_key=SECRET_KEY, full=False)
     return page.total, [row.id for row in page.rows], page.next_cursor, page.previous_cursor
 
 

@@ -112,10 +112,10 @@ def test_each_bulk_operation_counts_as_the_request_it_stands_for(metered):
     assert value(found, operations_total, resource_type="Group", operation="create", outcome="success") == 1
 
 
-def test_sign_ins_are_counted_by_result(metered):
+def test_sign_ins_are_counted_by_result(metered, deployment):
     client = metered.test_client()
     account = accounts.create_account("Acme Vendor", "vendor", by=Actor.cli("tests"))
-    ready_person(account, "pat@acme.example")
+    ready_person(account, "pat@acme.example", deployment=deployment)
     db.close()
     refused = submit(client, client.get("/login"), "/login", email="pat@acme.example", password="wrong password")
     assert refused.status_code == 400
@@ -127,11 +127,11 @@ def test_sign_ins_are_counted_by_result(metered):
     assert value(found, "roster_sign_ins_total", result="locked") == 0
 
 
-def test_second_factor_failures_and_lockouts_are_counted(metered, frozen_clock):
+def test_second_factor_failures_and_lockouts_are_counted(metered, frozen_clock, deployment):
     client = metered.test_client()
     account = accounts.create_account("Acme Vendor", "vendor", by=Actor.cli("tests"))
-    person = ready_person(account, "pat@acme.example")
-    totp_for(person)
+    person = ready_person(account, "pat@acme.example", deployment=deployment)
+    totp_for(person, deployment)
     asked = submit(client, client.get("/login"), "/login", email="pat@acme.example", password=PASSWORD)
     assert asked.status_code == 302 and "/login/mfa" in asked.headers["Location"]
     page = client.get(asked.headers["Location"])

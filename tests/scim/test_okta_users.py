@@ -116,9 +116,10 @@ def test_okta_cycle_for_a_new_person(okta):
     assert lookup(okta, "test.user@example.com")["totalResults"] == 0
 
 
-def test_okta_cycle_for_someone_roster_already_knows(okta, cli_actor, database):
+def test_okta_cycle_for_someone_roster_already_knows(okta, cli_actor, database, deployment):
     elsewhere = accounts.create_account("Partner Co", "distributor", by=cli_actor)
-    members.add_user(elsewhere, "known@example.com", password="correct horse battery staple", by=cli_actor)
+    members.add_user(elsewhere, "known@example.com", password="correct horse battery staple", by=cli_actor,
+                     deployment=deployment)
     own = User.get(User.email_key == "known@example.com").password_hash
 
     assert lookup(okta, "known@example.com")["totalResults"] == 0

@@ -22,6 +22,7 @@ from scim_server.listing import fetch_page
 from scim_server.search import ListQuery
 from scim_server.user_listing import USERS
 
+from ..conftest import SECRET_KEY
 from .scim_support import tenant
 from .test_filter_limits import seed
 from .test_listing import SORTABLE, WALKED
@@ -62,7 +63,7 @@ def statements_of(account, query: ListQuery) -> list[tuple[str, tuple]]:
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
     try:
-        fetch_page(USERS, account, query, full=False)
+        fetch_page(USERS, account, query, cursor_key=SECRET_KEY, full=False)
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
@@ -142,9 +143,9 @@ def test_an_unfiltered_value_sort_walks_an_index_in_its_order(crowd, sort_by):
                for order in ("ascending", "descending") for start in (1, 150, 290)]
     for order in ("ascending", "descending"):
         first = fetch_page(USERS, crowd.account, ListQuery.build(sort_by=sort_by, sort_order=order, count=20,
-                                                                 cursor=""), full=False)
+                                                                 cursor=""), cursor_key=SECRET_KEY, full=False)
         queries.append(ListQuery.build(sort_by=sort_by, sort_order=order, count=20, cursor=first.next_cursor))
-        page = fetch_page(USERS, crowd.account, queries[-1], full=False)
+        page = fetch_page(USERS, crowd.account, queries[-1], cursor_key=SECRET_KEY, full=False)
         queries.append(ListQuery.build(sort_by=sort_by, sort_order=order, count=20, cursor=page.previous_cursor))
     for query in queries:
         assert_bounded(crowd.account, query)

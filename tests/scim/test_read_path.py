@@ -17,6 +17,7 @@ from scim_server.listing import fetch_page
 from scim_server.search import ListQuery
 from scim_server.user_listing import USERS
 
+from ..conftest import SECRET_KEY
 from .scim_support import tenant, user
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -152,7 +153,7 @@ def test_every_index_page_matches_the_order_from_either_end(records, descending)
     for count in (1, 5, 20):
         for start in range(1, total + 3):
             query = ListQuery.build(start_index=start, count=count, sort_order="descending" if descending else None)
-            page = fetch_page(USERS, records.account, query)
+            page = fetch_page(USERS, records.account, query, cursor_key=SECRET_KEY)
             assert page.total == total
             assert [r.id for r in page.rows] == expected[start - 1:start - 1 + count], (start, count)
 

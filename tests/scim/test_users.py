@@ -39,11 +39,12 @@ def test_a_new_email_gets_an_invitation_r2(scim):
     assert body["active"] is True and ROSTER_SCHEMA not in body
 
 
-def test_an_existing_user_gets_an_active_membership_at_once_r2(scim, cli_actor, database):
+def test_an_existing_user_gets_an_active_membership_at_once_r2(scim, cli_actor, database, deployment):
     from models import accounts
 
     elsewhere = accounts.create_account("Elsewhere", "provider", by=cli_actor)
-    members.add_user(elsewhere, "known@example.com", password="correct horse battery staple", by=cli_actor)
+    members.add_user(elsewhere, "known@example.com", password="correct horse battery staple", by=cli_actor,
+                     deployment=deployment)
     scim.create("EMP-7", emails=[{"value": "other@example.com"}, {"value": "known@example.com", "primary": True}])
     membership = members.get_membership(scim.account, "known@example.com")
     assert membership.status == "active"
@@ -110,11 +111,12 @@ def test_replace_changes_the_record_never_the_login_email_r4(scim):
     assert not User.select().where(User.email_key == "renamed@example.com").exists()
 
 
-def test_put_active_false_deactivates_and_true_reactivates_r6(scim, cli_actor, database):
+def test_put_active_false_deactivates_and_true_reactivates_r6(scim, cli_actor, database, deployment):
     from models import accounts
 
     other = accounts.create_account("Keeps", "provider", by=cli_actor)
-    members.add_user(other, "d@example.com", password="correct horse battery staple", by=cli_actor)
+    members.add_user(other, "d@example.com", password="correct horse battery staple", by=cli_actor,
+                     deployment=deployment)
     created = scim.create("d@example.com")
     assert scim.put(f"/Users/{created['id']}", user("d@example.com", active=False)).get_json()["active"] is False
     assert members.get_membership(scim.account, "d@example.com").status == "deactivated"
@@ -124,8 +126,9 @@ def test_put_active_false_deactivates_and_true_reactivates_r6(scim, cli_actor, d
     assert members.get_membership(scim.account, "d@example.com").status == "active"
 
 
-def test_a_replacement_without_active_keeps_a_deactivated_person_out_r6(scim, cli_actor, database):
-    members.add_user(scim.account, "out@example.com", password="correct horse battery staple", by=cli_actor)
+def test_a_replacement_without_active_keeps_a_deactivated_person_out_r6(scim, cli_actor, database, deployment):
+    members.add_user(scim.account, "out@example.com", password="correct horse battery staple", by=cli_actor,
+                     deployment=deployment)
     created = scim.create("out@example.com")
     scim.put(f"/Users/{created['id']}", user("out@example.com", active=False))
     body = user("out@example.com", title="Renamed")

@@ -69,9 +69,10 @@ def test_capitalised_ops_string_booleans_and_pathless_values(scim):
     assert "nickName" not in body
 
 
-def test_active_false_deactivates_and_true_reactivates_r6(scim, cli_actor, database):
+def test_active_false_deactivates_and_true_reactivates_r6(scim, cli_actor, database, deployment):
     other = accounts.create_account("Keeps", "provider", by=cli_actor)
-    members.add_user(other, "d@example.com", password="correct horse battery staple", by=cli_actor)
+    members.add_user(other, "d@example.com", password="correct horse battery staple", by=cli_actor,
+                     deployment=deployment)
     created = scim.create("d@example.com")
     assert ok(patch(scim, created["id"], {"op": "replace", "value": {"active": False}}))["active"] is False
     assert members.get_membership(scim.account, "d@example.com").status == "deactivated"

@@ -240,11 +240,11 @@ def test_the_same_new_person_created_by_several_records_at_once(scim):
             "already_member_through_other_record"] * 3 + ["linked"]
 
 
-def test_adding_a_member_with_groups_in_the_console_while_scim_deletes_a_group(scim, account):
+def test_adding_a_member_with_groups_in_the_console_while_scim_deletes_a_group(scim, account, deployment):
     for index in range(ROUNDS):
         team = group(scim, f"Welcome {index}")
         added, deleted = race(partial(console, members.add_user, account, f"new{index}@example.com",
-                                      groups=[team], password="correct horse battery staple"),
+                                      groups=[team], password="correct horse battery staple", deployment=deployment),
                               partial(scim.delete, f"/Groups/{team}"))
         assert added in {"done", "NotFoundError"}, added
         status(deleted, {204})
@@ -263,11 +263,11 @@ def test_a_person_deleting_themself_while_a_group_patch_adds_their_record(scim, 
     no_dangling_links()
 
 
-def test_inviting_with_groups_in_the_console_while_scim_deletes_a_group(scim, account):
+def test_inviting_with_groups_in_the_console_while_scim_deletes_a_group(scim, account, deployment):
     for index in range(ROUNDS):
         team = group(scim, f"Invited {index}")
         invited, deleted = race(partial(console, invitations.invite, account, f"guest{index}@example.com",
-                                        groups=[team]),
+                                        groups=[team], deployment=deployment),
                                 partial(scim.delete, f"/Groups/{team}"))
         assert invited in {"done", "NotFoundError"}, invited
         status(deleted, {204})

@@ -1,0 +1,35 @@
+"""The links the domain mails (``models.links.Links``), built from the page routes declared here.
+
+The invitation and password-reset pages take their routes from these
+constants, so a route and the links to it cannot drift apart. Building a
+link needs only werkzeug: the CLI and the outbox sender mail links
+without making a Flask app.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from werkzeug.routing import Map, Rule
+
+INVITATION = "/invitations/<token>"
+PASSWORD_RESET = "/password/reset/<token>"
+
+
+class PageLinks:
+    """Absolute links under the deployment's BASE_URL (its path, if any, prefixes every route)."""
+
+    def __init__(self, base_url: str) -> None:
+        self._base_url = base_url
+        parts = urlsplit(base_url.rstrip("/"))
+        routes = Map([Rule(INVITATION, endpoint="invitation"), Rule(PASSWORD_RESET, endpoint="password_reset")])
+        self._adapter = routes.bind(parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme or "http")
+
+    def invitation(self, token: str) -> str:
+        return self._adapter.build("invitation", {"token": token}, force_external=True)
+
+    def password_reset(self, token: str) -> str:
+        return self._adapter.build("password_reset", {"token": token}, force_external=True)
+
+    def home(self) -> str:
+        return self._base_url
