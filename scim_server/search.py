@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import pydantic
-from scim2_models import Context, InvalidSyntaxException, InvalidValueException, SearchRequest
+from scim2_models import Context, InvalidSyntaxException, InvalidValueException, SCIMException, SearchRequest
 
 from .errors import validation_error
+from .filter_limits import check_length
 
 MAX_PAGE_SIZE = 200
 """The most resources one page holds, whatever ``count`` asks (advertised in /ServiceProviderConfig)."""
@@ -50,29 +51,40 @@ class ListQuery:
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> ListQuery:
-        """From the query string of GET (RFC 7644 §3.4.2)."""
+        """From the query string of GET (RFC 7644 §3.4.2): read as the SearchRequest POST sends (§3.4.3).
 
-        def integer(name: str) -> int | None:
-            raw = args.get(name)
-            if raw is None or raw == "":
-                return None
-            try:
-                return int(raw)
-            except ValueError:
-                raise InvalidValueException(detail=f"{name} must be an integer.") from None
-
-        def names(name: str) -> list[str] | None:
-            raw = args.get(name)
-            return [part.strip() for part in raw.split(",") if part.strip()] if raw else None
-
-        return cls.build(filter=args.get("filter"), sort_by=args.get("sortBy"), sort_order=args.get("sortOrder"),
-                         start_index=integer("startIndex"), count=integer("count"), cursor=args.get("cursor"),
-                         attributes=names("attributes"), excluded_attributes=names("excludedAttributes"))
+        A parameter given empty counts as not given (but ``cursor=``, which
+        asks for the first page by cursor); ``sortOrder`` is read in any case.
+        """
+        return cls.build(**parse(search_request(args)))
 
     @classmethod
     def from_body(cls, payload: Any) -> ListQuery:
         """From the SearchRequest body of ``POST …/.search`` (RFC 7644 §3.4.3), validated by scim2-models."""
         return cls.build(**parse(payload))
+
+
+def search_request(args: Mapping[str, str]) -> dict[str, Any]:
+    """The SearchRequest (RFC 7644 §3.4.3) that GET's query string ``args`` (§3.4.2) stands for."""
+    request: dict[str, Any] = {"schemas": [SearchRequest.__schema__]}
+    for name in ("filter", "sortBy"):
+        if args.get(name):
+            request[name] = args[name]
+    if args.get("sortOrder"):
+        request["sortOrder"] = args["sortOrder"].lower()
+    if "cursor" in args:
+        request["cursor"] = args["cursor"]
+    for name in ("startIndex", "count"):
+        if args.get(name):
+            try:
+                request[name] = int(args[name])
+            except ValueError:
+                raise InvalidValueException(detail=f"{name} must be an integer.") from None
+    for name in ("attributes", "excludedAttributes"):
+        parts = [part.strip() for part in args.get(name, "").split(",") if part.strip()]
+        if parts:
+            request[name] = parts
+    return request
 
 
 def _names(paths: Any) -> list[str] | None:
@@ -84,23 +96,31 @@ def parse(payload: Any) -> dict[str, Any]:
 
     Raises a SCIMException: invalidSyntax for a body that is not an object,
     the scimType scim2-models gives (invalidFilter, invalidCursor, invalidPath)
-    or invalidValue for the rest.
+    or invalidValue for the rest. ``sortBy`` is only checked to be text here:
+    :mod:`.sorting` resolves it against the listed type's schema, and anything
+    that is not one attribute it sorts by is invalidValue, saying why.
     """
     if payload is None:
         raise InvalidSyntaxException(detail="The request body is empty: send a SearchRequest JSON object.")
     if not isinstance(payload, dict):
         raise InvalidSyntaxException(detail="The request body must be a SearchRequest JSON object.")
+    if isinstance(payload.get("filter"), str):
+        check_length(payload["filter"])  # before scim2-models parses it: its size and characters are ours to bound
+    sort_by = payload.get("sortBy")
+    if sort_by is not None and not isinstance(sort_by, str):
+        raise InvalidValueException(detail="sortBy must be the name of an attribute.")
     try:
-        search: SearchRequest[Any] = SearchRequest.model_validate(payload, scim_ctx=Context.SEARCH_REQUEST)
+        search: SearchRequest[Any] = SearchRequest.model_validate(
+            {key: value for key, value in payload.items() if key != "sortBy"}, scim_ctx=Context.SEARCH_REQUEST)
     except pydantic.ValidationError as exc:
         refusal = validation_error(exc)
         if isinstance(refusal, InvalidSyntaxException):
             # the body is a JSON object (checked above): what is wrong is a value in it, such as its schemas
             raise InvalidValueException(detail=refusal.detail) from None
-        raise refusal from None
+        raise _naming_the_parameter(refusal, exc) from None
     return {
         "filter": str(search.filter) if search.filter is not None else None,
-        "sort_by": str(search.sort_by) if search.sort_by is not None else None,
+        "sort_by": sort_by,
         "sort_order": search.sort_order.value if search.sort_order is not None else None,
         "start_index": search.start_index,
         "count": search.count,
@@ -108,3 +128,12 @@ def parse(payload: Any) -> dict[str, Any]:
         "attributes": _names(search.attributes),
         "excluded_attributes": _names(search.excluded_attributes),
     }
+
+
+def _naming_the_parameter(refusal: SCIMException, exc: pydantic.ValidationError) -> SCIMException:
+    """The refusal, its detail prefixed with the parameter it is about when it does not say (a path's syntax)."""
+    where = exc.errors()[0]["loc"]
+    parameter = str(where[0]) if where else ""
+    if not parameter or parameter in (refusal.detail or ""):
+        return refusal
+    return type(refusal)(detail=f"{parameter}: {refusal.detail}")

@@ -97,3 +97,29 @@ def test_search_stays_inside_the_tenant(scim, client):
 
 def test_search_needs_a_token(scim, client):
     assert client.post("/scim/v2/.search", json=search_request()).status_code == 401
+
+
+# GET reads its query string as this same SearchRequest (scim_server.search.search_request): one reading, one answer
+GET_AND_SEARCH = [
+    ({"sortBy": "a b"}, search_request(sortBy="a b"), "invalidValue", "sortBy 'a b' does not name one attribute"),
+    ({"attributes": "userName,x y"}, search_request(attributes=["userName", "x y"]), "invalidPath", "attributes"),
+    ({"filter": "userName eq"}, search_request(filter="userName eq"), "invalidFilter", "filter"),
+    ({"filter": 'userName eq "x" or ' * 600 + "title pr"}, search_request(filter='userName eq "x" or ' * 600
+                                                                         + "title pr"), "invalidFilter", "10,000"),
+]
+
+
+@pytest.mark.parametrize(("args", "body", "scim_type", "named"), GET_AND_SEARCH)
+def test_get_and_search_refuse_the_same_request_the_same_way(scim, args, body, scim_type, named):
+    by_get = scim.get("/Users", **args)
+    by_search = scim.post("/Users/.search", body)
+    assert by_get.status_code == by_search.status_code == 400
+    assert by_get.get_json()["scimType"] == by_search.get_json()["scimType"] == scim_type
+    assert by_get.get_json()["detail"] == by_search.get_json()["detail"]
+    assert named in by_get.get_json()["detail"]
+
+
+def test_get_keeps_its_tolerance_of_empty_parameters_and_a_capitalised_sort_order(scim):
+    got = scim.get("/Users", filter="", sortBy="userName", sortOrder="DESCENDING", count="", startIndex="").get_json()
+    assert names(got) == ["carol", "bob", "alice"] and got["startIndex"] == 1
+    assert scim.get("/Users", count="many").get_json()["detail"] == "count must be an integer."
