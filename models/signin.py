@@ -1,8 +1,9 @@
 """Signing in: checking a password, which accounts a sign-in may be for, and what it still needs (R8, R10).
 
 The pages and the authorization endpoint ask ``next_step`` what is missing
-and send the person there; every decision about credentials and policy is
-taken here, so each is tested once, on both databases.
+and send the person there, and ``refusal_for`` why a person may not go on to
+an application at all; every decision about credentials and policy is taken
+here, so each is tested once, on both databases.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from . import audit, clock, mfa, passkeys, throttle
 from .audit import Actor
 from .crypto import Secrets
 from .errors import RosterError
+from .invitations.links import effective_status
 from .passwords import Hasher
 from .security import TotpCredential
-from .tenancy import Account, Membership, User
+from .tenancy import Account, Invitation, Membership, User
 
 SECOND_FACTORS = frozenset({"otp", "hwk", "swk"})
 
@@ -107,6 +109,89 @@ def admitted_accounts(user: User, client_account_id: str | None) -> list[Account
     if client_account_id is not None:
         query = query.where(Account.id == client_account_id)
     return list(query)
+
+
+# what the relying party is told with access_denied (RFC 6749 §4.1.2.1 allows no double quote or backslash);
+# no account is named, for a client that admits every account learns only that the person was refused
+REFUSAL_DESCRIPTIONS = {
+    "deactivated": "The person's membership in the account is deactivated.",
+    "not_member": "The person is not an active member of an account this client admits.",
+    "invitation_expired": "The person's invitation to the account has expired.",
+    "invitation_pending": "The person has not accepted their invitation to the account yet.",
+    "mfa": "The person did not complete the second factor the sign-in requires.",
+}
+ADMINS_NAMED = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class Refusal:
+    """Why a signed-in person may not go on to an application, as the page tells them (issue 13).
+
+    ``reason`` is one of REFUSAL_DESCRIPTIONS. ``account`` is named only when
+    the person belongs to it (deactivated, invited, or an active member whose
+    second factor is missing), never an account they are not a member of; its
+    active admins are named (``admins``) only to a member. ``until``: when the
+    invitation expires or expired. ``by_policy``: the second factor is the
+    account's rule (R10), not only the application's request (acr_values).
+    """
+
+    reason: str
+    account: Account | None = None
+    admins: tuple[str, ...] = ()
+    until: dt.datetime | None = None
+    enrolled: bool = False
+    by_policy: bool = False
+
+    @property
+    def description(self) -> str:
+        return REFUSAL_DESCRIPTIONS[self.reason]
+
+
+def admin_names(account: Account, limit: int = ADMINS_NAMED) -> tuple[str, ...]:
+    """The names of up to ``limit`` active admins of ``account`` (R7), to ask; people without a name are left out."""
+    query = (User.select(User.display_name, User.given_name, User.family_name)
+             .join(Membership, on=(Membership.user == User.id))
+             .where((Membership.account == account.id) & (Membership.role == "admin")
+                    & (Membership.status == "active") & (User.status == "active"))
+             .order_by(User.given_name, User.family_name, User.id))
+    found = [user.name for user in query]
+    return tuple(name for name in found if name)[:limit]
+
+
+def refusal_for(user: User, client_account_id: str | None) -> Refusal:
+    """Why ``user`` has no account the client admits (``admitted_accounts`` found none).
+
+    The most telling of their memberships there (the client's account, or
+    any account for a platform-wide client): deactivated (R6), then an
+    invitation that expired, then one still to accept (R3); else they are
+    not a member (never were, or were removed), and no account is named.
+    """
+    query = (Membership.select(Membership, Account).join(Account, on=(Membership.account == Account.id))
+             .where((Membership.user == user.id) & Membership.status.in_(("deactivated", "invited")))
+             .order_by(Account.name, Account.id))
+    if client_account_id is not None:
+        query = query.where(Membership.account == client_account_id)
+    memberships = list(query)
+    for membership in memberships:
+        if membership.status == "deactivated":
+            return Refusal("deactivated", membership.account, admin_names(membership.account))
+    invited: dict[str, list[Refusal]] = {"expired": [], "pending": []}
+    for membership in memberships:
+        invitation = (Invitation.select().where(Invitation.membership == membership.id)
+                      .order_by(Invitation.created_at.desc(), Invitation.id).first())
+        if invitation is not None and effective_status(invitation) in invited:
+            status = effective_status(invitation)
+            invited[status].append(Refusal(f"invitation_{status}", membership.account, until=invitation.expires_at))
+    for status in ("expired", "pending"):
+        if invited[status]:
+            return invited[status][0]
+    return Refusal("not_member")
+
+
+def second_factor_refusal(user: User, account: Account) -> Refusal:
+    """A person who cannot give the second factor this sign-in for ``account`` requires (R10, or acr_values=mfa)."""
+    return Refusal("mfa", account, admin_names(account), enrolled=mfa.has_second_factor(user),
+                   by_policy=mfa.mfa_required_for(account))
 
 
 @dataclasses.dataclass(frozen=True)

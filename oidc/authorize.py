@@ -3,14 +3,18 @@
 authlib validates the request (client, exact redirect URI, PKCE, scope);
 this view decides what the sign-in still needs (models.signin.next_step:
 R8, max_age, R10 / acr_values) and sends the person to the page for it,
-coming back here afterwards with the same request.
+coming back here afterwards with the same request. A person who may not go
+on (models.signin.refusal_for: deactivated, not a member, an invitation not
+accepted; or a second factor they cannot give) sees a page that says why,
+whose "Return to" button takes access_denied to the client.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidRequestError
@@ -20,7 +24,7 @@ from authlib.oidc.core.errors import (
     InteractionRequiredError,
     LoginRequiredError,
 )
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
@@ -38,11 +42,38 @@ bp = Blueprint("oauth", __name__)
 bp.after_request(sign_in_page_headers)
 
 NONCE_LENGTH = AuthorizationCode.nonce.max_length  # the code keeps it for the ID token
+# in Flask's session: the digest of the authorization request whose second factor the person said they cannot give
+DECLINED = "second_factor_declined"
+
+
+def _digest(items: Iterable[tuple[str, str]]) -> str:
+    return hashlib.sha256(urlencode(sorted(items)).encode()).hexdigest()[:32]
 
 
 def request_digest() -> str:
-    items = sorted((k, v) for k, v in request.args.items(multi=True))
-    return hashlib.sha256(urlencode(items).encode()).hexdigest()[:32]
+    return _digest(request.args.items(multi=True))
+
+
+def digest_of(target: str) -> str:
+    """What request_digest says at ``target``, an authorization request's URL as the pages carry it in ``next``."""
+    return _digest(parse_qsl(urlsplit(target).query, keep_blank_values=True))
+
+
+def is_authorization_request(target: str) -> bool:
+    return urlsplit(target).path == url_for("oauth.authorize")
+
+
+def decline_second_factor(target: str) -> None:
+    """The person cannot give the second factor the request ``target`` asks: there, show why and let them go back."""
+    session[DECLINED] = digest_of(target)
+
+
+def _declined(digest: str) -> bool:
+    """Whether the person declined the second factor of the request ``digest``; asked once, then forgotten."""
+    if session.get(DECLINED) != digest:
+        return False
+    session.pop(DECLINED)
+    return True
 
 
 def _this_request() -> str:
@@ -139,7 +170,10 @@ def authorize() -> Any:
     client = grant.client.row
     accounts = signin.admitted_accounts(user, client.account_id)
     if not accounts:
-        return refuse(AccessDeniedError, "The person is not an active member of an account this client admits.")
+        refusal = signin.refusal_for(user, client.account_id)
+        if "none" in prompts:
+            return refuse(AccessDeniedError, refusal.description)
+        return _refusal_page(server, grant, refusal)
     account = _choose_account(accounts, live.account_id, prompts, digest)
     if account is None:
         if "none" in prompts:
@@ -155,6 +189,8 @@ def authorize() -> Any:
             return refuse(missing, step.reason)
         if step.name == "login":
             pending_request.ask_sign_in(digest)
+        elif step.name in ("mfa", "mfa_enrol") and _declined(digest):
+            return _refusal_page(server, grant, signin.second_factor_refusal(user, account))
         return _send_to(STEP_PAGES[step.name])
 
     if not client.first_party:
@@ -170,6 +206,21 @@ def authorize() -> Any:
     signed_in = GrantUser(user, account.id, session_id=live.id, auth_time=live.started_at, amr=tuple(live.amr),
                           acr=signin.acr_for(live.amr))  # authlib hands it to the grant's hooks as request.user
     return server.create_authorization_response(grant_user=signed_in, grant=grant)
+
+
+def _refusal_page(server: Any, grant: Any, refusal: signin.Refusal) -> tuple[str, int]:
+    """Why the person may not go on, before the client hears of it: the page's "Return to" link carries
+    access_denied (with a short description and the request's state) to the client's redirect URI."""
+    from .profile import local_time
+
+    error = AccessDeniedError(description=refusal.description, redirect_uri=grant.redirect_uri,
+                              state=grant.request.payload.state)
+    back = server.handle_error_response(None, error).headers["Location"]
+    client = grant.client.row
+    user = web_session.current_user()
+    return render_template("refused.html", refusal=refusal, client_name=client.name or client.client_id,
+                           back=back, next=_this_request(), email=user.email if user else "",
+                           until=local_time(refusal.until, user) if refusal.until and user else ""), 403
 
 
 def _consent(server: Any, grant: Any, account: Account) -> Any | None:

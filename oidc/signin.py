@@ -53,6 +53,15 @@ def next_target() -> str:
     return web_session.safe_next(request.values.get("next"), url_for("signin.home"))
 
 
+def with_way_out(page: str, **context: Any) -> str:
+    """A second-factor page of a sign-in for an application, with a way out for a person who cannot give one:
+    the application's request then shows why it is refused (oidc.authorize) and lets them return."""
+    from .authorize import is_authorization_request
+
+    target = context.get("next") or ""
+    return render_template("way_out.html", page=page, way_out=is_authorization_request(target), **context)
+
+
 def _continue(user: User, amr: list[str], target: str) -> Response:
     """The password (and maybe a second factor) is right: start the session, then R8 before anything."""
     response = redirect(target)
@@ -135,8 +144,37 @@ def second_factor() -> Any:
         else:
             return finish_second_factor(user, amr, method, pending)
     status = 400 if form.is_submitted() else 200
-    return render_template("mfa.html", form=form, next=next_target(), user=user, has_totp=signin.has_totp(user),
-                           has_webauthn=bool(passkeys.list_for(user))), status
+    if pending:  # the password was just checked: the person's own factor, asked whatever the application
+        return render_template("mfa.html", form=form, next=next_target(), user=user,
+                               has_totp=signin.has_totp(user), has_webauthn=bool(passkeys.list_for(user))), status
+    return with_way_out("mfa.html", form=form, next=next_target(), user=user, has_totp=signin.has_totp(user),
+                        has_webauthn=bool(passkeys.list_for(user))), status
+
+
+@bp.post("/login/mfa/decline")
+@web_session.login_required
+def decline_second_factor() -> Response:
+    """The person cannot give the second factor an application's sign-in needs: back to the request, which
+    then says why it stops there and lets them return to the application (oidc.authorize)."""
+    from . import authorize
+
+    target = next_target()
+    if authorize.is_authorization_request(target):
+        authorize.decline_second_factor(target)
+    return redirect(target)
+
+
+@bp.post("/login/switch")
+def switch_user() -> Response:
+    """Sign out and sign in as someone else, then on to the same request (a refusal page offers it)."""
+    from . import authorize
+
+    target = next_target()
+    response = redirect(url_for("signin.login", next=target))
+    web_session.sign_out(response)
+    if authorize.is_authorization_request(target):  # the sign-in that follows is a fresh one for this request
+        pending_request.ask_sign_in(authorize.digest_of(target))
+    return response
 
 
 def finish_second_factor(user: User, amr: list[str], method: str, pending: bool) -> Response:
@@ -170,8 +208,8 @@ def enrol() -> Any:
     if not form.is_submitted() or enrolment is None:
         enrolment = factors.begin_totp(user)
     status = 400 if form.is_submitted() else 200
-    return render_template("enrol.html", form=form, next=next_target(), qr=qr_svg(enrolment.uri),
-                           webauthn_enrol=True, secret=enrolment.secret), status
+    return with_way_out("enrol.html", form=form, next=next_target(), qr=qr_svg(enrolment.uri),
+                        webauthn_enrol=True, secret=enrolment.secret), status
 
 
 @bp.route("/login/first", methods=["GET", "POST"])
