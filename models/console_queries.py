@@ -1,8 +1,9 @@
 """Read-only queries of the admin console: pages of members, invitations, records and audit events.
 
 Every query is scoped to one account and filters and pages in SQL (LIMIT/OFFSET
-on an ordered, indexed key, then the id so pages are stable), so an account with
-100,000 members costs a page, not a load. A page asks for one row more than it
+on an ordered, indexed key, then the id so pages are stable; the audit trail,
+which only grows, by keyset instead), so an account with 100,000 members costs
+a page, not a load. A page asks for one row more than it
 shows: that row only says whether a next page exists, without a COUNT.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
 import peewee
@@ -194,10 +195,56 @@ class AuditFilter:
     until: dt.datetime | None = None  # exclusive
 
 
-def audit_page(account: Account, where: AuditFilter, number: int = 1, size: int = PAGE_SIZE) -> Page[AuditEvent]:
-    """The account's audit events, newest first, filtered by actor (label or id), action and time."""
-    query = (AuditEvent.select().where(AuditEvent.account_id == account.id)
-             .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()))
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Position:
+    """A place in the trail (an event's time and id): pages start after it, never at an OFFSET."""
+
+    at: dt.datetime
+    id: int
+
+    @classmethod
+    def of(cls, event: AuditEvent) -> Position:
+        return cls(event.at, int(event.id))
+
+    def token(self) -> str:
+        """The position as a URL value: microseconds since 1970 and the id."""
+        return f"{(self.at - _EPOCH) // dt.timedelta(microseconds=1)}-{self.id}"
+
+    @classmethod
+    def parse(cls, token: str | None) -> Position | None:
+        """The position a :meth:`token` names; None for anything else."""
+        micros, _, id_ = (token or "").partition("-")
+        if not (micros.isdigit() and id_.isdigit()) or len(micros) > 18 or len(id_) > 19:
+            return None
+        try:
+            return cls(_EPOCH + dt.timedelta(microseconds=int(micros)), int(id_))
+        except OverflowError:
+            return None
+
+
+@dataclasses.dataclass
+class AuditPage:
+    """Events newest first; ``older``/``newer`` are where the next pages start (None: no such page)."""
+
+    rows: list[AuditEvent]
+    older: Position | None
+    newer: Position | None
+
+
+def _older_than(p: Position) -> Any:
+    return (AuditEvent.at < p.at) | ((AuditEvent.at == p.at) & (AuditEvent.id < p.id))
+
+
+def _newer_than(p: Position) -> Any:
+    return (AuditEvent.at > p.at) | ((AuditEvent.at == p.at) & (AuditEvent.id > p.id))
+
+
+def audit_events(account: Account, where: AuditFilter) -> Any:
+    """The account's audit events matching ``where`` by actor (label or id), action and time; unordered."""
+    query = AuditEvent.select().where(AuditEvent.account_id == account.id)
     if where.actor.strip():
         query = query.where(_contains(AuditEvent.actor_label, where.actor) | (AuditEvent.actor_id == where.actor))
     if where.action:
@@ -206,7 +253,55 @@ def audit_page(account: Account, where: AuditFilter, number: int = 1, size: int 
         query = query.where(AuditEvent.at >= where.since)
     if where.until is not None:
         query = query.where(AuditEvent.at < where.until)
-    return _page(query, number, size)
+    return query
+
+
+def audit_page(account: Account, where: AuditFilter, *, before: Position | None = None,
+               after: Position | None = None, size: int = PAGE_SIZE) -> AuditPage:
+    """A page of the account's events, newest first: the newest, those just ``before`` or just ``after`` a position.
+
+    Keyset pagination on (time, id): each page costs one indexed range scan of
+    ``size + 1`` rows however deep it is, and a page does not shift when new
+    events arrive. Whether a page exists on the other side is one ``LIMIT 1``.
+    """
+    newest_first = (AuditEvent.at.desc(), AuditEvent.id.desc())
+    if after is not None:
+        rows = list(audit_events(account, where).where(_newer_than(after))
+                    .order_by(AuditEvent.at, AuditEvent.id).limit(size + 1))
+        if not rows:
+            return audit_page(account, where, size=size)
+        newer = Position.of(rows[size - 1]) if len(rows) > size else None
+        rows = rows[:size][::-1]
+        edge = Position.of(rows[-1])
+        older = edge if audit_events(account, where).where(_older_than(edge)).exists() else None
+        return AuditPage(rows, older, newer)
+    query = audit_events(account, where).order_by(*newest_first)
+    if before is not None:
+        query = query.where(_older_than(before))
+    rows = list(query.limit(size + 1))
+    older = Position.of(rows[size - 1]) if len(rows) > size else None
+    rows = rows[:size]
+    newer = None
+    if before is not None:
+        newer_side = Position.of(rows[0]) if rows else before
+        if audit_events(account, where).where(_newer_than(newer_side)).limit(1).exists():
+            newer = newer_side
+    return AuditPage(rows, older, newer)
+
+
+def audit_batches(account: Account, where: AuditFilter, size: int = 500) -> Iterator[list[AuditEvent]]:
+    """Every event matching ``where``, newest first, ``size`` at a time (one keyset query each): an export."""
+    position: Position | None = None
+    while True:
+        query = audit_events(account, where).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        if position is not None:
+            query = query.where(_older_than(position))
+        rows = list(query.limit(size))
+        if rows:
+            yield rows
+        if len(rows) < size:
+            return
+        position = Position.of(rows[-1])
 
 
 def audit_actions(account: Account) -> list[str]:

@@ -93,6 +93,18 @@ def begin_totp(user: User, *, label: str | None = None, deployment: Deployment) 
     return credential, uri
 
 
+def totp_enrolment_pending(user: User, credential_id: str) -> bool:
+    """True while ``credential_id`` is an enrolment of ``user``'s that nobody confirmed or replaced.
+
+    A page that shows an enrolment again (a reload) asks this instead of
+    starting anew: looking at the same QR code twice is not an event.
+    """
+    return bool(TotpCredential.select().where(
+        (TotpCredential.id == credential_id) & (TotpCredential.user == user.id)
+        & TotpCredential.confirmed_at.is_null()
+    ).exists())
+
+
 def confirm_totp(user: User, credential_id: str, code: str, *, secrets: Secrets) -> list[str]:
     """Confirm enrolment with a code from the app; returns 10 new recovery codes, shown once.
 

@@ -3,12 +3,11 @@
 The blueprint and its shared checks are in :mod:`oidc.console_base`; the
 sections register their pages on it: Users (:mod:`oidc.console_users`,
 :mod:`oidc.console_members`), Groups (:mod:`oidc.console_groups`), Settings
-(:mod:`oidc.console_settings`) and the audit log here.
+(:mod:`oidc.console_settings`) and the audit log (:mod:`oidc.console_audit`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import redirect, request, url_for
@@ -16,11 +15,10 @@ from flask import redirect, request, url_for
 from models import console_queries
 from models.tenancy import Account
 
-from . import console_groups, console_members, console_settings, console_users, web_session
-from .console_base import admin_view, bp, local_day_start, page_number, refuse, render
-from .console_forms import AuditFilterForm, choices
+from . import console_audit, console_groups, console_members, console_settings, console_users, web_session
+from .console_base import admin_view, bp, refuse
 
-__all__ = ["bp", "console_groups", "console_members", "console_settings", "console_users"]
+__all__ = ["bp", "console_audit", "console_groups", "console_members", "console_settings", "console_users"]
 
 
 @bp.get("")
@@ -40,18 +38,3 @@ def index() -> Any:
 @admin_view
 def account_home(account: Account) -> Any:
     return redirect(url_for("console.users", account_id=account.id))
-
-
-@bp.get("/<account_id>/audit")
-@admin_view
-def audit(account: Account) -> Any:
-    form = AuditFilterForm(request.args)
-    form.action.choices = choices([("", "Any action"), *((a, a) for a in console_queries.audit_actions(account))])
-    where = console_queries.AuditFilter()
-    if form.validate():
-        where = console_queries.AuditFilter(
-            actor=form.actor.data or "", action=form.action.data or "",
-            since=local_day_start(form.since.data) if form.since.data else None,
-            until=local_day_start(form.until.data + dt.timedelta(days=1)) if form.until.data else None)
-    page = console_queries.audit_page(account, where, page_number())
-    return render("console/audit.html", 200 if not form.errors else 400, form=form, page=page)

@@ -63,7 +63,15 @@ class TotpEnrolment:
 
 
 def begin_totp(user: User) -> TotpEnrolment:
-    """Start an enrolment (an earlier unconfirmed one is dropped) and keep it for the confirming request."""
+    """The enrolment this browser has under way for ``user``, else a new one kept for the confirming request.
+
+    Showing the enrolment page again (a reload, a wrong code) shows the same
+    QR code and records nothing: only a new enrolment is an event (and drops
+    an earlier unconfirmed one).
+    """
+    kept = totp_enrolment()
+    if kept is not None and mfa.totp_enrolment_pending(user, kept.credential_id):
+        return kept
     credential, uri = mfa.begin_totp(user, deployment=Deployment.of(current_app))
     session[TOTP_ENROLMENT] = {"id": credential.id, "uri": uri}
     return TotpEnrolment(credential.id, uri)

@@ -1,0 +1,379 @@
+"""The audit trail as an admin reads it: people and things by name and email, values as words.
+
+The trail keeps plain ids (it outlives what it describes, models.ops). For
+one page of an account's events, :func:`describe` looks the ids up in a few
+queries, each scoped to that account: a person is named by their current
+name and email only while they are a member of the account, else by what
+the trail itself recorded (the email at the time), so the log never tells
+one tenant about another's people. The ids stay available (``Party.ids``)
+for a tooltip or an export.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .ops import AuditEvent
+from .security import OAuthClient
+from .tenancy import Account, DirectoryRecord, Group, Invitation, Membership, ScimToken, User
+
+ACTIONS: dict[str, str] = {
+    "account.created": "Account created",
+    "account.policy_changed": "Account policy changed",
+    "client.created": "Application registered",
+    "client.deleted": "Application deleted",
+    "client.secret_rotated": "Application secret replaced",
+    "client.updated": "Application changed",
+    "directory_record.created": "Directory record created",
+    "directory_record.deleted": "Directory record deleted",
+    "directory_record.password_not_set": "Directory password not set",
+    "directory_record.patched": "Directory record changed",
+    "directory_record.replaced": "Directory record replaced",
+    "directory_record.updated": "Directory record changed",
+    "group.created": "Group created",
+    "group.deleted": "Group deleted",
+    "group.members_added": "Group members added",
+    "group.members_removed": "Group members removed",
+    "group.renamed": "Group renamed",
+    "group.updated": "Group changed",
+    "invitation.accepted": "Invitation accepted",
+    "invitation.created": "Invitation sent",
+    "invitation.edited": "Invitation edited",
+    "invitation.resent": "Invitation sent again",
+    "invitation.revoked": "Invitation revoked",
+    "membership.created": "Member added",
+    "membership.deactivated": "Member deactivated",
+    "membership.groups_changed": "Member's groups changed",
+    "membership.left": "Member left the account",
+    "membership.reactivated": "Member reactivated",
+    "membership.removed": "Member removed",
+    "membership.role_changed": "Member's role changed",
+    "oauth.code_replayed": "Authorization code used twice",
+    "oauth.refresh_token_reused": "Refresh token used twice",
+    "oauth.token_revoked": "Tokens revoked",
+    "scim_token.created": "SCIM token created",
+    "scim_token.revoked": "SCIM token revoked",
+    "session.ended": "Signed out",
+    "session.others_ended": "Other sessions ended",
+    "session.started": "Signed in",
+}
+
+LABELS: dict[str, str] = {
+    "allowed_email_domains": "Allowed email domains",
+    "amr": "Signed in with",
+    "backchannel_logout_uri": "Back-channel logout URI",
+    "count": "How many",
+    "email": "Email",
+    "external_id": "External id",
+    "family_name": "Last name",
+    "fields": "Fields",
+    "first_party": "First-party application",
+    "given_name": "First name",
+    "groups": "Groups",
+    "invitation_ttl_days": "Invitation validity (days)",
+    "ip": "IP address",
+    "members": "Members",
+    "members_added": "Members added",
+    "members_replaced": "Members replaced",
+    "membership_id": "Member",
+    "membership_links_removed": "Members removed",
+    "mfa_required": "Second factor required",
+    "name": "Name",
+    "new_user": "New user",
+    "permissions": "Modules",
+    "post_logout_redirect_uris": "Post-logout redirect URIs",
+    "public": "Public client",
+    "reason": "Reason",
+    "record_links_removed": "Directory members removed",
+    "records": "Directory records",
+    "records_added": "Directory records added",
+    "records_removed": "Directory records removed",
+    "redirect_uris": "Redirect URIs",
+    "revoked": "Tokens revoked",
+    "role": "Role",
+    "temporary_password": "Temporary password",
+    "tokens_ended": "Tokens ended",
+    "type": "Type",
+    "unlinked_reason": "Not linked because",
+    "user_id": "Person",
+    "user_name": "User name",
+    "via": "Through",
+}
+
+_WORDS: dict[str, dict[str, str]] = {
+    "amr": {"pwd": "password", "otp": "one-time code", "hwk": "security key", "swk": "passkey",
+            "mfa": "two factors"},
+    "role": {"admin": "admin", "user": "user"},
+    "via": {"console": "the admin console", "scim": "the directory (SCIM)", "cli": "the command line",
+            "invitation": "an invitation"},
+    "reason": {"user_deleted": "the person deleted their user", "logout": "signed out",
+               "signed_out": "signed out"},
+    "unlinked_reason": {
+        "no_valid_email": "no valid email address",
+        "already_member_through_other_record": "already a member through another record",
+        "email_rejected": "the email address was refused",
+    },
+}
+_FIRST = ("name", "email", "given_name", "family_name", "user_name", "user_id", "role", "permissions", "groups",
+          "members", "via")
+# keys whose values are program codes: shown with spaces for underscores when no better words are known
+_CODES = ("permissions", "reason", "unlinked_reason", "type")
+# what None means for a key whose absence is itself a setting
+_NONE_MEANS = {"allowed_email_domains": "any domain"}
+# events that say what changed: there, a value set to nothing is news ("none"), elsewhere it is left out
+_CHANGE_SUFFIXES = (".policy_changed", ".updated", ".edited", ".patched", ".replaced")
+# the events whose details name what they are about (email, name or userName), bounded per thing
+NAMING_ACTIONS = ("membership.created", "invitation.created", "invitation.edited", "group.created",
+                  "group.renamed", "group.deleted", "client.created", "client.updated", "client.deleted",
+                  "directory_record.created", "directory_record.deleted")
+# detail keys that hold ids, and what they are ids of
+_ID_KEYS = {"user_id": "user", "membership_id": "membership", "members": "membership", "groups": "group",
+            "records": "record", "records_added": "record", "records_removed": "record"}
+_TARGETS = {"membership": "membership", "user": "user", "invitation": "invitation", "group": "group",
+            "oauth_client": "client", "client": "client", "directory_record": "record", "scim_token": "token"}
+_KINDS = {"membership": "Member", "user": "Person", "invitation": "Invitation", "group": "Group",
+          "client": "Application", "record": "Directory record", "token": "SCIM token", "session": "Session",
+          "account": "Account"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Party:
+    """Who acted, or what an event is about, in words; ``ids`` names the stored ids (for a tooltip)."""
+
+    kind: str
+    name: str
+    email: str = ""
+    ids: str = ""
+    note: str = ""
+
+    @property
+    def text(self) -> str:
+        """One line: ``Name <email>`` (or what there is), with the note in brackets."""
+        if self.email and self.name and self.name != self.email:
+            shown = f"{self.name} <{self.email}>"
+        else:
+            shown = self.name or self.email or self.kind
+        return f"{shown} ({self.note})" if self.note else shown
+
+
+@dataclasses.dataclass(frozen=True)
+class Detail:
+    label: str
+    text: str
+    ids: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One audit event as a person reads it."""
+
+    id: int
+    at: dt.datetime
+    action: str
+    summary: str
+    actor: Party
+    target: Party | None
+    details: list[Detail]
+    detail: dict[str, Any]
+    request_id: str
+
+    @property
+    def details_text(self) -> str:
+        return "; ".join(f"{d.label}: {d.text}" for d in self.details)
+
+
+def action_words(action: str) -> str:
+    """``group.created`` → "Group created" (known actions have their own words)."""
+    if action in ACTIONS:
+        return ACTIONS[action]
+    subject, _, verb = action.partition(".")
+    return f"{subject.replace('_', ' ').capitalize()} {verb.replace('_', ' ')}".strip()
+
+
+def _label(key: str) -> str:
+    return LABELS.get(key) or key.replace("_", " ").capitalize()
+
+
+def _word(key: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str):
+        return _WORDS.get(key, {}).get(value, value.replace("_", " ") if key in _CODES else value)
+    if isinstance(value, dict):
+        return ", ".join(f"{_label(k)}: {_word(k, v)}" for k, v in value.items() if v is not None)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_word(key, v) for v in value)
+    return str(value)
+
+
+def _first_things_first(item: tuple[str, Any]) -> int:
+    """Details are stored with sorted keys: show who and what first, the rest as stored."""
+    return _FIRST.index(item[0]) if item[0] in _FIRST else len(_FIRST)
+
+
+def _ids(values: Any) -> list[str]:
+    if isinstance(values, str):
+        return [values] if values else []
+    if isinstance(values, (list, tuple)):
+        return [v for v in values if isinstance(v, str) and v]
+    return []
+
+
+class _Names:
+    """The names behind the ids of some events of one account, looked up once (a query per kind)."""
+
+    def __init__(self, account: Account, events: Sequence[AuditEvent]) -> None:
+        self.account = account
+        wanted: dict[str, set[str]] = {kind: set() for kind in ("user", "membership", "invitation", "group",
+                                                                 "client", "record", "token")}
+        for e in events:
+            if e.actor_type == "user" and e.actor_id:
+                wanted["user"].add(e.actor_id)
+            if e.actor_type == "scim_token" and e.actor_id:
+                wanted["token"].add(e.actor_id)
+            if e.target_type in _TARGETS and e.target_id:
+                wanted[_TARGETS[e.target_type]].add(e.target_id)
+            for key, kind in _ID_KEYS.items():
+                wanted[kind].update(_ids((e.detail or {}).get(key)))
+        self.found: dict[str, dict[str, Party]] = {kind: {} for kind in wanted}
+        self._people(wanted["user"], wanted["membership"])
+        self._things(wanted)
+        self._from_trail({kind: ids - set(self.found[kind]) for kind, ids in wanted.items()})
+
+    def _people(self, user_ids: set[str], membership_ids: set[str]) -> None:
+        if not user_ids and not membership_ids:
+            return
+        rows = (Membership.select(Membership, User).join(User)
+                .where((Membership.account == self.account.id)
+                       & (Membership.id.in_(list(membership_ids)) | Membership.user.in_(list(user_ids)))))
+        for m in rows:
+            person = Party("Person", m.user.name, m.user.email, f"user {m.user.id} · member {m.id}",
+                           "" if m.status == "active" else m.status)
+            self.found["user"][m.user.id] = person
+            self.found["membership"][m.id] = dataclasses.replace(person, kind="Member")
+
+    def _things(self, wanted: dict[str, set[str]]) -> None:
+        account = self.account.id
+        if wanted["invitation"]:
+            for inv in Invitation.select().where((Invitation.account == account)
+                                                 & Invitation.id.in_(list(wanted["invitation"]))):
+                name = " ".join(p for p in (inv.given_name, inv.family_name) if p)
+                self.found["invitation"][inv.id] = Party("Invitation", name, inv.email, f"invitation {inv.id}",
+                                                         "" if inv.status == "pending" else inv.status)
+        if wanted["group"]:
+            for group in Group.select().where((Group.account == account) & Group.id.in_(list(wanted["group"]))):
+                self.found["group"][group.id] = Party("Group", group.display_name, ids=f"group {group.id}")
+        if wanted["client"]:
+            for client in OAuthClient.select().where((OAuthClient.account == account)
+                                                     & OAuthClient.client_id.in_(list(wanted["client"]))):
+                self.found["client"][client.client_id] = Party("Application", client.name or client.client_id,
+                                                               ids=f"client_id {client.client_id}")
+        if wanted["record"]:
+            for record in DirectoryRecord.select(DirectoryRecord.id, DirectoryRecord.user_name).where(
+                    (DirectoryRecord.account == account) & DirectoryRecord.id.in_(list(wanted["record"]))):
+                self.found["record"][record.id] = Party("Directory record", record.user_name,
+                                                        ids=f"directory record {record.id}")
+        if wanted["token"]:
+            for token in ScimToken.select().where((ScimToken.account == account)
+                                                  & ScimToken.id.in_(list(wanted["token"]))):
+                name = f"SCIM token “{token.description}”" if token.description else "SCIM token"
+                self.found["token"][token.id] = Party("SCIM token", f"{name} ({token.hint}…)",
+                                                      ids=f"SCIM token {token.id}",
+                                                      note="revoked" if token.revoked_at else "")
+
+    def _from_trail(self, missing: dict[str, set[str]]) -> None:
+        """What is gone since (a removed member, a deleted group) by what this account's trail recorded of it."""
+        targets = {i for k in ("membership", "invitation", "group", "client", "record") for i in missing[k]}
+        if targets:
+            rows: Any = (AuditEvent.select(AuditEvent.target_type, AuditEvent.target_id, AuditEvent.detail)
+                         .where((AuditEvent.account_id == self.account.id) & AuditEvent.target_id.in_(list(targets))
+                                & AuditEvent.action.in_(NAMING_ACTIONS))
+                         .order_by(AuditEvent.id.desc()).tuples())
+            for target_type, target_id, detail in rows:
+                kind = _TARGETS.get(target_type, "")
+                name = str((detail or {}).get("name") or (detail or {}).get("user_name") or "")
+                email = str((detail or {}).get("email") or "")
+                if kind in missing and target_id not in self.found[kind] and (name or email):
+                    self.found[kind][target_id] = Party(_KINDS[kind], name, email,
+                                                        f"{target_type.replace('_', ' ')} {target_id}",
+                                                        "no longer here")
+        if missing["user"]:
+            labels: Any = (AuditEvent.select(AuditEvent.actor_id, AuditEvent.actor_label).distinct()
+                           .where((AuditEvent.account_id == self.account.id) & (AuditEvent.actor_type == "user")
+                                  & AuditEvent.actor_id.in_(list(missing["user"]))).tuples())
+            for user_id, label in labels:
+                self.found["user"].setdefault(user_id, Party("Person", "", label, f"user {user_id}",
+                                                             "no longer a member"))
+
+    def get(self, kind: str, id_: str) -> Party | None:
+        return self.found.get(kind, {}).get(id_)
+
+    def actor(self, e: AuditEvent) -> Party:
+        if e.actor_type == "user":
+            found = self.get("user", e.actor_id)
+            if found is not None:
+                return found
+            # no longer a member here: what the trail recorded then, not the person's user today
+            return Party("Person", "", e.actor_label, f"user {e.actor_id}", "no longer a member")
+        if e.actor_type == "scim_token":
+            return self.get("token", e.actor_id) or Party("SCIM token", e.actor_label or "SCIM token",
+                                                          ids=f"SCIM token {e.actor_id}", note="deleted")
+        if e.actor_type == "cli":
+            return Party("Command line", "Command line" + (f" ({e.actor_label})" if e.actor_label not in (
+                "", "cli") else ""))
+        if e.actor_type == "system":
+            return Party("System", "Roster" + (f" ({e.actor_label})" if e.actor_label not in ("", "system")
+                                                else ""))
+        return Party(e.actor_type, e.actor_label or e.actor_type, ids=e.actor_id)
+
+    def target(self, e: AuditEvent) -> Party | None:
+        if not e.target_type:
+            return None
+        if e.target_type == "account":
+            if e.target_id == self.account.id:
+                return Party("Account", self.account.name, ids=f"account {self.account.id}")
+            return Party("Account", "Account", ids=f"account {e.target_id}")
+        kind = _TARGETS.get(e.target_type, e.target_type)
+        found = self.get(kind, e.target_id)
+        if found is not None:
+            return found
+        detail = e.detail or {}
+        # gone since: the event's own words name it
+        name = str(detail.get("name") or detail.get("user_name") or "")
+        email = str(detail.get("email") or "")
+        words = _KINDS.get(kind, e.target_type.replace("_", " ").capitalize())
+        note = "" if e.target_type == "session" else "no longer here"
+        return Party(words, name, email, f"{e.target_type.replace('_', ' ')} {e.target_id}", note)
+
+    def detail(self, e: AuditEvent) -> list[Detail]:
+        changes = e.action.endswith(_CHANGE_SUFFIXES)
+        shown: list[Detail] = []
+        for key, value in sorted((e.detail or {}).items(), key=_first_things_first):
+            if key in _ID_KEYS:
+                ids = _ids(value)
+                parties = [self.get(_ID_KEYS[key], i) for i in ids]
+                if isinstance(value, str) and parties == [None]:
+                    continue  # one id nothing names any more: the event's target says who it was
+                words = [p.text if p is not None else "unknown (no longer here)" for p in parties]
+                if words or changes:
+                    shown.append(Detail(_label(key), ", ".join(words) or "none", " · ".join(ids)))
+                continue
+            if value is None or value == [] or value == "":
+                if key in _NONE_MEANS:
+                    shown.append(Detail(_label(key), _NONE_MEANS[key]))
+                elif changes:
+                    shown.append(Detail(_label(key), "none"))
+                continue
+            shown.append(Detail(_label(key), _word(key, value)))
+        return shown
+
+
+def describe(account: Account, events: Iterable[AuditEvent]) -> list[Entry]:
+    """``events`` of ``account`` in words, in the same order (a handful of queries, whatever their number)."""
+    rows = list(events)
+    names = _Names(account, rows)
+    return [Entry(e.id, e.at, e.action, action_words(e.action), names.actor(e), names.target(e), names.detail(e),
+                  dict(e.detail or {}), e.request_id) for e in rows]
