@@ -82,11 +82,16 @@ class MemberForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
 
 
 class InvitationForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
-    """R4: a pending invitation's email and name."""
+    """R4: a pending invitation's email and name, and the invited membership's role, privileges and groups."""
 
     email = StringField("Email", validators=EMAIL)
     given_name = StringField("First name", validators=[Length(max=200)])
     family_name = StringField("Last name", validators=[Length(max=200)])
+    send_new_link = BooleanField("If the email changes, send a new link to the new address (the old link "
+                                 "stops working)", default=True)
+    role = SelectField("Role", choices=choices(ROLE_CHOICES))
+    preset = SelectField("Privileges", choices=choices([("", "Keep the current ones"), *PRESET_CHOICES]), default="")
+    groups = SelectMultipleField("Groups", choices=[])
 
 
 class GroupForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped

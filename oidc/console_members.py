@@ -12,7 +12,7 @@ from flask import current_app, request
 from models import console_queries, groups, invitations, members
 from models.deployment import Deployment
 from models.errors import PolicyViolationError, RosterError
-from models.tenancy import Account
+from models.tenancy import Account, Invitation, Membership
 
 from .console_base import actor, admin_view, back, bp, refusal_goes_back, render
 from .console_forms import InvitationForm, MemberForm, choices
@@ -104,18 +104,41 @@ def remove(account: Account, membership_id: str) -> Any:
 @admin_view
 def invitation(account: Account, invitation_id: str) -> Any:
     found = console_queries.invitation_in(account, invitation_id)
-    form = InvitationForm(obj=found)
+    invited = Membership.get_or_none(Membership.id == found.membership_id)
+    group_ids = console_queries.group_ids_of(invited) if invited is not None else []
+    form = InvitationForm(obj=found, role=invited.role if invited is not None else "user", groups=group_ids)
+    form.groups.choices = choices(console_queries.group_choices(account))
+    # a post without the role (a form of the email and name alone) leaves the role, privileges and groups
+    access = invited is not None and (not form.is_submitted() or "role" in request.form)
+    form.role.validate_choice = access
     if form.validate_on_submit():
+        old_key = found.email_key
         try:
-            invitations.edit(found, email=form.email.data, given_name=form.given_name.data,
-                             family_name=form.family_name.data, by=actor(), deployment=Deployment.of(current_app))
+            edited = invitations.edit(
+                found, email=form.email.data, given_name=form.given_name.data, family_name=form.family_name.data,
+                role=form.role.data if access else None,
+                preset=None if not access or form.role.data == "admin" else (form.preset.data or None),
+                groups=(form.groups.data or []) if access else None,
+                send_new_link=bool(form.send_new_link.data), by=actor(), deployment=Deployment.of(current_app))
         except RosterError as exc:
-            field_error(form, exc, "email")
+            field_error(form, exc)
         else:
-            return back("console.invitation", "The invitation is updated; its link is unchanged.",
+            return back("console.invitation", _edited_message(edited, moved=edited.email_key != old_key,
+                                                              sent=bool(form.send_new_link.data)),
                         invitation_id=invitation_id)
+    names = dict(console_queries.group_choices(account))
     return render("console/invitation.html", 400 if form.is_submitted() else 200, invitation=found, form=form,
-                  state=invitations.effective_status(found))
+                  state=invitations.effective_status(found), membership=invited,
+                  group_names=[names[g] for g in group_ids if g in names])
+
+
+def _edited_message(edited: Invitation, *, moved: bool, sent: bool) -> str:
+    if moved and sent:
+        return f"The invitation is updated and a new link was sent to {edited.email}; the old link no longer works."
+    if moved:
+        return (f"The invitation is updated; its link is unchanged and nothing was sent to {edited.email}. "
+                "Resend it to mail the new address.")
+    return "The invitation is updated; its link is unchanged."
 
 
 @bp.get("/<account_id>/invitations/<invitation_id>/link")

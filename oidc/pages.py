@@ -1,14 +1,18 @@
-"""The pages a person sees. So far: accepting an invitation (R2, R3)."""
+"""The pages a person sees. So far: accepting an invitation (R2, R3), which signs a new person in."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, render_template, url_for
+import datetime as dt
 
-from models import invitations
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, url_for
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from models import clock, invitations, signin
 from models.deployment import Deployment
 from models.errors import InvalidInputError, PolicyViolationError
+from models.tenancy import Account, Membership, User
 
-from . import links
+from . import links, web_session
 from .forms import JoinForm, RegistrationForm, field_error
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
@@ -20,6 +24,7 @@ REFUSED = {
     "expired": ("This invitation has expired", 410),
     "revoked": ("This invitation was revoked", 410),
     "accepted": ("This invitation has been used already", 410),
+    "resent": ("This invitation link was replaced by a newer one", 410),
 }
 
 
@@ -46,17 +51,41 @@ def sign_in_page_headers(response: Response) -> Response:
 bp.after_request(page_headers)
 
 
-def _refusal(status: str) -> tuple[str, int]:
-    title, code = REFUSED[status]
-    message = invitations.REFUSALS[status]
-    return render_template("message.html", title=title, message=message, kind="error"), code
+def _refusal(view: invitations.InvitationView) -> tuple[str, int]:
+    """The page of a link that cannot be used: which way it failed, and the way on (R3)."""
+    title, code = REFUSED[view.status]
+    message = invitations.refusal(view.status, view.account.name if view.account else None)
+    hint = view.invitation.email if view.invitation is not None and view.status == "accepted" else None
+    return render_template("message.html", title=title, message=message, kind="error",
+                           link=(url_for("signin.login", login_hint=hint), "Sign in")), code
+
+
+def _landing(membership: Membership) -> str:
+    """Where a person who just joined goes: the account's console for its admins, else their profile."""
+    if (membership.role == "admin" and membership.status == "active"
+            and "console.users" in current_app.view_functions):
+        return url_for("console.users", account_id=membership.account_id)
+    return url_for("signin.home")
+
+
+def _onward(user: User, membership: Membership, account: Account, amr: list[str], auth_time: dt.datetime) -> str:
+    """The landing page, through what the sign-in still needs there first (the account's MFA, R10)."""
+    from .signin import STEP_PAGES  # the sign-in pages import this module for its headers
+
+    target = _landing(membership)
+    step = signin.next_step(user, account if membership.status == "active" else None, amr=amr,
+                            auth_time=auth_time)
+    if step.name is not None:
+        target = url_for(STEP_PAGES[step.name], next=target)
+    return target
 
 
 @bp.route(links.INVITATION, methods=["GET", "POST"])
-def accept_invitation(token: str) -> tuple[str, int] | str:
-    view = invitations.lookup(token)
+def accept_invitation(token: str) -> tuple[str, int] | str | WerkzeugResponse:
+    deployment = Deployment.of(current_app)
+    view = invitations.lookup(token, secrets=deployment.secrets)
     if view.status != "pending" or view.invitation is None or view.account is None:
-        return _refusal(view.status)
+        return _refusal(view)
     form = RegistrationForm() if view.needs_registration else JoinForm()
     if isinstance(form, RegistrationForm) and not form.is_submitted():
         form.given_name.data = form.given_name.data or view.invitation.given_name
@@ -64,21 +93,37 @@ def accept_invitation(token: str) -> tuple[str, int] | str:
     if form.validate_on_submit():
         try:
             if isinstance(form, RegistrationForm):
-                invitations.accept(token, given_name=form.given_name.data or "",
-                                   family_name=form.family_name.data or "", password=form.password.data,
-                                   accept_terms=bool(form.accept_terms.data),
-                                   hasher=Deployment.of(current_app).hasher)
+                membership = invitations.accept(token, given_name=form.given_name.data or "",
+                                                family_name=form.family_name.data or "",
+                                                password=form.password.data,
+                                                accept_terms=bool(form.accept_terms.data), hasher=deployment.hasher,
+                                                secrets=deployment.secrets)
             else:
-                invitations.accept(token, hasher=Deployment.of(current_app).hasher)
+                membership = invitations.accept(token, hasher=deployment.hasher, secrets=deployment.secrets)
         except InvalidInputError as exc:
             field_error(form, exc)
         except PolicyViolationError:
-            return _refusal(invitations.lookup(token).status)
+            return _refusal(invitations.lookup(token, secrets=deployment.secrets))
         else:
+            user = User.get_by_id(membership.user_id)
+            if isinstance(form, RegistrationForm):
+                # registration signs in (issue 13 point 6): the password just chosen is the sign-in's first factor
+                amr = ["pwd"]
+                response = redirect(_onward(user, membership, view.account, amr, clock.now()))
+                web_session.begin(user, account_id=None, amr=amr, response=response)
+                flash(f"Welcome to {view.account.name}: you are registered, signed in and a member now.")
+                return response
+            live = web_session.current_session()
+            if live is not None and live.user_id == user.id:
+                flash(f"Welcome to {view.account.name}: you are a member now.")
+                return redirect(_onward(user, membership, view.account, list(live.amr), live.started_at))
             return render_template("message.html", title=f"Welcome to {view.account.name}",
-                                   message=f"You are now a member of {view.account.name}. You can sign in.",
-                                   kind="success", link=(url_for("signin.login", login_hint=view.invitation.email),
-                                                         "Sign in"))
+                                   message=f"You are now a member of {view.account.name}. Sign in to use it.",
+                                   kind="success", link=(url_for("signin.login", login_hint=view.invitation.email,
+                                                                 next=_landing(membership)), "Sign in"))
     status = 400 if form.is_submitted() else 200
+    live = web_session.current_session()
+    invited = Membership.get_or_none(Membership.id == view.invitation.membership_id)
     return render_template("invitation.html", form=form, account=view.account, invitation=view.invitation,
-                           registering=view.needs_registration), status
+                           registering=view.needs_registration,
+                           signed_in_as_invited=bool(live and invited and live.user_id == invited.user_id)), status

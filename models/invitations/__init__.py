@@ -6,7 +6,7 @@ finds, resends, revokes and edits sent invitations; ``acceptance`` is the
 link's page: look the invitation up, register and join.
 """
 
-from .acceptance import REFUSALS, InvitationView, accept, lookup
+from .acceptance import REFUSALS, InvitationView, accept, lookup, refusal
 from .inviting import CHUNK, OUTCOMES, Invitee, InviteResult, bulk_invite, invite, invite_from_directory
 from .links import effective_status, invitation_url
 from .managing import edit, find_invitation, link, list_invitations, resend, revoke
@@ -29,6 +29,7 @@ __all__ = [
     "link",
     "list_invitations",
     "lookup",
+    "refusal",
     "resend",
     "revoke",
 ]

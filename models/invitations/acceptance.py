@@ -6,17 +6,21 @@ import dataclasses
 
 from .. import audit, clock, passwords
 from ..audit import Actor
+from ..crypto import Secrets
 from ..database import transaction
 from ..errors import InvalidInputError, PolicyViolationError
 from ..passwords import Hasher
-from ..secrets import token_hash
 from ..tenancy import Account, Invitation, Membership, User
-from .links import effective_status
+from .links import effective_status, names, replaced, stored_hash
 
 
 @dataclasses.dataclass
 class InvitationView:
-    """What the acceptance page needs: the invitation, its state, and whether to register."""
+    """What the acceptance page needs: the invitation, its state, and whether to register.
+
+    A link replaced by a resend has no invitation (it cannot be used) but
+    names its account, so its page can say whom to ask.
+    """
 
     invitation: Invitation | None
     status: str
@@ -24,37 +28,64 @@ class InvitationView:
     account: Account | None = None
 
 
-def lookup(token: str) -> InvitationView:
-    """Find the invitation of a link token; status says why it cannot be used, if so (R3)."""
-    invitation = Invitation.get_or_none(Invitation.token_hash == token_hash(token or ""))
-    if invitation is None:
-        return InvitationView(None, "invalid", False)
+def lookup(token: str, *, secrets: Secrets | None = None) -> InvitationView:
+    """Find the invitation of a link token; status says why it cannot be used, if so (R3).
+
+    Statuses: pending, expired, revoked, accepted, invalid — and, given the
+    deployment's ``secrets`` to tell a genuine old link from a made-up one,
+    ``resent`` for a link a resend replaced (``accepted`` or ``revoked`` when
+    its invitation has since been used or revoked). Without ``secrets`` such a
+    link is ``invalid``.
+    """
+    token = token or ""
+    invitation = Invitation.get_or_none(Invitation.token_hash == stored_hash(token))
+    if invitation is None or not names(token, invitation):
+        old = replaced(token, secrets) if secrets is not None else None
+        if old is None:
+            return InvitationView(None, "invalid", False)
+        status = old.status if old.status in ("accepted", "revoked") else "resent"
+        return InvitationView(None, status, False, Account.get_or_none(Account.id == old.account_id))
     membership = Membership.get_or_none(Membership.id == invitation.membership_id)
     user = User.get_by_id(membership.user_id) if membership else None
     return InvitationView(invitation, effective_status(invitation), bool(user and user.status == "pending"),
                           Account.get_by_id(invitation.account_id))
 
 
-REFUSALS = {
-    "invalid": "This invitation link is not valid. Ask the account's admin for a new one.",
-    "expired": "This invitation has expired. Ask the account's admin to resend it.",
-    "revoked": "This invitation was revoked by the account's admin.",
-    "accepted": "This invitation has been used already. Sign in instead.",
-}
+def refusal(status: str, account_name: str | None = None) -> str:
+    """Why a link cannot be used, and the way on: sign in, or ask the account's admin (named when known)."""
+    admin = f"an admin of {account_name}" if account_name else "the admin who invited you"
+    to = f" to {account_name}" if account_name else ""
+    return {
+        "invalid": "This invitation link is not valid. Check that the whole link from the mail was used, or ask "
+                   f"{admin} for a new one. If you already have a user, sign in.",
+        "expired": f"This invitation{to} has expired. Ask {admin} to send it again. If you already have a user, "
+                   "sign in.",
+        "revoked": f"This invitation{to} was revoked. If you still need access, ask {admin}. If you already have a "
+                   "user, sign in.",
+        "accepted": f"This invitation{to} has been used already. Sign in instead.",
+        "resent": f"This link was replaced by a newer one: the invitation{to} was sent again. Use the link in the "
+                  f"latest mail, or ask {admin} to send it again. If you already have a user, sign in.",
+    }[status]
+
+
+REFUSALS = {status: refusal(status) for status in ("invalid", "expired", "revoked", "accepted", "resent")}
 
 
 def accept(token: str, *, given_name: str = "", family_name: str = "", password: str | None = None,
-           accept_terms: bool = False, hasher: Hasher) -> Membership:
+           accept_terms: bool = False, hasher: Hasher, secrets: Secrets | None = None) -> Membership:
     """Accept an invitation: register the pending person (name, password, terms) and
-    activate the membership. Expired, revoked or used links change nothing (R3)."""
+    activate the membership. Expired, revoked or used links change nothing (R3);
+    with ``secrets``, the refusal of a link a resend replaced says so (see :func:`lookup`)."""
     with transaction():
-        view = lookup(token)
+        view = lookup(token, secrets=secrets)
         if view.status != "pending" or view.invitation is None:
-            raise PolicyViolationError(REFUSALS[view.status], reason=f"invitation_{view.status}")
+            raise PolicyViolationError(refusal(view.status, view.account.name if view.account else None),
+                                       reason=f"invitation_{view.status}")
         invitation = view.invitation
         membership = Membership.get_or_none(Membership.id == invitation.membership_id)
         if membership is None:
-            raise PolicyViolationError(REFUSALS["revoked"], reason="invitation_revoked")
+            raise PolicyViolationError(refusal("revoked", view.account.name if view.account else None),
+                                       reason="invitation_revoked")
         user = User.get_by_id(membership.user_id)
         now = clock.now()
         if user.status == "pending":

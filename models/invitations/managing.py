@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
-from .. import audit, clock, emails, mails, members, outbox
+from .. import audit, clock, emails, mails, members, outbox, permissions
 from ..accounts import lock, require_admin
 from ..audit import Actor
 from ..database import transaction
 from ..deployment import Deployment
 from ..errors import ConflictError, NotFoundError, PolicyViolationError
-from ..tenancy import Account, Invitation, Membership, User
+from ..groups import resolve_groups, set_groups
+from ..tenancy import Account, GroupMember, Invitation, Membership, User
 from .inviting import Invitee, users_for
 from .links import effective_status, invitation_url, new_token_fields
 
@@ -48,17 +50,21 @@ def resend(invitation: Invitation, *, by: Actor, deployment: Deployment) -> str:
         invitation = Invitation.get_by_id(invitation.id)
         require_admin(invitation.account_id, by)
         _require_open(invitation, "resent")
-        account = Account.get_by_id(invitation.account_id)
-        now = clock.now()
-        expires_at = now + dt.timedelta(days=account.invitation_ttl_days)
-        fields = new_token_fields(invitation.id, deployment.secrets)
-        Invitation.update(status="pending", expires_at=expires_at, sent_count=Invitation.sent_count + 1,
-                          last_sent_at=now, **fields).where(Invitation.id == invitation.id).execute()
-        invitation = Invitation.get_by_id(invitation.id)
-        link = invitation_url(invitation, deployment)
-        outbox.enqueue(mails.invited(account, invitation.email, link, expires_at, deployment))
-        audit.record(by, "invitation.resent", account_id=account.id, target_type="invitation",
-                     target_id=invitation.id, email=invitation.email)
+        return _send_again(invitation, Account.get_by_id(invitation.account_id), by, deployment)
+
+
+def _send_again(invitation: Invitation, account: Account, by: Actor, deployment: Deployment) -> str:
+    """In the caller's transaction: a new token and expiry, the mail to the invitation's email, the event."""
+    now = clock.now()
+    expires_at = now + dt.timedelta(days=account.invitation_ttl_days)
+    fields = new_token_fields(invitation.id, deployment.secrets)
+    Invitation.update(status="pending", expires_at=expires_at, sent_count=Invitation.sent_count + 1,
+                      last_sent_at=now, **fields).where(Invitation.id == invitation.id).execute()
+    invitation = Invitation.get_by_id(invitation.id)
+    link = invitation_url(invitation, deployment)
+    outbox.enqueue(mails.invited(account, invitation.email, link, expires_at, deployment))
+    audit.record(by, "invitation.resent", account_id=account.id, target_type="invitation",
+                 target_id=invitation.id, email=invitation.email)
     return link
 
 
@@ -92,9 +98,21 @@ def revoke(invitation: Invitation, *, by: Actor) -> None:
 
 
 def edit(invitation: Invitation, *, email: str | None = None, given_name: str | None = None,
-         family_name: str | None = None, by: Actor, deployment: Deployment) -> Invitation:
-    """Change the email and name of a pending invitation (R4); the link stays the same."""
+         family_name: str | None = None, role: str | None = None, preset: str | None = None,
+         modules: list[str] | None = None, groups: Sequence[str] | None = None, send_new_link: bool = False,
+         by: Actor, deployment: Deployment) -> Invitation:
+    """Change a pending invitation (R4): its email and name, and the invited membership's role, modules
+    (``preset``/``modules`` as :func:`invite` takes them) and groups; None leaves a part as it is.
+
+    The link stays the same unless the email changes and ``send_new_link``
+    asks for a new one: then the old link stops working and a new one goes to
+    the new address (a resend, R3). Role and groups change through
+    :func:`models.members.set_role` and :func:`models.groups.set_groups`, so
+    R1 and R7 hold and each change has its own audit event; the email and
+    name change is ``invitation.edited``. All or nothing.
+    """
     with transaction():
+        lock(invitation.account_id)  # first, as every writer of the account (R1)
         invitation = Invitation.get_by_id(invitation.id)
         require_admin(invitation.account_id, by)
         if invitation.status != "pending":
@@ -103,9 +121,9 @@ def edit(invitation: Invitation, *, email: str | None = None, given_name: str | 
                 reason=f"invitation_{invitation.status}")
         account = Account.get_by_id(invitation.account_id)
         changes: dict[str, Any] = {}
-        if given_name is not None:
+        if given_name is not None and given_name.strip()[:200] != invitation.given_name:
             changes["given_name"] = given_name.strip()[:200]
-        if family_name is not None:
+        if family_name is not None and family_name.strip()[:200] != invitation.family_name:
             changes["family_name"] = family_name.strip()[:200]
         if email is not None and emails.key(email) != invitation.email_key:
             email = emails.check_invitable(email, account.allowed_email_domains)
@@ -115,7 +133,30 @@ def edit(invitation: Invitation, *, email: str | None = None, given_name: str | 
             Invitation.update(**changes).where(Invitation.id == invitation.id).execute()
             audit.record(by, "invitation.edited", account_id=account.id, target_type="invitation",
                          target_id=invitation.id, **{k: v for k, v in changes.items() if k != "email_key"})
+        if role is not None or preset is not None or modules is not None or groups is not None:
+            _edit_access(invitation, role, preset, modules, groups, by)
+        if send_new_link and "email" in changes:
+            _send_again(Invitation.get_by_id(invitation.id), account, by, deployment)
     return Invitation.get_by_id(invitation.id)
+
+
+def _edit_access(invitation: Invitation, role: str | None, preset: str | None, modules: list[str] | None,
+                 groups: Sequence[str] | None, by: Actor) -> None:
+    """The invited membership's role, modules and groups, each changed only when it differs."""
+    membership = Membership.get_or_none(Membership.id == invitation.membership_id)
+    if membership is None:
+        raise PolicyViolationError("This invitation has no membership to change any more; invite again.",
+                                   reason="invitation_revoked")
+    new_role = role or membership.role
+    if new_role != membership.role or preset is not None or modules is not None:
+        granted = permissions.resolve(new_role, preset=preset, modules=modules)
+        if (new_role, granted) != (membership.role, list(membership.permissions or [])):
+            members.set_role(membership, new_role, preset=preset, modules=modules, by=by)
+    if groups is not None:
+        wanted = {g.id for g in resolve_groups(Account.get_by_id(membership.account_id), groups)}
+        current = {row.group_id for row in GroupMember.select().where(GroupMember.membership == membership.id)}
+        if wanted != current:
+            set_groups(membership, list(wanted), by=by)
 
 
 def _move_invited_membership(account: Account, invitation: Invitation, email: str, changes: dict[str, Any],

@@ -29,7 +29,9 @@ def test_first_admin_registers_from_the_init_link(server, page):
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_label("Repeat the password").fill(PASSWORD)
     page.get_by_role("button", name="Register and join").click()
-    assert page.get_by_role("heading").inner_text() == "Welcome to Browser Vendor"
+    # issue 13 point 6: registering signs the admin in, straight into the account's console
+    assert "/console/" in page.url
+    assert "Welcome to Browser Vendor" in page.locator(".notice").first.inner_text()
     screenshot(page, "invitation-welcome")
 
     users = server.roster("user", "list", "Browser Vendor")
@@ -37,6 +39,7 @@ def test_first_admin_registers_from_the_init_link(server, page):
 
     page.goto(server.init["admin_link"])
     assert "used already" in page.locator("main").inner_text()
+    assert page.get_by_role("link", name="Sign in").is_visible()
     screenshot(page, "invitation-used")
 
 

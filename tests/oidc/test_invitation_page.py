@@ -39,8 +39,10 @@ def test_the_page_offers_registration_with_the_invited_name(client, invited):
 def test_registering_activates_the_person_and_the_membership(client, invited):
     result, path = invited
     response = register(client, path)
-    assert response.status_code == 200
-    assert "You are now a member of Acme Vendor" in response.get_data(as_text=True)
+    # issue 13 point 6: registering signs in and goes on (no "you can sign in" page)
+    assert response.status_code == 302
+    assert "Welcome to Acme Vendor" in client.get(response.headers["Location"], follow_redirects=True).get_data(
+        as_text=True)
     assert User.get(User.email_key == "newcomer@acme.example").status == "active"
     assert Membership.get_by_id(result.membership_id).status == "active"
 
@@ -84,7 +86,7 @@ def test_an_unusable_link_says_which_way_it_failed_and_changes_nothing(frozen_cl
     elif spoil == "revoke":
         invitations.revoke(Invitation.get_by_id(result.invitation_id), by=Actor.for_user(admin[1]))
     elif spoil == "use":
-        assert register(client, path).status_code == 200
+        assert register(client, path).status_code == 302
     else:
         path += "x"
     before = User.get(User.email_key == "newcomer@acme.example").password_hash
