@@ -25,6 +25,7 @@ def register(page, link: str, given: str, family: str) -> None:
     page.get_by_label("Repeat the password").fill(PASSWORD)
     page.get_by_label("I accept the terms of use").check()
     page.get_by_role("button", name="Register and join").click()
+    page.wait_for_load_state()
 
 
 def sign_in(page, server, email: str) -> None:

@@ -12,25 +12,9 @@ from __future__ import annotations
 import pytest
 
 from .conftest import screenshot
+from .test_console_browser import PASSWORD, notice, register  # noqa: F401 - PASSWORD: what register types
 
 pytestmark = pytest.mark.browser
-
-PASSWORD = "a long and unusual passphrase"
-
-
-def register(page, link: str, given: str, family: str) -> None:
-    page.goto(link)
-    page.get_by_label("First name").fill(given)
-    page.get_by_label("Last name").fill(family)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Repeat the password").fill(PASSWORD)
-    page.get_by_label("I accept the terms of use").check()
-    page.get_by_role("button", name="Register and join").click()
-    page.wait_for_load_state()
-
-
-def notice(page) -> str:
-    return page.locator(".notice").first.inner_text()
 
 
 def test_edit_a_pending_invitation_and_register_signed_in(server, browser):

@@ -8,8 +8,11 @@ the relying party's redirect URI.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import urllib.parse
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -53,6 +56,20 @@ def sign_in(page, email: str) -> None:
         page.get_by_role("button", name="Continue").click()
 
 
+@contextlib.contextmanager
+def signed_in_through(browser, server, client_id: str, redirect_uri: str, email: str) -> Iterator[Any]:
+    """A new browser that asks ``client_id`` to sign in and signs in as ``email``: the page the person then sees."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        url, _ = authorize_url(server, client_id, redirect_uri)
+        page.goto(url)
+        sign_in(page, email)
+        yield page
+    finally:
+        context.close()
+
+
 def returned(page, callback: str) -> dict[str, list[str]]:  # noqa: F811
     page.wait_for_url(f"{callback}**")
     return urllib.parse.parse_qs(urllib.parse.urlsplit(Callback.seen[-1]).query)
@@ -60,12 +77,8 @@ def returned(page, callback: str) -> dict[str, list[str]]:  # noqa: F811
 
 def test_a_deactivated_member_sees_why_and_returns_to_the_application(localhost_server, browser, refusing,
                                                                       callback):  # noqa: F811
-    context = browser.new_context()
-    try:
-        page = context.new_page()
-        url, _ = authorize_url(localhost_server, refusing["Refusal Ltd"], callback)
-        page.goto(url)
-        sign_in(page, "dee@refusal.example")
+    client_id = refusing["Refusal Ltd"]
+    with signed_in_through(browser, localhost_server, client_id, callback, "dee@refusal.example") as page:
         assert page.locator("h1").inner_text() == "Your access to Refusal Ltd is deactivated"
         main = page.locator("main").inner_text()
         assert "ask an administrator of Refusal Ltd (Ada Admin) to reactivate you" in main
@@ -80,18 +93,12 @@ def test_a_deactivated_member_sees_why_and_returns_to_the_application(localhost_
         assert len(Callback.seen) == seen_before + 1  # the application heard of it only now
         assert query["error"] == ["access_denied"] and query["state"] == ["st"]
         assert query["error_description"] == ["The person's membership in the account is deactivated."]
-    finally:
-        context.close()
 
 
 def test_a_person_of_another_account_is_told_and_signs_in_as_someone_else(localhost_server, browser, refusing,
                                                                           callback):  # noqa: F811
-    context = browser.new_context()
-    try:
-        page = context.new_page()
-        url, _ = authorize_url(localhost_server, refusing["Refusal Ltd"], callback)
-        page.goto(url)
-        sign_in(page, "sue@strict-refusal.example")
+    client_id = refusing["Refusal Ltd"]
+    with signed_in_through(browser, localhost_server, client_id, callback, "sue@strict-refusal.example") as page:
         assert page.locator("h1").inner_text() == "You are not a member of the account that uses Refusal Ltd portal"
         main = page.locator("main").inner_text()
         assert "Ada" not in main and "Strict Refusal Ltd" not in main  # nobody's account named but the client's
@@ -103,18 +110,12 @@ def test_a_person_of_another_account_is_told_and_signs_in_as_someone_else(localh
         query = returned(page, callback)
         assert len(Callback.seen) == seen_before + 1
         assert "code" in query and query["state"] == ["st"]
-    finally:
-        context.close()
 
 
 def test_a_person_who_cannot_set_up_a_second_factor_is_told_the_policy(localhost_server, browser, refusing,
                                                                       callback):  # noqa: F811
-    context = browser.new_context()
-    try:
-        page = context.new_page()
-        url, _ = authorize_url(localhost_server, refusing["Strict Refusal Ltd"], callback)
-        page.goto(url)
-        sign_in(page, "sue@strict-refusal.example")
+    client_id = refusing["Strict Refusal Ltd"]
+    with signed_in_through(browser, localhost_server, client_id, callback, "sue@strict-refusal.example") as page:
         assert page.locator("h1").inner_text() == "Set up a second factor"
         screenshot(page, "refusal-enrol-way-out")
         page.get_by_role("button", name="I cannot do this now").click()
@@ -125,5 +126,3 @@ def test_a_person_who_cannot_set_up_a_second_factor_is_told_the_policy(localhost
         page.get_by_role("link", name="Return to Strict Refusal Ltd portal").click()
         query = returned(page, callback)
         assert query["error"] == ["access_denied"] and query["state"] == ["st"]
-    finally:
-        context.close()

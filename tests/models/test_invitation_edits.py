@@ -22,16 +22,9 @@ from models import (
 )
 from models.invitations import links
 
-PASSWORD = "a long and unusual passphrase"
-
-
-def token_of(link: str) -> str:
-    return link.rsplit("/", 1)[1]
-
-
-@pytest.fixture
-def by(admin) -> Actor:
-    return Actor.for_user(admin[1])
+# the shared fixtures are imported by name; tests naming them as arguments is how pytest works
+# ruff: noqa: F811
+from .test_invitations import PASSWORD, by, token_of  # noqa: F401
 
 
 def actions() -> list[str]:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import html
-import re
-from urllib.parse import parse_qs, urlsplit
-
 from models import Actor, accounts, groups, members
 from models.security import OAuthToken
 
@@ -24,6 +20,7 @@ from .flow import (
     sign_in_for_tokens,
     sign_in_page,
 )
+from .test_refusal_pages import refused, returned_error
 
 
 def test_code_flow_with_pkce_gives_a_signed_id_token_with_the_sign_in_and_account_claims(client, account, deployment):
@@ -212,20 +209,13 @@ def test_a_client_bound_to_an_account_admits_only_its_active_members(client, acc
     request = authorization(rp)
     # the person is told why first (issue 13: tests/oidc/test_refusal_pages.py); the client still gets the error
     page = sign_in_page(client, client.get(request.url), person.email)
-    assert page.status_code == 403 and 'data-reason="not_member"' in page.text
-    error = returned_error(page.text)
+    assert refused(page) == "not_member"
+    error = returned_error(page)
     assert error["error"] == "access_denied" and error["state"] == request.params["state"]
     mine = RelyingParty.register(account)
     members.deactivate(members.get_membership(account, person.email), by=Actor.cli("tests"))
     page = follow(client, client.get(authorization(mine).url))
-    assert page.status_code == 403 and 'data-reason="deactivated"' in page.text
-    assert returned_error(page.text)["error"] == "access_denied"
-
-
-def returned_error(page: str) -> dict[str, str]:
-    """The OAuth error the refusal page's "Return to …" button carries back to the client."""
-    back = html.unescape(re.search(r'id="return" href="([^"]+)"', page).group(1))
-    return {key: values[0] for key, values in parse_qs(urlsplit(back).query).items()}
+    assert refused(page) == "deactivated" and returned_error(page)["error"] == "access_denied"
 
 
 def test_unsupported_response_types_and_grants_are_refused(client, account):
