@@ -64,8 +64,11 @@ class ListQuery:
         return cls.build(**parse(payload))
 
 
-def search_request(args: Mapping[str, str]) -> dict[str, Any]:
-    """The SearchRequest (RFC 7644 §3.4.3) that GET's query string ``args`` (§3.4.2) stands for."""
+def search_request(query: Mapping[str, str]) -> dict[str, Any]:
+    """The SearchRequest (RFC 7644 §3.4.3) that GET's query string ``query`` (§3.4.2) stands for."""
+    # a plain dict: werkzeug's MultiDict raises (and catches) a BadRequestKeyError for each parameter not
+    # given, six on a typical GET, a third of what reading the parameters cost
+    args = dict(query.items())
     request: dict[str, Any] = {"schemas": [SearchRequest.__schema__]}
     for name in ("filter", "sortBy"):
         if args.get(name):
