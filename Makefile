@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 ADMIN_EMAIL ?= admin@example.com
 
-.PHONY: serve test install install-test system-packages node-packages lint typecheck pytest clean
+.PHONY: serve test install install-test translations compile-translations system-packages node-packages lint typecheck pytest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,9 +14,28 @@ $(BIN)/python:
 
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
+	$(MAKE) compile-translations
 
 install-test: $(BIN)/python system-packages node-packages
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(MAKE) compile-translations
+
+# The catalogues (models/i18n.py): the .po files are committed, the .mo files built here
+TRANSLATIONS := models/translations
+compile-translations:
+	$(BIN)/pybabel --quiet compile --domain messages --directory $(TRANSLATIONS)
+
+# After changing a text: extract every marked string (babel.cfg) and merge it into each language's .po,
+# whose new entries then need translating (tests/oidc/test_i18n.py names the missing ones)
+BABEL_KEYWORDS := -k _l -k lazy_gettext -k InvalidInputError -k NotFoundError -k ConflictError \
+	-k PolicyViolationError -k ForbiddenError -k RosterError
+translations: install-test
+	@mkdir -p build
+	$(BIN)/pybabel --quiet extract --mapping-file babel.cfg $(BABEL_KEYWORDS) --add-location file --sort-by-file \
+		--output-file build/messages.pot .
+	$(BIN)/pybabel --quiet update --domain messages --input-file build/messages.pot --directory $(TRANSLATIONS) \
+		--no-fuzzy-matching --ignore-obsolete
+	$(MAKE) compile-translations
 
 # Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium;
 # it never downloads a browser of its own) and Debian's nginx, the reverse proxy

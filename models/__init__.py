@@ -15,6 +15,7 @@ from .errors import (
     PolicyViolationError,
     RosterError,
 )
+from .federation import Domain
 from .ops import AuditEvent, OutboxMessage
 from .security import (
     AuthorizationCode,
@@ -40,7 +41,7 @@ from .tenancy import (
 )
 
 __all__ = [
-    "Account", "Actor", "AuditEvent", "AuthorizationCode", "ConflictError", "DirectoryRecord",
+    "Account", "Actor", "AuditEvent", "AuthorizationCode", "ConflictError", "DirectoryRecord", "Domain",
     "ForbiddenError", "Group", "GroupMember", "InvalidInputError", "Invitation", "Membership",
     "NotFoundError", "OAuthClient", "OAuthToken", "OutboxMessage", "PasswordResetToken",
     "PolicyViolationError", "RecoveryCode", "RosterError", "ScimToken", "Session", "SigningKey",

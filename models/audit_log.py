@@ -16,91 +16,98 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .federation import Domain
+from .i18n import N_
 from .ops import AuditEvent
 from .security import OAuthClient
 from .tenancy import Account, DirectoryRecord, Group, Invitation, Membership, ScimToken, User
 
 ACTIONS: dict[str, str] = {
-    "account.created": "Account created",
-    "account.policy_changed": "Account policy changed",
-    "client.created": "Application registered",
-    "client.deleted": "Application deleted",
-    "client.secret_rotated": "Application secret replaced",
-    "client.updated": "Application changed",
-    "directory_record.created": "Directory record created",
-    "directory_record.deleted": "Directory record deleted",
-    "directory_record.password_not_set": "Directory password not set",
-    "directory_record.patched": "Directory record changed",
-    "directory_record.replaced": "Directory record replaced",
-    "directory_record.updated": "Directory record changed",
-    "group.created": "Group created",
-    "group.deleted": "Group deleted",
-    "group.members_added": "Group members added",
-    "group.members_removed": "Group members removed",
-    "group.renamed": "Group renamed",
-    "group.updated": "Group changed",
-    "invitation.accepted": "Invitation accepted",
-    "invitation.created": "Invitation sent",
-    "invitation.edited": "Invitation edited",
-    "invitation.resent": "Invitation sent again",
-    "invitation.revoked": "Invitation revoked",
-    "membership.created": "Member added",
-    "membership.deactivated": "Member deactivated",
-    "membership.groups_changed": "Member's groups changed",
-    "membership.left": "Member left the account",
-    "membership.reactivated": "Member reactivated",
-    "membership.removed": "Member removed",
-    "membership.role_changed": "Member's role changed",
-    "oauth.code_replayed": "Authorization code used twice",
-    "oauth.refresh_token_reused": "Refresh token used twice",
-    "oauth.token_revoked": "Tokens revoked",
-    "scim_token.created": "SCIM token created",
-    "scim_token.revoked": "SCIM token revoked",
-    "session.ended": "Signed out",
-    "session.others_ended": "Other sessions ended",
-    "session.started": "Signed in",
+    "account.created": N_("Account created"),
+    "account.policy_changed": N_("Account policy changed"),
+    "client.created": N_("Application registered"),
+    "client.deleted": N_("Application deleted"),
+    "client.secret_rotated": N_("Application secret replaced"),
+    "client.updated": N_("Application changed"),
+    "directory_record.created": N_("Directory record created"),
+    "directory_record.deleted": N_("Directory record deleted"),
+    "directory_record.password_not_set": N_("Directory password not set"),
+    "directory_record.patched": N_("Directory record changed"),
+    "directory_record.replaced": N_("Directory record replaced"),
+    "directory_record.updated": N_("Directory record changed"),
+    "domain.added": N_("Domain added"),
+    "domain.removed": N_("Domain removed"),
+    "domain.verification_failed": N_("Domain verification failed"),
+    "domain.verified": N_("Domain verified"),
+    "group.created": N_("Group created"),
+    "group.deleted": N_("Group deleted"),
+    "group.members_added": N_("Group members added"),
+    "group.members_removed": N_("Group members removed"),
+    "group.renamed": N_("Group renamed"),
+    "group.updated": N_("Group changed"),
+    "invitation.accepted": N_("Invitation accepted"),
+    "invitation.created": N_("Invitation sent"),
+    "invitation.edited": N_("Invitation edited"),
+    "invitation.resent": N_("Invitation sent again"),
+    "invitation.revoked": N_("Invitation revoked"),
+    "membership.created": N_("Member added"),
+    "membership.deactivated": N_("Member deactivated"),
+    "membership.groups_changed": N_("Member's groups changed"),
+    "membership.left": N_("Member left the account"),
+    "membership.reactivated": N_("Member reactivated"),
+    "membership.removed": N_("Member removed"),
+    "membership.role_changed": N_("Member's role changed"),
+    "oauth.code_replayed": N_("Authorization code used twice"),
+    "oauth.refresh_token_reused": N_("Refresh token used twice"),
+    "oauth.token_revoked": N_("Tokens revoked"),
+    "scim_token.created": N_("SCIM token created"),
+    "scim_token.revoked": N_("SCIM token revoked"),
+    "session.ended": N_("Signed out"),
+    "session.others_ended": N_("Other sessions ended"),
+    "session.started": N_("Signed in"),
 }
 
 LABELS: dict[str, str] = {
-    "allowed_email_domains": "Allowed email domains",
-    "amr": "Signed in with",
-    "backchannel_logout_uri": "Back-channel logout URI",
-    "count": "How many",
-    "email": "Email",
-    "external_id": "External id",
-    "family_name": "Last name",
-    "fields": "Fields",
-    "first_party": "First-party application",
-    "given_name": "First name",
-    "groups": "Groups",
-    "invitation_ttl_days": "Invitation validity (days)",
-    "ip": "IP address",
-    "members": "Members",
-    "members_added": "Members added",
-    "members_replaced": "Members replaced",
-    "membership_id": "Member",
-    "membership_links_removed": "Members removed",
-    "mfa_required": "Second factor required",
-    "name": "Name",
-    "new_user": "New user",
-    "permissions": "Modules",
-    "post_logout_redirect_uris": "Post-logout redirect URIs",
-    "public": "Public client",
-    "reason": "Reason",
-    "record_links_removed": "Directory members removed",
-    "records": "Directory records",
-    "records_added": "Directory records added",
-    "records_removed": "Directory records removed",
-    "redirect_uris": "Redirect URIs",
-    "revoked": "Tokens revoked",
-    "role": "Role",
-    "temporary_password": "Temporary password",
-    "tokens_ended": "Tokens ended",
-    "type": "Type",
-    "unlinked_reason": "Not linked because",
-    "user_id": "Person",
-    "user_name": "User name",
-    "via": "Through",
+    "allowed_email_domains": N_("Allowed email domains"),
+    "amr": N_("Signed in with"),
+    "backchannel_logout_uri": N_("Back-channel logout URI"),
+    "count": N_("How many"),
+    "email": N_("Email"),
+    "external_id": N_("External id"),
+    "family_name": N_("Last name"),
+    "fields": N_("Fields"),
+    "first_party": N_("First-party application"),
+    "given_name": N_("First name"),
+    "groups": N_("Groups"),
+    "invitation_ttl_days": N_("Invitation validity (days)"),
+    "ip": N_("IP address"),
+    "members": N_("Members"),
+    "members_added": N_("Members added"),
+    "members_replaced": N_("Members replaced"),
+    "membership_id": N_("Member"),
+    "membership_links_removed": N_("Members removed"),
+    "mfa_required": N_("Second factor required"),
+    "name": N_("Name"),
+    "new_user": N_("New user"),
+    "permissions": N_("Modules"),
+    "post_logout_redirect_uris": N_("Post-logout redirect URIs"),
+    "public": N_("Public client"),
+    "reason": N_("Reason"),
+    "record_links_removed": N_("Directory members removed"),
+    "records": N_("Directory records"),
+    "records_added": N_("Directory records added"),
+    "records_removed": N_("Directory records removed"),
+    "redirect_uris": N_("Redirect URIs"),
+    "revoked": N_("Tokens revoked"),
+    "role": N_("Role"),
+    "temporary_password": N_("Temporary password"),
+    "tokens_ended": N_("Tokens ended"),
+    "type": N_("Type"),
+    "unlinked_reason": N_("Not linked because"),
+    "user_id": N_("Person"),
+    "user_name": N_("User name"),
+    "was_verified": N_("Was verified"),
+    "via": N_("Through"),
 }
 
 _WORDS: dict[str, dict[str, str]] = {
@@ -110,7 +117,11 @@ _WORDS: dict[str, dict[str, str]] = {
     "via": {"console": "the admin console", "scim": "the directory (SCIM)", "cli": "the command line",
             "invitation": "an invitation"},
     "reason": {"user_deleted": "the person deleted their user", "logout": "signed out",
-               "signed_out": "signed out"},
+               "signed_out": "signed out",
+               # a domain's failed verification (models.federation)
+               "record_missing": "no TXT record", "value_mismatch": "the TXT record has another value",
+               "nxdomain": "the record's name does not exist (NXDOMAIN)", "dns_timeout": "DNS did not answer",
+               "dns_failure": "DNS failed", "taken": "verified by another account"},
     "unlinked_reason": {
         "no_valid_email": "no valid email address",
         "already_member_through_other_record": "already a member through another record",
@@ -133,10 +144,11 @@ NAMING_ACTIONS = ("membership.created", "invitation.created", "invitation.edited
 _ID_KEYS = {"user_id": "user", "membership_id": "membership", "members": "membership", "groups": "group",
             "records": "record", "records_added": "record", "records_removed": "record"}
 _TARGETS = {"membership": "membership", "user": "user", "invitation": "invitation", "group": "group",
-            "oauth_client": "client", "client": "client", "directory_record": "record", "scim_token": "token"}
-_KINDS = {"membership": "Member", "user": "Person", "invitation": "Invitation", "group": "Group",
-          "client": "Application", "record": "Directory record", "token": "SCIM token", "session": "Session",
-          "account": "Account"}
+            "oauth_client": "client", "client": "client", "directory_record": "record", "scim_token": "token",
+            "domain": "domain"}
+_KINDS = {"membership": N_("Member"), "user": N_("Person"), "invitation": N_("Invitation"), "group": N_("Group"),
+          "client": N_("Application"), "record": N_("Directory record"), "token": N_("SCIM token"),
+          "session": N_("Session"), "account": N_("Account"), "domain": N_("Domain")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,7 +240,7 @@ class _Names:
     def __init__(self, account: Account, events: Sequence[AuditEvent]) -> None:
         self.account = account
         wanted: dict[str, set[str]] = {kind: set() for kind in ("user", "membership", "invitation", "group",
-                                                                 "client", "record", "token")}
+                                                                 "client", "record", "token", "domain")}
         for e in events:
             if e.actor_type == "user" and e.actor_id:
                 wanted["user"].add(e.actor_id)
@@ -283,6 +295,10 @@ class _Names:
                 self.found["token"][token.id] = Party("SCIM token", f"{name} ({token.hint}…)",
                                                       ids=f"SCIM token {token.id}",
                                                       note="revoked" if token.revoked_at else "")
+        if wanted["domain"]:
+            for domain in Domain.select().where((Domain.account == account) & Domain.id.in_(list(wanted["domain"]))):
+                self.found["domain"][domain.id] = Party("Domain", domain.name, ids=f"domain {domain.id}",
+                                                        note="" if domain.status == "verified" else domain.status)
 
     def _from_trail(self, missing: dict[str, set[str]]) -> None:
         """What is gone since (a removed member, a deleted group) by what this account's trail recorded of it."""
@@ -299,14 +315,14 @@ class _Names:
                 if kind in missing and target_id not in self.found[kind] and (name or email):
                     self.found[kind][target_id] = Party(_KINDS[kind], name, email,
                                                         f"{target_type.replace('_', ' ')} {target_id}",
-                                                        "no longer here")
+                                                        N_("no longer here"))
         if missing["user"]:
             labels: Any = (AuditEvent.select(AuditEvent.actor_id, AuditEvent.actor_label).distinct()
                            .where((AuditEvent.account_id == self.account.id) & (AuditEvent.actor_type == "user")
                                   & AuditEvent.actor_id.in_(list(missing["user"]))).tuples())
             for user_id, label in labels:
                 self.found["user"].setdefault(user_id, Party("Person", "", label, f"user {user_id}",
-                                                             "no longer a member"))
+                                                             N_("no longer a member")))
 
     def get(self, kind: str, id_: str) -> Party | None:
         return self.found.get(kind, {}).get(id_)
@@ -317,15 +333,15 @@ class _Names:
             if found is not None:
                 return found
             # no longer a member here: what the trail recorded then, not the person's user today
-            return Party("Person", "", e.actor_label, f"user {e.actor_id}", "no longer a member")
+            return Party("Person", "", e.actor_label, f"user {e.actor_id}", N_("no longer a member"))
         if e.actor_type == "scim_token":
             return self.get("token", e.actor_id) or Party("SCIM token", e.actor_label or "SCIM token",
-                                                          ids=f"SCIM token {e.actor_id}", note="deleted")
+                                                          ids=f"SCIM token {e.actor_id}", note=N_("deleted"))
         if e.actor_type == "cli":
-            return Party("Command line", "Command line" + (f" ({e.actor_label})" if e.actor_label not in (
+            return Party(N_("Command line"), "Command line" + (f" ({e.actor_label})" if e.actor_label not in (
                 "", "cli") else ""))
         if e.actor_type == "system":
-            return Party("System", "Roster" + (f" ({e.actor_label})" if e.actor_label not in ("", "system")
+            return Party(N_("System"), "Roster" + (f" ({e.actor_label})" if e.actor_label not in ("", "system")
                                                 else ""))
         return Party(e.actor_type, e.actor_label or e.actor_type, ids=e.actor_id)
 
@@ -345,7 +361,7 @@ class _Names:
         name = str(detail.get("name") or detail.get("user_name") or "")
         email = str(detail.get("email") or "")
         words = _KINDS.get(kind, e.target_type.replace("_", " ").capitalize())
-        note = "" if e.target_type == "session" else "no longer here"
+        note = "" if e.target_type == "session" else N_("no longer here")
         return Party(words, name, email, f"{e.target_type.replace('_', ' ')} {e.target_id}", note)
 
     def detail(self, e: AuditEvent) -> list[Detail]:

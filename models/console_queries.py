@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 import peewee
 
 from .errors import NotFoundError
+from .i18n import N_
 from .ops import AuditEvent
 from .security import OAuthClient
 from .tenancy import Account, DirectoryRecord, Group, GroupMember, Invitation, Membership, User
@@ -24,11 +25,11 @@ from .tenancy import Account, DirectoryRecord, Group, GroupMember, Invitation, M
 PAGE_SIZE = 50
 MEMBER_TABS = ("active", "deactivated")
 REASONS = {
-    "no_valid_email": "The directory sent no valid email address for this person.",
-    "already_member_through_other_record": "The person is already a member through another directory record.",
-    "email_rejected": "The email address was refused (a disposable or not allowed domain).",
-    "removed_from_account": "The person was removed from the account.",
-    "user_deleted": "The person deleted their user.",
+    "no_valid_email": N_("The directory sent no valid email address for this person."),
+    "already_member_through_other_record": N_("The person is already a member through another directory record."),
+    "email_rejected": N_("The email address was refused (a disposable or not allowed domain)."),
+    "removed_from_account": N_("The person was removed from the account."),
+    "user_deleted": N_("The person deleted their user."),
 }
 
 T = TypeVar("T")

@@ -97,8 +97,9 @@ def _records_in(account_id: str, record_ids: Iterable[str]) -> dict[str, str | N
         found.update(cast(Iterable[tuple[str, str | None]], query.tuples()))
     missing = [i for i in ids if i not in found]
     if missing:
-        raise InvalidInputError(f"No user {', '.join(missing[:10])} in this account: group members are users of "
-                                "the group's account.", field="members", reason="invalid_value")
+        raise InvalidInputError(
+            f"No user {', '.join(missing[:10])} in this account: group members are users of the group's account.",
+            field="members", reason="invalid_value")
     return {i: found[i] for i in ids}
 
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 
 import peewee
 
-from . import audit, clock, versions
+from . import audit, clock, notifications, versions
 from .accounts import lock, require_admin
 from .audit import Actor
 from .database import transaction
@@ -98,12 +98,14 @@ def add_members(group: Group, membership_ids: Iterable[str], *, by: Actor) -> in
         ids = _memberships_in(group.account_id, membership_ids)
         if not ids:
             return 0
-        before = GroupMember.select().where((GroupMember.group == group.id) & GroupMember.membership.in_(ids)).count()
+        before = {link.membership_id for link in GroupMember.select(GroupMember.membership).where(
+            (GroupMember.group == group.id) & GroupMember.membership.in_(ids))}
         GroupMember.insert_many([{"group": group.id, "membership": m} for m in ids]).on_conflict_ignore().execute()
         Group.update(version=Group.version + 1, updated_at=clock.now()).where(Group.id == group.id).execute()
         audit.record(by, "group.members_added", account_id=group.account_id, target_type="group",
                      target_id=group.id, members=ids)
-    return len(ids) - before
+        _tell_members(group, [m for m in ids if m not in before], by, added=True)
+    return len(ids) - len(before)
 
 
 def remove_members(group: Group, membership_ids: Iterable[str], *, by: Actor) -> int:
@@ -111,13 +113,28 @@ def remove_members(group: Group, membership_ids: Iterable[str], *, by: Actor) ->
         require_admin(group.account_id, by)
         locked_group(group)
         ids = list(dict.fromkeys(membership_ids))
+        members = [link.membership_id for link in GroupMember.select(GroupMember.membership).where(
+            (GroupMember.group == group.id) & GroupMember.membership.in_(ids))]
         removed = GroupMember.delete().where(
             (GroupMember.group == group.id) & GroupMember.membership.in_(ids)).execute()
         _forget_records_of(ids, [group.id])
         Group.update(version=Group.version + 1, updated_at=clock.now()).where(Group.id == group.id).execute()
         audit.record(by, "group.members_removed", account_id=group.account_id, target_type="group",
                      target_id=group.id, members=ids)
+        _tell_members(group, members, by, added=False)
     return int(removed)
+
+
+def _tell_members(group: Group, membership_ids: list[str], by: Actor, *, added: bool) -> None:
+    """The account-change mail to each person an admin put into (or took out of) ``group``, in one statement.
+
+    Only the console's and the CLI's changes: a SCIM client's group pushes
+    (models.directory_groups) mirror a directory that can move thousands of
+    people at once, whose own tools tell them, so Roster stays silent there.
+    """
+    if membership_ids:
+        notifications.notify_many("groups_changed", account_id=group.account_id, by=by, membership_ids=membership_ids,
+                                  **{"groups_added" if added else "groups_removed": [group.display_name]})
 
 
 def _forget_records_of(membership_ids: list[str], group_ids: list[str]) -> None:
@@ -131,12 +148,15 @@ def set_groups(membership: Membership, group_refs: Sequence[str], *, by: Actor) 
     with transaction():
         require_admin(membership.account_id, by)
         lock(membership.account_id)
-        if not Membership.select().where(Membership.id == membership.id).exists():
+        status = Membership.select(Membership.status).where(Membership.id == membership.id).scalar()
+        if status is None:
             raise NotFoundError("This membership does not exist any more.")
         account = Account.get_by_id(membership.account_id)
         groups = resolve_groups(account, group_refs)
         wanted = {g.id for g in groups}
-        current = {link.group_id for link in GroupMember.select().where(GroupMember.membership == membership.id)}
+        names = {g.id: g.display_name for g in Group.select(Group.id, Group.display_name).join(GroupMember).where(
+            GroupMember.membership == membership.id)}
+        current = set(names)
         if current - wanted:
             GroupMember.delete().where((GroupMember.membership == membership.id)
                                        & GroupMember.group.in_(list(current - wanted))).execute()
@@ -148,6 +168,10 @@ def set_groups(membership: Membership, group_refs: Sequence[str], *, by: Actor) 
             Group.update(version=Group.version + 1, updated_at=clock.now()).where(Group.id.in_(changed)).execute()
         audit.record(by, "membership.groups_changed", account_id=account.id, target_type="membership",
                      target_id=membership.id, groups=sorted(wanted))
+        if changed and status != "invited":  # an invitation's groups are the invitee's news when they accept
+            notifications.notify("groups_changed", membership.user_id, account_id=account.id, by=by,
+                                 groups_added=sorted(g.display_name for g in groups if g.id not in current),
+                                 groups_removed=sorted(names[g] for g in current - wanted))
     return groups
 
 

@@ -18,3 +18,9 @@ class Links(Protocol):
 
     def home(self) -> str:
         """The front page, where a person signs in."""
+
+    def forgot_password(self) -> str:
+        """Where a person asks for a password reset link."""
+
+    def profile(self, page: str = "") -> str:
+        """A page of the person's own profile: its settings ("", notifications included), "security" or "sessions"."""

@@ -9,7 +9,7 @@ from typing import Any
 
 import peewee
 
-from . import audit, clock, emails, mails, outbox, passwords, permissions
+from . import audit, clock, emails, mails, notifications, outbox, passwords, permissions
 from .accounts import lock, require_admin
 from .audit import Actor
 from .database import transaction
@@ -131,6 +131,7 @@ def add_user(
     preset: str | None = None,
     modules: list[str] | None = None,
     groups: Sequence[str] = (),
+    sub_account_scope: list[str] | None = None,
     password: str | None = None,
     temporary_password: bool = False,
     by: Actor,
@@ -147,6 +148,7 @@ def add_user(
     require_admin(account, by)
     email = emails.check_invitable(email, account.allowed_email_domains)
     granted = permissions.resolve(role, preset=preset, modules=modules)
+    scope = permissions.check_scope(account, sub_account_scope)
     group_list = resolve_groups(account, groups)
     if password is not None:
         passwords.check_policy(password, email=email)
@@ -157,7 +159,7 @@ def add_user(
         try:
             with transaction():
                 membership = Membership.create(user=user.id, account=account.id, status="active", role=role,
-                                               permissions=granted, created_via=via)
+                                               permissions=granted, sub_account_scope=scope, created_via=via)
         except peewee.IntegrityError as exc:
             raise ConflictError(f"{email} is already a member of {account.name}.", field="email",
                                 reason="already_member") from exc
@@ -165,12 +167,13 @@ def add_user(
             group_list = resolve_groups(account, [g.id for g in group_list])  # none deleted since: NotFoundError
             GroupMember.insert_many([{"group": g.id, "membership": membership.id} for g in group_list]).execute()
         if temporary is not None:
-            outbox.enqueue(mails.temporary_password(account, email, temporary, deployment))
+            outbox.enqueue(mails.temporary_password(account, email, temporary, deployment, user))
         elif not created:
-            outbox.enqueue(mails.added(account, email, deployment))
+            notifications.notify("added", user.id, account_id=account.id, by=by)
         audit.record(by, "membership.created", account_id=account.id, target_type="membership",
                      target_id=membership.id, email=email, role=role, via=via, new_user=created,
-                     temporary_password=temporary is not None)
+                     temporary_password=temporary is not None,
+                     **({"sub_account_scope": scope} if scope is not None else {}))
     return AddedUser(membership, User.get_by_id(user.id), created, temporary)
 
 
@@ -244,6 +247,7 @@ def change_password(user: User, *, current: str, new: str, hasher: Hasher) -> No
                     updated_at=clock.now()).where(User.id == user.id).execute()
         audit.record(Actor.for_user(user), "user.password_changed", account_id=None, target_type="user",
                      target_id=user.id)
+        notifications.notify("password_changed", user.id)
 
 
 # ----------------------------------------------------------------- R6, R1, R11
@@ -298,6 +302,9 @@ def set_status_locked(membership: Membership, active: bool, *, by: Actor, views_
         end_access(membership.user_id, membership.account_id, "membership_deactivated")
     audit.record(by, "membership.deactivated" if not active else "membership.reactivated",
                  account_id=membership.account_id, target_type="membership", target_id=membership.id)
+    if "invited" not in (was, status):  # an invitee hears of the account from their invitation, not from these
+        notifications.notify("reactivated" if active else "deactivated", membership.user_id,
+                             account_id=membership.account_id, by=by)
     membership.status, membership.updated_at = status, now
     return True
 
@@ -319,6 +326,9 @@ def remove(membership: Membership, *, by: Actor) -> None:
         action = "membership.left" if by.user_id == membership.user_id else "membership.removed"
         audit.record(by, action, account_id=membership.account_id, target_type="membership",
                      target_id=membership.id, user_id=membership.user_id)
+        if membership.status != "invited":
+            notifications.notify(action.removeprefix("membership."), membership.user_id,
+                                 account_id=membership.account_id, by=by)
 
 
 def leave(user: User, account: Account) -> None:
@@ -330,20 +340,30 @@ def leave(user: User, account: Account) -> None:
 
 
 def set_role(membership: Membership, role: str, *, preset: str | None = None, modules: list[str] | None = None,
-             by: Actor) -> Membership:
-    """Change role and modules; the user role never keeps admin-only modules (R7); R1 holds."""
+             sub_account_scope: list[str] | None | permissions.Keep = permissions.KEEP, by: Actor) -> Membership:
+    """Change role, modules and (unless left as KEEP) the sub-account scope; the user role never keeps
+    admin-only modules (R7); R1 holds. The event records the values before and after."""
     granted = permissions.resolve(role, preset=preset, modules=modules)
     with transaction():
         require_admin(membership.account_id, by)
         membership = _reload_locked(membership)
         if preset is None and modules is None and role == "user" and membership.role == "user":
             granted = membership.permissions
-        Membership.update(role=role, permissions=granted, updated_at=clock.now()).where(
+        scope = membership.sub_account_scope
+        if sub_account_scope is not permissions.KEEP:
+            scope = permissions.check_scope(Account.get_by_id(membership.account_id), sub_account_scope)
+        Membership.update(role=role, permissions=granted, sub_account_scope=scope, updated_at=clock.now()).where(
             Membership.id == membership.id).execute()
         if role != "admin":
             ensure_an_admin_remains(membership.account_id, role=membership.role, status=membership.status)
+        scope_change = {} if scope == membership.sub_account_scope else {
+            "sub_account_scope": scope, "previous_sub_account_scope": membership.sub_account_scope}
         audit.record(by, "membership.role_changed", account_id=membership.account_id, target_type="membership",
-                     target_id=membership.id, role=role, permissions=granted)
+                     target_id=membership.id, role=role, permissions=granted, previous_role=membership.role,
+                     previous_permissions=list(membership.permissions or []), **scope_change)
+        if membership.status != "invited" and (role, granted) != (membership.role, membership.permissions):
+            notifications.notify("role_changed", membership.user_id, account_id=membership.account_id, by=by,
+                                 role=role, modules=list(granted))
     return Membership.get_by_id(membership.id)
 
 
@@ -378,5 +398,6 @@ def delete_user(user: User, *, by: Actor) -> None:
         for m in memberships:
             audit.record(by, "membership.removed", account_id=m.account_id, target_type="membership",
                          target_id=m.id, user_id=user.id, reason="user_deleted")
+        notifications.notify("user_deleted", user.id, by=by)  # before the row goes: the mail is sent from it
         User.delete().where(User.id == user.id).execute()
         audit.record(by, "user.deleted", account_id=None, target_type="user", target_id=user.id, email=user.email)

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 
 import pyotp
 
-from . import audit, clock
+from . import audit, clock, notifications
 from .audit import Actor
 from .crypto import Secrets
 from .database import transaction
@@ -133,6 +133,7 @@ def confirm_totp(user: User, credential_id: str, code: str, *, secrets: Secrets)
         codes = _replace_recovery_codes(user)
         audit.record(Actor.for_user(user), "mfa.totp_confirmed", account_id=None,
                      target_type="user", target_id=user.id, credential_id=credential.id)
+        notifications.notify("totp_added", user.id)  # its recovery codes are part of it: no second mail
     return codes
 
 
@@ -172,6 +173,7 @@ def remove_totp(user: User, credential_id: str, by: Actor) -> None:
             recovery_removed = RecoveryCode.delete().where(RecoveryCode.user == user.id).execute()
         audit.record(by, "mfa.totp_removed", account_id=None, target_type="user", target_id=user.id,
                      credential_id=credential_id, recovery_codes_removed=recovery_removed)
+        notifications.notify("totp_removed", user.id, by=by)
 
 
 # --- recovery codes -------------------------------------------------------
@@ -198,12 +200,17 @@ def _replace_recovery_codes(user: User) -> list[str]:
     return codes
 
 
-def regenerate_recovery_codes(user: User) -> list[str]:
-    """Ten new recovery codes, shown once; every earlier one stops working."""
+def regenerate_recovery_codes(user: User, *, first: bool = False) -> list[str]:
+    """Ten new recovery codes, shown once; every earlier one stops working.
+
+    The person is told (models.notifications) unless these are their ``first``.
+    """
     with transaction():
         codes = _replace_recovery_codes(user)
         audit.record(Actor.for_user(user), "mfa.recovery_codes_regenerated", account_id=None,
                      target_type="user", target_id=user.id)
+        if not first:
+            notifications.notify("recovery_codes_regenerated", user.id)
     return codes
 
 
@@ -236,7 +243,7 @@ def first_recovery_codes(user: User) -> list[str]:
     """Ten codes for a person who just set up a second factor and has none (R10); [] if they have some."""
     if remaining_recovery_codes(user) > 0:
         return []
-    return regenerate_recovery_codes(user)
+    return regenerate_recovery_codes(user, first=True)
 
 
 def remaining_recovery_codes(user: User) -> int:

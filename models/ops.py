@@ -8,7 +8,7 @@ from . import clock
 from .database import BaseModel
 from .fields import JSONField
 
-OUTBOX_KINDS = ("mail", "backchannel_logout")
+OUTBOX_KINDS = ("mail", "notification", "backchannel_logout")  # notification: models.notifications
 
 
 class AuditEvent(BaseModel):

@@ -50,7 +50,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from . import audit, clock
+from . import audit, clock, notifications
 from .audit import Actor
 from .database import transaction
 from .errors import ForbiddenError, InvalidInputError, NotFoundError
@@ -189,6 +189,7 @@ def finish_registration(user: User, response_json: str | dict[str, Any], *, chal
             )
             audit.record(by, "mfa.webauthn_added", account_id=None, target_type="user", target_id=user.id,
                          credential_id=credential.id, device_type=device_type, nickname=name)
+            notifications.notify("passkey_added", user.id, by=by, key=name)
     except pw.IntegrityError as exc:
         # the same key registered by two requests at once: the unique index decides
         raise _already_registered() from exc
@@ -345,6 +346,8 @@ def rename(user: User, credential_id: str, nickname: str, by: Actor) -> WebAuthn
 def remove(user: User, credential_id: str, by: Actor) -> None:
     """Remove one of the person's keys. Without any second factor left, the recovery codes go too."""
     with transaction():
+        nickname = WebAuthnCredential.select(WebAuthnCredential.nickname).where(
+            (WebAuthnCredential.id == credential_id) & (WebAuthnCredential.user == user.id)).scalar()
         deleted = (
             WebAuthnCredential.delete()
             .where((WebAuthnCredential.id == credential_id) & (WebAuthnCredential.user == user.id))
@@ -357,3 +360,4 @@ def remove(user: User, credential_id: str, by: Actor) -> None:
             recovery_removed = RecoveryCode.delete().where(RecoveryCode.user == user.id).execute()
         audit.record(by, "mfa.webauthn_removed", account_id=None, target_type="user", target_id=user.id,
                      credential_id=credential_id, recovery_codes_removed=recovery_removed)
+        notifications.notify("passkey_removed", user.id, by=by, key=nickname or "")

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from . import audit, clock, outbox, passwords, throttle
+from . import audit, clock, i18n, notifications, outbox, passwords, throttle
 from .audit import Actor
 from .database import transaction
 from .deployment import Deployment
 from .errors import InvalidInputError
+from .i18n import N_
 from .passwords import Hasher
 from .secrets import new_token, token_hash
 from .security import PasswordResetToken
@@ -38,12 +39,15 @@ def request_reset(email: str, deployment: Deployment) -> None:
     with transaction():
         PasswordResetToken.create(token_hash=token_hash(raw), user=user.id, expires_at=clock.now() + LIFETIME)
         link = deployment.links.password_reset(raw)
-        product = deployment.product_name
+        gettext = i18n.translations(user.locale).gettext  # in the person's language
+        values = {"product": deployment.product_name, "email": user.email, "link": link}
+        lines = (N_("Someone asked to reset the password of {email} on {product}."),
+                 N_("Choose a new password: {link}"),
+                 N_("The link works once, for one hour. If you did not ask for it, ignore this mail: your password "
+                    "stays as it is."))
         outbox.enqueue(outbox.mail(
-            user.email, f"Reset your {product} password",
-            f"Someone asked to reset the password of {user.email} on {product}.\n\n"
-            f"Choose a new password: {link}\n\nThe link works once, for one hour. "
-            "If you did not ask for it, ignore this mail: your password stays as it is.\n",
+            user.email, gettext(N_("Reset your {product} password")).format(**values),
+            "\n\n".join(gettext(line).format(**values) for line in lines) + "\n",
             template="password_reset"))
         audit.record(Actor.for_user(user), "password.reset_requested", account_id=None, target_type="user",
                      target_id=user.id)
@@ -76,4 +80,5 @@ def reset(raw: str, new_password: str, hasher: Hasher) -> User:
                     updated_at=now).where(User.id == user.id).execute()
         end_access(user.id, None, "password_reset")
         audit.record(Actor.for_user(user), "password.reset", account_id=None, target_type="user", target_id=user.id)
+        notifications.notify("password_reset", user.id)
     return User.get_by_id(user.id)

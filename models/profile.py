@@ -15,6 +15,7 @@ from . import audit, clock, members
 from .audit import Actor
 from .database import transaction
 from .errors import InvalidInputError
+from .i18n import N_
 from .passwords import Hasher
 from .security import TotpCredential
 from .tenancy import Account, Group, GroupMember, Membership, User
@@ -26,21 +27,18 @@ DATE_FORMATS = {
     "MM/DD/YYYY": "01/31/2026",
     "DD.MM.YYYY": "31.01.2026",
 }
+# the languages Roster ships (models.i18n.SUPPORTED), each by its own name: a choice the pages cannot
+# speak would be a broken promise; a value stored before (or by SCIM) that is not one reads as English
 LOCALES = {
     "en": "English",
     "de": "Deutsch",
     "fr": "Français",
-    "es": "Español",
-    "it": "Italiano",
-    "nl": "Nederlands",
-    "pt": "Português",
-    "ja": "日本語",
 }
 # the mail a person may choose to get, with what each one is; all on unless turned off
 EMAIL_NOTIFICATIONS = {
-    "security": "Security alerts: a new sign-in, a changed password, a second factor added or removed",
-    "memberships": "Account changes: added to an account, role or groups changed, removed",
-    "invitations": "Reminders of invitations still waiting for me",
+    "security": N_("Security alerts: a new sign-in, a changed password, a second factor added or removed"),
+    "memberships": N_("Account changes: added to an account, role or groups changed, removed"),
+    "invitations": N_("Reminders of invitations still waiting for me"),
 }
 NAME_MAX = 200
 

@@ -164,6 +164,25 @@ class PasswordResetToken(BaseModel):
     user_id: str
 
 
+class KnownDevice(BaseModel):
+    """A browser a person signed in from (models.devices): its device cookie, kept only as a hash (migration 0011)."""
+
+    id = IdField()
+    # no index of its own: the unique index below starts with it
+    user = pw.ForeignKeyField(User, backref="+", on_delete="CASCADE", index=False)
+    token_hash = pw.CharField(max_length=64)
+    # "Firefox on Linux", from the User-Agent the browser sent when it was first seen
+    description = pw.CharField(max_length=100, default="")
+    ip = pw.CharField(max_length=64, default="")
+    first_seen_at = pw.DateTimeField(default=clock.now)
+    last_seen_at = pw.DateTimeField(default=clock.now)
+    # the raw foreign-key values peewee exposes, declared for type checkers
+    user_id: str
+
+    class Meta:
+        indexes = ((("user", "token_hash"), True),)
+
+
 TABLES = [
     TotpCredential,
     WebAuthnCredential,
@@ -175,4 +194,5 @@ TABLES = [
     SigningKey,
     ThrottleCounter,
     PasswordResetToken,
+    KnownDevice,
 ]

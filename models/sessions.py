@@ -6,7 +6,7 @@ import datetime as dt
 
 import peewee
 
-from . import audit, clock, outbox
+from . import audit, clock, devices, outbox
 from .audit import Actor
 from .database import db, transaction
 from .prepared import Prepared
@@ -89,11 +89,16 @@ TOUCH_INTERVAL = dt.timedelta(minutes=1)
 
 
 def start(user: User, *, account_id: str | None, amr: list[str], ip: str = "",
-          user_agent: str = "") -> tuple[Session, str]:
-    """A new signed-in session; returns it and the cookie value, which is stored only as a hash."""
+          user_agent: str = "", device: str | None = None) -> tuple[Session, str]:
+    """A new signed-in session; returns it and the cookie value, which is stored only as a hash.
+
+    ``device``: the browser's device cookie (models.devices), so a browser new to the person is told to them.
+    """
     raw = new_token("rs_")
     now = clock.now()
     with transaction():
+        if device is not None:
+            devices.seen(user, device, user_agent=user_agent, ip=ip)
         session = Session.create(user=user.id, account=account_id, token_hash=token_hash(raw), started_at=now,
                                  last_seen_at=now, ip=ip[:64],
                                  user_agent=user_agent[:512], amr=amr)

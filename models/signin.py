@@ -17,6 +17,7 @@ from . import audit, clock, mfa, passkeys, throttle
 from .audit import Actor
 from .crypto import Secrets
 from .errors import RosterError
+from .i18n import N_
 from .invitations.links import effective_status
 from .passwords import Hasher
 from .security import TotpCredential
@@ -31,7 +32,7 @@ class SignInRefused(RosterError):
     code = "invalid_credentials"
 
     def __init__(self) -> None:
-        super().__init__("The email or password is not right.", field="password")
+        super().__init__(N_("The email or password is not right."), field="password")
 
 
 def check_password(email: str, password: str, *, ip: str, hasher: Hasher) -> User:

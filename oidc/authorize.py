@@ -25,6 +25,7 @@ from authlib.oidc.core.errors import (
     LoginRequiredError,
 )
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
@@ -87,8 +88,9 @@ def _send_to(endpoint: str) -> Response:
 def _error_page(error: OAuth2Error) -> tuple[str, int]:
     """An unknown client or redirect URI must not be redirected to: tell the person instead."""
     reason = (error.description or error.error).rstrip(".")
-    return render_template("message.html", title="This sign-in link is not valid",
-                           message=f"{reason} ({error.error}). Ask the application's owner to check it.",
+    return render_template("message.html", title=_("This sign-in link is not valid"),
+                           message=_("%(reason)s (%(error)s). Ask the application's owner to check it.",
+                                     reason=reason, error=error.error),
                            kind="error"), 400
 
 
@@ -211,7 +213,7 @@ def authorize() -> Any:
 def _refusal_page(server: Any, grant: Any, refusal: signin.Refusal) -> tuple[str, int]:
     """Why the person may not go on, before the client hears of it: the page's "Return to" link carries
     access_denied (with a short description and the request's state) to the client's redirect URI."""
-    from .profile import local_time
+    from .i18n import local_time
 
     error = AccessDeniedError(description=refusal.description, redirect_uri=grant.redirect_uri,
                               state=grant.request.payload.state)

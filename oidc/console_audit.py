@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from flask import current_app, request, stream_with_context, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from models import audit_log, clock, console_queries
@@ -29,8 +30,8 @@ EXPORTS = {"csv": ("text/csv; charset=utf-8", csv_lines), "jsonl": ("application
 
 def _filter(account: Account) -> tuple[AuditFilterForm, AuditFilter]:
     form = AuditFilterForm(request.args)
-    form.action.choices = choices([("", "Any action"), *(
-        (a, audit_log.action_words(a)) for a in console_queries.audit_actions(account))])
+    form.action.choices = choices([("", _("Any action")), *(
+        (a, _(audit_log.action_words(a))) for a in console_queries.audit_actions(account))])
     if not form.validate():
         return form, AuditFilter()
     return form, AuditFilter(

@@ -25,6 +25,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from models import console_queries, signin
@@ -41,23 +42,6 @@ bp.after_request(page_headers)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DATE_FORMATS = {"YYYY-MM-DD": "%Y-%m-%d", "DD/MM/YYYY": "%d/%m/%Y", "MM/DD/YYYY": "%m/%d/%Y",
-                "DD.MM.YYYY": "%d.%m.%Y"}
-
-
-@bp.app_template_filter("localtime")
-def localtime(value: dt.datetime | None, with_time: bool = True) -> str:
-    """A stored (UTC) time in the signed-in person's timezone and date format."""
-    if value is None:
-        return ""
-    user: User | None = g.get("console_user")
-    zone = _zone()
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    local = value.astimezone(zone)
-    pattern = DATE_FORMATS.get(user.date_format if user is not None else "", "%Y-%m-%d")
-    return local.strftime(f"{pattern} %H:%M" if with_time else pattern)
-
 
 def _zone() -> ZoneInfo:
     user: User | None = g.get("console_user")
@@ -73,7 +57,7 @@ def local_day_start(day: dt.date) -> dt.datetime:
 
 
 def refuse(message: str, status: int = 403) -> tuple[str, int]:
-    return render_template("message.html", title="Not allowed" if status == 403 else "Not found",
+    return render_template("message.html", title=_("Not allowed") if status == 403 else _("Not found"),
                            message=message, kind="error"), status
 
 
@@ -90,7 +74,7 @@ def admin_view(view: F) -> F:
         accounts = console_queries.admin_accounts(user.id)
         account = next((a for a in accounts if a.id == account_id), None)
         if account is None:
-            return refuse("Only an active admin of this account can use its console.")
+            return refuse(_("Only an active admin of this account can use its console."))
         step = signin.next_step(user, account, amr=live.amr, auth_time=live.started_at)
         if step.name is not None:
             here = request.full_path.rstrip("?") if request.method == "GET" else url_for("console.users",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -19,43 +20,60 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 
+from models import console_queries
+from models.tenancy import Account
+
 
 def choices(pairs: Iterable[tuple[str, str]]) -> list[SelectChoice]:
     """(value, label) pairs as the choices of a select, radio or checkbox field."""
     return [SelectChoice(value, label) for value, label in pairs]
 
 
-ROLE_CHOICES = [("user", "User"), ("admin", "Admin")]
-PRESET_CHOICES = [("basics", "Basics"), ("support", "Support"), ("purchasing", "Purchasing"), ("all", "All")]
-NAME = [DataRequired(message="This field is required."), Length(max=200)]
-EMAIL = [DataRequired(message="An email address is required."), Length(max=320),
-         Email(message="Enter a valid email address.", check_deliverability=False)]
+def sub_account_choices(account: Account) -> list[SelectChoice]:
+    """The sub-accounts a membership's access can be limited to (R7): none for an account without any,
+    whose forms then show no scope field, there being nothing to choose."""
+    return choices((a.id, a.name) for a in console_queries.sub_accounts(account))
+
+
+ROLE_CHOICES = [("user", _l("User")), ("admin", _l("Admin"))]
+PRESET_CHOICES = [("basics", _l("Basics")), ("support", _l("Support")), ("purchasing", _l("Purchasing")),
+                  ("all", _l("All"))]
+# the modules the user role may be given one by one (admins have every module), in the order of
+# models.permissions.MODULES (a test keeps them in step); spelled out so they can be translated
+MODULE_CHOICES = [("dashboard", _l("Dashboard")), ("products", _l("Products")), ("orders", _l("Orders")),
+                  ("subscriptions", _l("Subscriptions")), ("billing", _l("Billing")), ("reports", _l("Reports")),
+                  ("support", _l("Support"))]
+SCOPE_LABEL = _l("Sub-accounts (none chosen: all of them)")
+NAME = [DataRequired(message=_l("This field is required.")), Length(max=200)]
+EMAIL = [DataRequired(message=_l("An email address is required.")), Length(max=320),
+         Email(message=_l("Enter a valid email address."), check_deliverability=False)]
 
 
 class WizardForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     """Add user: General (name, email, role) → Groups → Summary; what was entered travels in the form."""
 
     step = HiddenField(default="general")
-    given_name = StringField("First name", validators=NAME)
-    family_name = StringField("Last name", validators=NAME)
-    email = StringField("Email (the person's login)", validators=EMAIL)
-    role = SelectField("Role", choices=choices(ROLE_CHOICES), default="user")
-    preset = SelectField("Privileges", choices=choices(PRESET_CHOICES), default="basics")
-    groups = SelectMultipleField("Groups", choices=[])
+    given_name = StringField(_l("First name"), validators=NAME)
+    family_name = StringField(_l("Last name"), validators=NAME)
+    email = StringField(_l("Email (the person's login)"), validators=EMAIL)
+    role = SelectField(_l("Role"), choices=choices(ROLE_CHOICES), default="user")
+    preset = SelectField(_l("Privileges"), choices=choices(PRESET_CHOICES), default="basics")
+    sub_accounts = SelectMultipleField(SCOPE_LABEL, choices=[])
+    groups = SelectMultipleField(_l("Groups"), choices=[])
 
-    GENERAL = ("given_name", "family_name", "email", "role", "preset")
+    GENERAL = ("given_name", "family_name", "email", "role", "preset", "sub_accounts")
 
 
 class BulkInviteForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     """R5: many emails, one role, groups, preset and sub-account scope."""
 
-    emails = TextAreaField("Email addresses (one per line, or separated by commas)",
-                           validators=[DataRequired(message="Enter at least one email address."),
+    emails = TextAreaField(_l("Email addresses (one per line, or separated by commas)"),
+                           validators=[DataRequired(message=_l("Enter at least one email address.")),
                                        Length(max=200_000)])
-    role = SelectField("Role", choices=choices(ROLE_CHOICES), default="user")
-    preset = SelectField("Privileges", choices=choices(PRESET_CHOICES), default="basics")
-    groups = SelectMultipleField("Groups", choices=[])
-    sub_accounts = SelectMultipleField("Sub-accounts (none chosen: all of them)", choices=[])
+    role = SelectField(_l("Role"), choices=choices(ROLE_CHOICES), default="user")
+    preset = SelectField(_l("Privileges"), choices=choices(PRESET_CHOICES), default="basics")
+    sub_accounts = SelectMultipleField(SCOPE_LABEL, choices=[])
+    groups = SelectMultipleField(_l("Groups"), choices=[])
 
     def email_list(self) -> list[str]:
         raw = (self.emails.data or "").replace(",", "\n").replace(";", "\n").split()
@@ -65,50 +83,58 @@ class BulkInviteForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
 class CreateUserForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     """R8: a member with a temporary password, mailed to them, changed at the first sign-in."""
 
-    given_name = StringField("First name", validators=NAME)
-    family_name = StringField("Last name", validators=NAME)
-    email = StringField("Email (the person's login)", validators=EMAIL)
-    role = SelectField("Role", choices=choices(ROLE_CHOICES), default="user")
-    preset = SelectField("Privileges", choices=choices(PRESET_CHOICES), default="basics")
-    groups = SelectMultipleField("Groups", choices=[])
+    given_name = StringField(_l("First name"), validators=NAME)
+    family_name = StringField(_l("Last name"), validators=NAME)
+    email = StringField(_l("Email (the person's login)"), validators=EMAIL)
+    role = SelectField(_l("Role"), choices=choices(ROLE_CHOICES), default="user")
+    preset = SelectField(_l("Privileges"), choices=choices(PRESET_CHOICES), default="basics")
+    sub_accounts = SelectMultipleField(SCOPE_LABEL, choices=[])
+    groups = SelectMultipleField(_l("Groups"), choices=[])
 
 
 class MemberForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
-    """A member's role, privileges and groups."""
+    """A member's role, privileges (a preset, or modules ticked one by one), sub-account scope and groups."""
 
-    role = SelectField("Role", choices=choices(ROLE_CHOICES))
-    preset = SelectField("Privileges", choices=choices([("", "Keep the current ones"), *PRESET_CHOICES]), default="")
-    groups = SelectMultipleField("Groups", choices=[])
+    role = SelectField(_l("Role"), choices=choices(ROLE_CHOICES))
+    preset = SelectField(_l("Privileges"), choices=choices([("", _l("The modules ticked below")), *PRESET_CHOICES]),
+                         default="")
+    modules = SelectMultipleField(_l("Modules of the user role"), choices=choices(MODULE_CHOICES))
+    sub_accounts = SelectMultipleField(SCOPE_LABEL, choices=[])
+    groups = SelectMultipleField(_l("Groups"), choices=[])
+
+    ACCESS = ("role", "preset", "modules", "sub_accounts")
 
 
 class InvitationForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     """R4: a pending invitation's email and name, and the invited membership's role, privileges and groups."""
 
-    email = StringField("Email", validators=EMAIL)
-    given_name = StringField("First name", validators=[Length(max=200)])
-    family_name = StringField("Last name", validators=[Length(max=200)])
-    send_new_link = BooleanField("If the email changes, send a new link to the new address (the old link "
-                                 "stops working)", default=True)
-    role = SelectField("Role", choices=choices(ROLE_CHOICES))
-    preset = SelectField("Privileges", choices=choices([("", "Keep the current ones"), *PRESET_CHOICES]), default="")
-    groups = SelectMultipleField("Groups", choices=[])
+    email = StringField(_l("Email"), validators=EMAIL)
+    given_name = StringField(_l("First name"), validators=[Length(max=200)])
+    family_name = StringField(_l("Last name"), validators=[Length(max=200)])
+    send_new_link = BooleanField(_l("If the email changes, send a new link to the new address (the old link "
+                                 "stops working)"), default=True)
+    role = SelectField(_l("Role"), choices=choices(ROLE_CHOICES))
+    preset = SelectField(_l("Privileges"), choices=choices([("", _l("Keep the current ones")), *PRESET_CHOICES]),
+                         default="")
+    sub_accounts = SelectMultipleField(SCOPE_LABEL, choices=[])
+    groups = SelectMultipleField(_l("Groups"), choices=[])
 
 
 class GroupForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
-    display_name = StringField("Group name", validators=[DataRequired(message="A group name is required."),
+    display_name = StringField(_l("Group name"), validators=[DataRequired(message=_l("A group name is required.")),
                                                         Length(max=256)])
 
 
 class GroupMemberForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
-    email = StringField("Member's email", validators=EMAIL)
+    email = StringField(_l("Member's email"), validators=EMAIL)
 
 
 class PolicyForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
-    mfa_required = BooleanField("Require a second factor (authenticator app or security key) to enter this account")
-    invitation_ttl_days = IntegerField("Invitation validity (days)", validators=[
-        InputRequired(message="Enter a number of days."),
-        NumberRange(min=1, max=90, message="Enter a whole number of days from 1 to 90.")])
-    allowed_email_domains = StringField("Allowed email domains (separated by spaces or commas; empty: any)",
+    mfa_required = BooleanField(_l("Require a second factor (authenticator app or security key) to enter this account"))
+    invitation_ttl_days = IntegerField(_l("Invitation validity (days)"), validators=[
+        InputRequired(message=_l("Enter a number of days.")),
+        NumberRange(min=1, max=90, message=_l("Enter a whole number of days from 1 to 90."))])
+    allowed_email_domains = StringField(_l("Allowed email domains (separated by spaces or commas; empty: any)"),
                                         validators=[Length(max=4000)])
 
     def domains(self) -> list[str]:
@@ -116,18 +142,19 @@ class PolicyForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
 
 
 class TokenForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
-    description = StringField("Description (e.g. Okta, Entra ID)", validators=[Length(max=200)])
+    description = StringField(_l("Description (e.g. Okta, Entra ID)"), validators=[Length(max=200)])
 
 
 class ClientForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
-    name = StringField("Application name", validators=[DataRequired(message="A name is required."),
+    name = StringField(_l("Application name"), validators=[DataRequired(message=_l("A name is required.")),
                                                       Length(max=200)])
-    redirect_uris = TextAreaField("Redirect URIs (one per line)",
-                                  validators=[DataRequired(message="At least one redirect URI is required.")])
-    kind = RadioField("Client type", choices=choices([("confidential", "Confidential (a server; gets a secret)"),
-                                                      ("public", "Public (a browser or mobile app; uses PKCE)")]),
+    redirect_uris = TextAreaField(_l("Redirect URIs (one per line)"),
+                                  validators=[DataRequired(message=_l("At least one redirect URI is required."))])
+    kind = RadioField(_l("Client type"), choices=choices([
+        ("confidential", _l("Confidential (a server; gets a secret)")),
+        ("public", _l("Public (a browser or mobile app; uses PKCE)"))]),
                       default="confidential")
-    backchannel_logout_uri = StringField("Back-channel logout URI (optional)", validators=[Optional(),
+    backchannel_logout_uri = StringField(_l("Back-channel logout URI (optional)"), validators=[Optional(),
                                                                                          Length(max=2048)])
 
     def uris(self) -> list[str]:
@@ -137,12 +164,12 @@ class ClientForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
 class ClientEditForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     """An application's name and addresses after creation; its type and secret have their own actions."""
 
-    name = StringField("Application name", validators=[DataRequired(message="A name is required."),
+    name = StringField(_l("Application name"), validators=[DataRequired(message=_l("A name is required.")),
                                                       Length(max=200)])
-    redirect_uris = TextAreaField("Redirect URIs (one per line)",
-                                  validators=[DataRequired(message="At least one redirect URI is required.")])
-    post_logout_redirect_uris = TextAreaField("Post-logout redirect URIs (one per line, optional)")
-    backchannel_logout_uri = StringField("Back-channel logout URI (optional)", validators=[Optional(),
+    redirect_uris = TextAreaField(_l("Redirect URIs (one per line)"),
+                                  validators=[DataRequired(message=_l("At least one redirect URI is required."))])
+    post_logout_redirect_uris = TextAreaField(_l("Post-logout redirect URIs (one per line, optional)"))
+    backchannel_logout_uri = StringField(_l("Back-channel logout URI (optional)"), validators=[Optional(),
                                                                                          Length(max=2048)])
 
     @staticmethod
@@ -156,7 +183,7 @@ class AuditFilterForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     class Meta:
         csrf = False
 
-    actor = StringField("Actor (email or id)", validators=[Optional(), Length(max=320)])
-    action = SelectField("Action", choices=[], validators=[Optional()])
-    since = DateField("From", validators=[Optional()])
-    until = DateField("To (inclusive)", validators=[Optional()])
+    actor = StringField(_l("Actor (email or id)"), validators=[Optional(), Length(max=320)])
+    action = SelectField(_l("Action"), choices=[], validators=[Optional()])
+    since = DateField(_l("From"), validators=[Optional()])
+    until = DateField(_l("To (inclusive)"), validators=[Optional()])

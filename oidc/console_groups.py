@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
+from flask_babel import gettext as _
 
 from models import console_queries, directory_groups, groups
 from models.errors import NotFoundError, RosterError
@@ -25,7 +26,7 @@ def groups_list(account: Account) -> Any:
         except RosterError as exc:
             field_error(form, exc, "display_name")
         else:
-            return back("console.group", f"Group {group.display_name} created.", group_id=group.id)
+            return back("console.group", _("Group %(group)s created.", group=group.display_name), group_id=group.id)
     return render("console/groups.html", 400 if form.is_submitted() else 200, form=form,
                   groups=console_queries.groups_with_counts(account))
 
@@ -56,7 +57,8 @@ def rename_group(account: Account, group_id: str) -> Any:
         except RosterError as exc:
             field_error(form, exc, "display_name")
         else:
-            return back("console.group", f"The group is now called {renamed.display_name}.", group_id=group_id)
+            return back("console.group", _("The group is now called %(group)s.", group=renamed.display_name),
+                        group_id=group_id)
     return _group_page(account, group_id, rename=form, status=400)
 
 
@@ -65,11 +67,11 @@ def rename_group(account: Account, group_id: str) -> Any:
 def delete_group(account: Account, group_id: str) -> Any:
     found = directory_groups.find_group(account, group_id)
     if request.method == "GET":
-        return render("console/confirm.html", title=f"Delete the group {found.display_name}?",
-                      message="Its members stay in the account; they only leave this group.",
-                      button="Delete the group", cancel=("console.group", {"group_id": group_id}))
+        return render("console/confirm.html", title=_("Delete the group %(group)s?", group=found.display_name),
+                      message=_("Its members stay in the account; they only leave this group."),
+                      button=_("Delete the group"), cancel=("console.group", {"group_id": group_id}))
     groups.delete_group(found, by=actor())
-    return back("console.groups_list", f"Group {found.display_name} deleted.")
+    return back("console.groups_list", _("Group %(group)s deleted.", group=found.display_name))
 
 
 @bp.post("/<account_id>/groups/<group_id>/members")
@@ -84,8 +86,8 @@ def add_group_member(account: Account, group_id: str) -> Any:
         except NotFoundError as exc:
             field_error(form, exc, "email")
         else:
-            return back("console.group", f"{membership.user.email} is now in {found.display_name}.",
-                        group_id=group_id)
+            return back("console.group", _("%(email)s is now in %(group)s.", email=membership.user.email,
+                                           group=found.display_name), group_id=group_id)
     return _group_page(account, group_id, add=form, status=400)
 
 
@@ -95,4 +97,5 @@ def remove_group_member(account: Account, group_id: str, membership_id: str) -> 
     found = directory_groups.find_group(account, group_id)
     membership = console_queries.membership_in(account, membership_id)
     groups.remove_members(found, [membership.id], by=actor())
-    return back("console.group", f"{membership.user.email} left {found.display_name}.", group_id=group_id)
+    return back("console.group", _("%(email)s left %(group)s.", email=membership.user.email, group=found.display_name),
+                group_id=group_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, request
+from flask_babel import gettext as _
 
 from models import accounts, clients, console_queries, scim_tokens
 from models.deployment import Deployment
@@ -21,7 +22,7 @@ from .forms import field_error
 
 
 def scim_base_url() -> str:
-    return Deployment.of(current_app).settings.issuer + "/scim/v2"
+    return Deployment.of(current_app).settings.scim_base_url
 
 
 def _settings(account: Account, policy: PolicyForm | None = None, token: TokenForm | None = None,
@@ -53,7 +54,7 @@ def policy(account: Account) -> Any:
         except RosterError as exc:
             field_error(form, exc, "allowed_email_domains")
         else:
-            return back("console.settings", "The account's policy is saved.")
+            return back("console.settings", _("The account's policy is saved."))
     return _settings(account, policy=form, status=400)
 
 
@@ -64,17 +65,18 @@ def create_token(account: Account) -> Any:
     if not form.validate_on_submit():
         return _settings(account, token=form, status=400)
     token, secret = scim_tokens.create_token(account, description=form.description.data or "", by=actor())
-    return render("console/secret.html", title="SCIM token created",
-                  lead="Copy this token now into your directory (Okta, Entra ID) with the SCIM base URL: "
-                       "it is shown this once.",
-                  secret=secret, secret_label="SCIM token", extra=[("SCIM base URL", scim_base_url())])
+    return render("console/secret.html", title=_("SCIM token created"),
+                  lead=_("Copy this token now into your directory (Okta, Entra ID) with the SCIM base URL: "
+                         "it is shown this once."),
+                  secret=secret, secret_label=_("SCIM token"), extra=[(_("SCIM base URL"), scim_base_url())])
 
 
 @bp.post("/<account_id>/settings/tokens/<token_id>/revoke")
 @admin_view
 def revoke_token(account: Account, token_id: str) -> Any:
     token = scim_tokens.revoke_token(account, token_id, by=actor())
-    return back("console.settings", f"SCIM token {token.hint}… is revoked; the directory using it is cut off.")
+    return back("console.settings", _("SCIM token %(hint)s… is revoked; the directory using it is cut off.",
+                                      hint=token.hint))
 
 
 @bp.post("/<account_id>/settings/clients")
@@ -89,11 +91,11 @@ def create_client(account: Account) -> Any:
         except RosterError as exc:
             field_error(form, exc, "redirect_uris")
         else:
-            extra = [("Client ID", client.client_id)]
-            return render("console/secret.html", title=f"Application {client.name} registered",
-                          lead="Copy the client secret now: it is shown this once." if secret else
-                               "A public client has no secret: it must use PKCE.",
-                          secret=secret, secret_label="Client secret", extra=extra)
+            extra = [(_("Client ID"), client.client_id)]
+            return render("console/secret.html", title=_("Application %(name)s registered", name=client.name),
+                          lead=_("Copy the client secret now: it is shown this once.") if secret else
+                               _("A public client has no secret: it must use PKCE."),
+                          secret=secret, secret_label=_("Client secret"), extra=extra)
     return _settings(account, client=form, status=400)
 
 
@@ -103,9 +105,9 @@ def rotate_secret(account: Account, client_id: str) -> Any:
     client = console_queries.client_in(account, client_id)
     with refusal_goes_back("console.settings"):
         secret = clients.rotate_secret(client, actor())
-    return render("console/secret.html", title=f"New secret for {client.name}",
-                  lead="The old secret stopped working. Copy the new one now: it is shown this once.",
-                  secret=secret, secret_label="Client secret", extra=[("Client ID", client.client_id)])
+    return render("console/secret.html", title=_("New secret for %(name)s", name=client.name),
+                  lead=_("The old secret stopped working. Copy the new one now: it is shown this once."),
+                  secret=secret, secret_label=_("Client secret"), extra=[(_("Client ID"), client.client_id)])
 
 
 @bp.route("/<account_id>/settings/clients/<client_id>", methods=["GET", "POST"])
@@ -126,7 +128,7 @@ def edit_client(account: Account, client_id: str) -> Any:
         except RosterError as exc:
             field_error(form, exc, "redirect_uris")
         else:
-            return back("console.settings", f"Application {form.name.data} is saved.")
+            return back("console.settings", _("Application %(name)s is saved.", name=form.name.data))
     return render("console/client.html", 400, client=client, form=form)
 
 
@@ -135,8 +137,8 @@ def edit_client(account: Account, client_id: str) -> Any:
 def delete_client(account: Account, client_id: str) -> Any:
     client = console_queries.client_in(account, client_id)
     if request.method == "GET":
-        return render("console/confirm.html", title=f"Delete the application {client.name}?",
-                      message="Its tokens stop working at once and nobody can sign in to it any more.",
-                      button="Delete the application", cancel=("console.settings", {}))
+        return render("console/confirm.html", title=_("Delete the application %(name)s?", name=client.name),
+                      message=_("Its tokens stop working at once and nobody can sign in to it any more."),
+                      button=_("Delete the application"), cancel=("console.settings", {}))
     clients.delete_client(client, actor())
-    return back("console.settings", f"Application {client.name} deleted.")
+    return back("console.settings", _("Application %(name)s deleted.", name=client.name))

@@ -5,21 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _
 
 from models import console_queries, invitations, members
 from models.deployment import Deployment
 from models.errors import NotFoundError, RosterError
+from models.i18n import N_
 from models.tenancy import Account
 
 from .console_base import actor, admin_view, bp, page_number, render
-from .console_forms import BulkInviteForm, CreateUserForm, WizardForm, choices
+from .console_forms import BulkInviteForm, CreateUserForm, WizardForm, choices, sub_account_choices
 from .forms import field_error
 
-TABS = {"active": "Active", "pending": "Pending invitations", "deactivated": "Deactivated",
-        "attention": "Needs attention"}
+TABS = {"active": N_("Active"), "pending": N_("Pending invitations"), "deactivated": N_("Deactivated"),
+        "attention": N_("Needs attention")}
 STEPS = ("general", "groups", "summary")
-OUTCOMES = {"invited": "Invited", "added": "Added (has a user already)", "already_member": "Already a member",
-            "already_invited": "Already invited", "rejected": "Rejected"}
+OUTCOMES = {"invited": N_("Invited"), "added": N_("Added (has a user already)"),
+            "already_member": N_("Already a member"), "already_invited": N_("Already invited"),
+            "rejected": N_("Rejected")}
 
 
 @bp.get("/<account_id>/users")
@@ -38,7 +41,8 @@ def users(account: Account) -> Any:
     else:
         page = console_queries.members_page(account, tab, search, number)
         groups = console_queries.groups_of(page.rows)
-    return render("console/users.html", tab=tab, tabs=TABS, search=search, page=page, groups=groups,
+    tabs = {key: _(label) for key, label in TABS.items()}
+    return render("console/users.html", tab=tab, tabs=tabs, search=search, page=page, groups=groups,
                   reasons=console_queries.REASONS, effective_status=invitations.effective_status)
 
 
@@ -49,7 +53,7 @@ def _step_valid(form: WizardForm, step: str) -> bool:
     names = form.GENERAL if step == "general" else ("groups",)
     valid = all([getattr(form, name).validate(form) for name in names])
     if step == "groups" and form.groups.choices and not form.groups.data:
-        form.groups.errors = [*form.groups.errors, "Choose one or more groups."]
+        form.groups.errors = [*form.groups.errors, _("Choose one or more groups.")]
         valid = False
     return valid
 
@@ -59,6 +63,7 @@ def _step_valid(form: WizardForm, step: str) -> bool:
 def add_user(account: Account) -> Any:
     form = WizardForm()
     form.groups.choices = choices(console_queries.group_choices(account))
+    form.sub_accounts.choices = sub_account_choices(account)
     step = form.step.data if form.step.data in STEPS else "general"
     if not form.is_submitted():
         return _wizard(form, "general")
@@ -73,23 +78,26 @@ def add_user(account: Account) -> Any:
         result = invitations.invite(account, form.email.data or "", given_name=form.given_name.data or "",
                                     family_name=form.family_name.data or "", role=form.role.data,
                                     preset=None if form.role.data == "admin" else form.preset.data,
-                                    groups=form.groups.data or [], by=actor(),
-                                    deployment=Deployment.of(current_app))
+                                    groups=form.groups.data or [], sub_account_scope=form.sub_accounts.data or None,
+                                    by=actor(), deployment=Deployment.of(current_app))
     except RosterError as exc:
         field_error(form, exc, "email")
         return _wizard(form, "groups" if exc.field == "groups" else "general", 400)
     if result.outcome == "added":
-        flash(f"{result.email} already has a user: they are a member of {account.name} now and were notified.")
+        flash(_("%(email)s already has a user: they are a member of %(account)s now and were notified.",
+                email=result.email, account=account.name))
         return redirect(url_for("console.users", account_id=account.id))
-    flash(f"Invitation sent to {result.email}.")
+    flash(_("Invitation sent to %(email)s.", email=result.email))
     return redirect(url_for("console.users", account_id=account.id, tab="pending"))
 
 
 def _wizard(form: WizardForm, step: str, status: int = 200) -> Any:
     form.step.data = step
     chosen = {c.value: c.label for c in form.groups.choices or []}
+    scope = {c.value: c.label for c in form.sub_accounts.choices or []}
     return render("console/wizard.html", status, form=form, step=step, steps=STEPS,
-                  chosen_groups=[chosen[g] for g in form.groups.data or [] if g in chosen])
+                  chosen_groups=[chosen[g] for g in form.groups.data or [] if g in chosen],
+                  chosen_sub_accounts=[scope[a] for a in form.sub_accounts.data or [] if a in scope])
 
 
 # ----------------------------------------------------------------- bulk invite (R5)
@@ -100,7 +108,7 @@ def _wizard(form: WizardForm, step: str, status: int = 200) -> Any:
 def bulk_invite(account: Account) -> Any:
     form = BulkInviteForm()
     form.groups.choices = choices(console_queries.group_choices(account))
-    form.sub_accounts.choices = choices((a.id, a.name) for a in console_queries.sub_accounts(account))
+    form.sub_accounts.choices = sub_account_choices(account)
     results = None
     if form.validate_on_submit():
         try:
@@ -113,7 +121,12 @@ def bulk_invite(account: Account) -> Any:
             field_error(form, exc, "emails")
         else:
             invited = sum(r.outcome in ("invited", "added") for r in results)
-            flash(f"{invited} of {len(results)} invited; each email's result is below.")
+            flash(_("%(invited)s of %(count)s invited; each email's result is below.", invited=invited,
+                    count=len(results)))
+            # a fresh form: the results list each address, and a second click must not invite them again
+            offered = form.groups.choices, form.sub_accounts.choices
+            form = BulkInviteForm(formdata=None)
+            form.groups.choices, form.sub_accounts.choices = offered
     status = 400 if form.is_submitted() and results is None else 200
     return render("console/bulk.html", status, form=form, results=results, outcomes=OUTCOMES)
 
@@ -126,19 +139,21 @@ def bulk_invite(account: Account) -> Any:
 def create_user(account: Account) -> Any:
     form = CreateUserForm()
     form.groups.choices = choices(console_queries.group_choices(account))
+    form.sub_accounts.choices = sub_account_choices(account)
     if form.validate_on_submit():
         try:
             added = members.add_user(account, form.email.data or "", given_name=form.given_name.data or "",
                                      family_name=form.family_name.data or "", role=form.role.data,
                                      preset=None if form.role.data == "admin" else form.preset.data,
-                                     groups=form.groups.data or [], temporary_password=True, by=actor(),
-                                     deployment=Deployment.of(current_app))
+                                     groups=form.groups.data or [], sub_account_scope=form.sub_accounts.data or None,
+                                     temporary_password=True, by=actor(), deployment=Deployment.of(current_app))
         except (RosterError, NotFoundError) as exc:
             field_error(form, exc, "email")
         else:
             if added.temporary_password is None:
-                flash(f"{added.user.email} already has a user: they are a member now and were notified.")
+                flash(_("%(email)s already has a user: they are a member now and were notified.",
+                        email=added.user.email))
             else:
-                flash(f"Created {added.user.email}; their temporary password was mailed to them.")
+                flash(_("Created %(email)s; their temporary password was mailed to them.", email=added.user.email))
             return render("console/created.html", added=added)
     return render("console/create_user.html", 400 if form.is_submitted() else 200, form=form)

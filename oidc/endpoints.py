@@ -7,6 +7,7 @@ from typing import Any
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from flask import current_app, jsonify, make_response, render_template, request
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
 from . import provider, web_session
@@ -52,7 +53,7 @@ def end_session() -> Any:
     try:
         validated = server.validate_endpoint_request("end_session")
     except OAuth2Error as error:
-        return render_template("message.html", title="This sign-out link is not valid",
+        return render_template("message.html", title=_("This sign-out link is not valid"),
                                message=error.description or error.error, kind="error"), 400
     form = FlaskForm()
     if request.method != "POST" or not form.validate_on_submit():
@@ -61,6 +62,7 @@ def end_session() -> Any:
                                signed_in=web_session.current_session() is not None)
     result = server.create_endpoint_response("end_session", validated)
     response = result if result is not None else make_response(render_template(
-        "message.html", title="You are signed out", message="You have been signed out of Roster.", kind="success"))
+        "message.html", title=_("You are signed out"), message=_("You have been signed out of Roster."),
+        kind="success"))
     web_session.sign_out(response)
     return response

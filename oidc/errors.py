@@ -18,10 +18,12 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
+from flask_babel import gettext as _
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from models.database import DatabaseUnavailableError
+from models.i18n import N_
 
 from . import input_check, unavailable
 from .pages import page_headers
@@ -32,11 +34,13 @@ JSON_PREFIXES = ("/oauth/", "/.well-known/")
 BROWSER_ENDPOINTS = frozenset({"oauth.authorize", "oauth.end_session"})
 
 PAGES = {
-    403: ("Not allowed", "You may not open this page. If you think you should, ask an admin of your account."),
-    404: ("Page not found", "There is no page at this address. Check the link, or start from Roster's home page."),
-    405: ("This action is not possible here", "This page does not accept this kind of request."),
-    413: ("The request is too large", "What was sent is larger than Roster accepts. Send less at a time."),
-    500: ("Something went wrong", "Roster could not complete this request; it has been logged. Try again shortly."),
+    403: (N_("Not allowed"), N_("You may not open this page. If you think you should, ask an admin of your account.")),
+    404: (N_("Page not found"),
+          N_("There is no page at this address. Check the link, or start from Roster's home page.")),
+    405: (N_("This action is not possible here"), N_("This page does not accept this kind of request.")),
+    413: (N_("The request is too large"), N_("What was sent is larger than Roster accepts. Send less at a time.")),
+    500: (N_("Something went wrong"),
+          N_("Roster could not complete this request; it has been logged. Try again shortly.")),
 }
 
 
@@ -111,6 +115,7 @@ def error_page(exc: HTTPException) -> Response:
     code = exc.code or 500
     title, message = PAGES.get(code, (exc.name, exc.description or exc.name))
     try:
+        title, message = _(title), _(message)
         body = render_template("message.html", title=title, message=message, kind="error")
     except Exception:  # the page must not fail for the reason the request did (the database, say)
         log.exception("rendering an error page failed")

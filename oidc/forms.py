@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, RadioField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
@@ -10,26 +12,30 @@ from models.errors import RosterError
 
 
 def field_error(form: FlaskForm, error: RosterError, default: str | None = None) -> None:
-    """Show a domain refusal next to the field it names, else next to ``default``, else above the form."""
+    """Show a domain refusal next to the field it names, else next to ``default``, else above the form.
+
+    The message is translated when the catalogue has it (every fixed message of the domain is extracted).
+    """
+    message = _(error.message)
     target = getattr(form, error.field or "", None)
     if target is None or not hasattr(target, "errors"):
         target = getattr(form, default) if default else None
     if target is None:
-        form.form_errors.append(error.message)
+        form.form_errors.append(message)
     else:
-        target.errors = [*target.errors, error.message]
+        target.errors = [*target.errors, message]
 
 
 class RegistrationForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     """Accepting an invitation as a new person (R2): name, password, terms."""
 
-    given_name = StringField("First name", validators=[DataRequired(), Length(max=200)])
-    family_name = StringField("Last name", validators=[DataRequired(), Length(max=200)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
-    confirm = PasswordField("Repeat the password", validators=[DataRequired(), EqualTo("password",
-                            message="The two passwords differ.")])
-    accept_terms = BooleanField("I accept the terms of use", validators=[DataRequired(
-        message="Accept the terms of use to register.")])
+    given_name = StringField(_l("First name"), validators=[DataRequired(), Length(max=200)])
+    family_name = StringField(_l("Last name"), validators=[DataRequired(), Length(max=200)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
+    confirm = PasswordField(_l("Repeat the password"), validators=[DataRequired(), EqualTo("password",
+                            message=_l("The two passwords differ."))])
+    accept_terms = BooleanField(_l("I accept the terms of use"), validators=[DataRequired(
+        message=_l("Accept the terms of use to register."))])
 
 
 class JoinForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
@@ -37,42 +43,42 @@ class JoinForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
-    email = StringField("Email", validators=[DataRequired(), Length(max=320)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    email = StringField(_l("Email"), validators=[DataRequired(), Length(max=320)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
 
 
 class CodeForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     """A code from an authenticator app, or a recovery code."""
 
-    code = StringField("Code", validators=[DataRequired(), Length(max=64)])
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=64)])
 
 
 class FirstLoginForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     """R8: a person created with a temporary password accepts the terms and chooses their own."""
 
-    new_password = PasswordField("New password", validators=[DataRequired(), Length(max=1024)])
-    confirm = PasswordField("Repeat the new password", validators=[DataRequired(), EqualTo(
-        "new_password", message="The two passwords differ.")])
-    accept_terms = BooleanField("I accept the terms of use", validators=[DataRequired(
-        message="Accept the terms of use to continue.")])
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024)])
+    confirm = PasswordField(_l("Repeat the new password"), validators=[DataRequired(), EqualTo(
+        "new_password", message=_l("The two passwords differ."))])
+    accept_terms = BooleanField(_l("I accept the terms of use"), validators=[DataRequired(
+        message=_l("Accept the terms of use to continue."))])
 
 
 class TermsForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     """R8 for a person whose operator set their real password: the terms only."""
 
-    accept_terms = BooleanField("I accept the terms of use", validators=[DataRequired(
-        message="Accept the terms of use to continue.")])
+    accept_terms = BooleanField(_l("I accept the terms of use"), validators=[DataRequired(
+        message=_l("Accept the terms of use to continue."))])
 
 
 class ForgotPasswordForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
-    email = StringField("Email", validators=[DataRequired(), Length(max=320)])
+    email = StringField(_l("Email"), validators=[DataRequired(), Length(max=320)])
 
 
 class ResetPasswordForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
-    password = PasswordField("New password", validators=[DataRequired(), Length(max=1024)])
-    confirm = PasswordField("Repeat the new password", validators=[DataRequired(), EqualTo(
-        "password", message="The two passwords differ.")])
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024)])
+    confirm = PasswordField(_l("Repeat the new password"), validators=[DataRequired(), EqualTo(
+        "password", message=_l("The two passwords differ."))])
 
 
 class AccountChoiceForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
-    account = RadioField("Account", validators=[DataRequired(message="Choose an account.")], choices=[])
+    account = RadioField(_l("Account"), validators=[DataRequired(message=_l("Choose an account."))], choices=[])

@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from models import clock, invitations, signin
 from models.deployment import Deployment
 from models.errors import InvalidInputError, PolicyViolationError
+from models.i18n import N_
 from models.tenancy import Account, Membership, User
 
 from . import links, web_session
@@ -20,11 +22,11 @@ bp = Blueprint("pages", __name__, template_folder="templates", static_folder="st
 
 # R3: a link that cannot be used says which way it failed
 REFUSED = {
-    "invalid": ("This invitation link is not valid", 404),
-    "expired": ("This invitation has expired", 410),
-    "revoked": ("This invitation was revoked", 410),
-    "accepted": ("This invitation has been used already", 410),
-    "resent": ("This invitation link was replaced by a newer one", 410),
+    "invalid": (N_("This invitation link is not valid"), 404),
+    "expired": (N_("This invitation has expired"), 410),
+    "revoked": (N_("This invitation was revoked"), 410),
+    "accepted": (N_("This invitation has been used already"), 410),
+    "resent": (N_("This invitation link was replaced by a newer one"), 410),
 }
 
 
@@ -54,10 +56,10 @@ bp.after_request(page_headers)
 def _refusal(view: invitations.InvitationView) -> tuple[str, int]:
     """The page of a link that cannot be used: which way it failed, and the way on (R3)."""
     title, code = REFUSED[view.status]
-    message = invitations.refusal(view.status, view.account.name if view.account else None)
+    message = invitations.refusal(view.status, view.account.name if view.account else None, _)
     hint = view.invitation.email if view.invitation is not None and view.status == "accepted" else None
-    return render_template("message.html", title=title, message=message, kind="error",
-                           link=(url_for("signin.login", login_hint=hint), "Sign in")), code
+    return render_template("message.html", title=_(title), message=message, kind="error",
+                           link=(url_for("signin.login", login_hint=hint), _("Sign in"))), code
 
 
 def _landing(membership: Membership) -> str:
@@ -111,16 +113,18 @@ def accept_invitation(token: str) -> tuple[str, int] | str | WerkzeugResponse:
                 amr = ["pwd"]
                 response = redirect(_onward(user, membership, view.account, amr, clock.now()))
                 web_session.begin(user, account_id=None, amr=amr, response=response)
-                flash(f"Welcome to {view.account.name}: you are registered, signed in and a member now.")
+                flash(_("Welcome to %(account)s: you are registered, signed in and a member now.",
+                        account=view.account.name))
                 return response
             live = web_session.current_session()
             if live is not None and live.user_id == user.id:
-                flash(f"Welcome to {view.account.name}: you are a member now.")
+                flash(_("Welcome to %(account)s: you are a member now.", account=view.account.name))
                 return redirect(_onward(user, membership, view.account, list(live.amr), live.started_at))
-            return render_template("message.html", title=f"Welcome to {view.account.name}",
-                                   message=f"You are now a member of {view.account.name}. Sign in to use it.",
+            return render_template("message.html", title=_("Welcome to %(account)s", account=view.account.name),
+                                   message=_("You are now a member of %(account)s. Sign in to use it.",
+                                             account=view.account.name),
                                    kind="success", link=(url_for("signin.login", login_hint=view.invitation.email,
-                                                                 next=_landing(membership)), "Sign in"))
+                                                                 next=_landing(membership)), _("Sign in")))
     status = 400 if form.is_submitted() else 200
     live = web_session.current_session()
     invited = Membership.get_or_none(Membership.id == view.invitation.membership_id)

@@ -6,16 +6,17 @@ each action is a POST with a CSRF token and ends with a flashed message.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-import zoneinfo
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import force_locale, get_locale, ngettext
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from models import members, profile, sessions
+from models import i18n, members, profile, sessions, user_agents
 from models.errors import RosterError
+from models.i18n import N_
 from models.tenancy import Account, Membership, User
 
 from . import web_session
@@ -49,78 +50,40 @@ def viewer() -> User:
     return found
 
 
-# --- shown in the person's time zone and date format ---------------------------
-
-_DATE_PATTERNS = {
-    "YYYY-MM-DD": "%Y-%m-%d",
-    "DD/MM/YYYY": "%d/%m/%Y",
-    "MM/DD/YYYY": "%m/%d/%Y",
-    "DD.MM.YYYY": "%d.%m.%Y",
-}
-
-
-def local_time(value: dt.datetime | None, user: User | None = None, *, time: bool = True) -> str:
-    """A stored (naive UTC) time in ``user``'s time zone and date format, e.g. ``31.01.2026 10:15 CET``."""
-    if value is None:
-        return ""
-    user = user or viewer()
-    try:
-        zone = zoneinfo.ZoneInfo(user.timezone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = zoneinfo.ZoneInfo("UTC")
-    local = value.replace(tzinfo=dt.UTC).astimezone(zone)
-    pattern = user.date_format or "YYYY-MM-DD"
-    day = local.strftime(_DATE_PATTERNS.get(pattern, "%Y-%m-%d"))
-    return f"{day} {local.strftime('%H:%M %Z')}" if time else day
-
-
-@bp.app_template_filter("profile_time")
-def _localtime_filter(value: dt.datetime | None, time: bool = True) -> str:
-    return local_time(value, time=time)
-
-
 # --- sessions as a person reads them --------------------------------------------
 
 # RFC 8176 amr values in words
-METHODS = {"pwd": "password", "otp": "authenticator app or recovery code", "hwk": "security key", "swk": "passkey"}
-_BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
-             ("Chromium/", "Chromium"), ("Safari/", "Safari"))
-_SYSTEMS = (("Windows", "Windows"), ("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iPadOS"),
-            ("CrOS", "ChromeOS"), ("Mac OS X", "macOS"), ("Macintosh", "macOS"), ("Linux", "Linux"))
+METHODS = {"pwd": N_("password"), "otp": N_("authenticator app or recovery code"), "hwk": N_("security key"),
+           "swk": N_("passkey")}
 
 
 def device(user_agent: str) -> str:
-    """``Browser on OS`` from a User-Agent header, simply (the header is the browser's word, not proof)."""
-    browser = next((name for token, name in _BROWSERS if token in user_agent), None)
-    system = next((name for token, name in _SYSTEMS if token in user_agent), None)
-    if browser is None and system is None:
-        return "Unknown device"
-    if browser is None:
-        return f"A browser on {system}"
-    return f"{browser} on {system}" if system else browser
+    """``Browser on OS`` from a User-Agent header, in the page's language (models.user_agents reads it)."""
+    return user_agents.describe(user_agent, _)
 
 
 def methods(amr: list[str] | None) -> str:
-    words = [METHODS[v] for v in amr or [] if v in METHODS]
-    return ", ".join(words) if words else "unknown"
+    words = [_(METHODS[v]) for v in amr or [] if v in METHODS]
+    return ", ".join(words) if words else _("unknown")
 
 
 END_REASONS = {
-    "signed_out": "signed out",
-    "ended_by_user": "ended from the Sessions page",
-    "idle_timeout": "unused for too long",
-    "expired": "too old",
-    "replaced": "another person signed in",
-    "user_disabled": "user disabled",
-    "password_changed": "password changed",
-    "password_reset": "password reset",
-    "membership_deactivated": "access to the account deactivated",
-    "membership_removed": "removed from the account",
+    "signed_out": N_("signed out"),
+    "ended_by_user": N_("ended from the Sessions page"),
+    "idle_timeout": N_("unused for too long"),
+    "expired": N_("too old"),
+    "replaced": N_("another person signed in"),
+    "user_disabled": N_("user disabled"),
+    "password_changed": N_("password changed"),
+    "password_reset": N_("password reset"),
+    "membership_deactivated": N_("access to the account deactivated"),
+    "membership_removed": N_("removed from the account"),
 }
 
 
 def end_reason(reason: str | None) -> str:
-    return END_REASONS.get(reason or "", re.sub(r"[_-]+", " ", reason or "ended"))
+    known = END_REASONS.get(reason or "")
+    return _(known) if known else re.sub(r"[_-]+", " ", reason or _("ended"))
 
 
 # --- pages ----------------------------------------------------------------------
@@ -132,11 +95,13 @@ def general() -> Any:
     user = viewer()
     form = GeneralForm(obj=None if request.method == "POST" else user)
     if request.method == "GET":
+        # a language Roster does not ship (set by SCIM, say) shows as the one the page speaks
+        form.locale.data = i18n.supported(user.locale) or str(get_locale())
         for kind, on in profile.notification_settings(user).items():
             getattr(form, f"notify_{kind}").data = on
     if form.validate_on_submit():
         try:
-            profile.update_settings(
+            saved = profile.update_settings(
                 user, given_name=form.given_name.data or "", family_name=form.family_name.data or "",
                 display_name=form.display_name.data or "", timezone=form.timezone.data or "",
                 date_format=form.date_format.data or "", locale=form.locale.data or "",
@@ -144,10 +109,11 @@ def general() -> Any:
         except RosterError as exc:
             field_error(form, exc, "given_name")
         else:
-            return back("profile.general", "Your settings are saved.")
+            with force_locale(i18n.language_of(saved.locale)):  # said in the language just chosen
+                return back("profile.general", _("Your settings are saved."))
     status = 400 if form.is_submitted() else 200
     return render_template("profile/general.html", form=form, user=user, section="general",
-                           title="Profile"), status
+                           title=_("Profile")), status
 
 
 @bp.get("/accounts")
@@ -155,7 +121,7 @@ def general() -> Any:
 def accounts() -> Any:
     user = viewer()
     return render_template("profile/accounts.html", rows=profile.accounts_of(user), form=ConfirmForm(),
-                           section="accounts", title="Accounts")
+                           section="accounts", title=_("Accounts"))
 
 
 def _own_account(account_id: str) -> Account | None:
@@ -169,14 +135,14 @@ def leave(account_id: str) -> Any:
     """GET asks to confirm; POST leaves (R9), or says why not (R1)."""
     account = _own_account(account_id)
     if account is None:
-        return back("profile.accounts", "You are not a member of that account.", "error")
+        return back("profile.accounts", _("You are not a member of that account."), "error")
     form = ConfirmForm()
     if form.validate_on_submit():
         with refusal_goes_back("profile.accounts"):
             members.leave(viewer(), account)
-        return back("profile.accounts", f"You left {account.name}.")
+        return back("profile.accounts", _("You left %(account)s.", account=account.name))
     return render_template("profile/leave.html", account=account, form=form, section="accounts",
-                           title=f"Leave {account.name}")
+                           title=_("Leave %(account)s", account=account.name))
 
 
 @bp.get("/sessions")
@@ -189,7 +155,7 @@ def sessions_page() -> Any:
     return render_template("profile/sessions.html", rows=rows, current_id=live.id, form=ConfirmForm(),
                            device=device, methods=methods, end_reason=end_reason,
                            others=sum(1 for s in rows if s.ended_at is None and s.id != live.id),
-                           section="sessions", title="Sessions")
+                           section="sessions", title=_("Sessions"))
 
 
 @bp.post("/sessions/<session_id>/end")
@@ -200,11 +166,11 @@ def end_session(session_id: str) -> Response:
     if session_id == live.id:
         response = redirect(url_for("signin.login"))
         web_session.sign_out(response, "ended_by_user")
-        flash("You are signed out on this device.")
+        flash(_("You are signed out on this device."))
         return response
     if sessions.end(session_id, "ended_by_user", user=viewer()):
-        return back("profile.sessions_page", "The session is ended: that device is signed out.")
-    return back("profile.sessions_page", "That session was not found or has already ended.", "error")
+        return back("profile.sessions_page", _("The session is ended: that device is signed out."))
+    return back("profile.sessions_page", _("That session was not found or has already ended."), "error")
 
 
 @bp.post("/sessions/end-others")
@@ -214,9 +180,10 @@ def end_other_sessions() -> Response:
     assert live is not None
     count = sessions.end_others(viewer(), live.id)
     if count:
-        return back("profile.sessions_page",
-                    f"Signed out everywhere else: {count} other session{'s' if count != 1 else ''} ended.")
-    return back("profile.sessions_page", "There were no other sessions to end.")
+        return back("profile.sessions_page", ngettext("Signed out everywhere else: %(num)s other session ended.",
+                                                      "Signed out everywhere else: %(num)s other sessions ended.",
+                                                      count))
+    return back("profile.sessions_page", _("There were no other sessions to end."))
 
 
 from . import profile_security  # noqa: E402,F401  (its routes live on this blueprint)

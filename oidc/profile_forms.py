@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
@@ -10,18 +11,19 @@ from models import profile
 
 
 class GeneralForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
-    given_name = StringField("First name", validators=[DataRequired(message="Enter your first name."),
-                                                       Length(max=profile.NAME_MAX)])
-    family_name = StringField("Last name", validators=[Length(max=profile.NAME_MAX)])
-    display_name = StringField("Display name (optional)", validators=[Length(max=profile.NAME_MAX)])
-    timezone = SelectField("Time zone")
+    given_name = StringField(_l("First name"), validators=[DataRequired(message=_l("Enter your first name.")),
+                                                           Length(max=profile.NAME_MAX)])
+    family_name = StringField(_l("Last name"), validators=[Length(max=profile.NAME_MAX)])
+    display_name = StringField(_l("Display name (optional)"), validators=[Length(max=profile.NAME_MAX)])
+    timezone = SelectField(_l("Time zone"))
     date_format = SelectField(
-        "Date format", choices=[SelectChoice(v, text) for v, text in profile.DATE_FORMATS.items()])
-    locale = SelectField("Language", choices=[SelectChoice(v, label) for v, label in profile.LOCALES.items()])
-    news_opt_in = BooleanField("Send me product news")
-    notify_security = BooleanField(profile.EMAIL_NOTIFICATIONS["security"])
-    notify_memberships = BooleanField(profile.EMAIL_NOTIFICATIONS["memberships"])
-    notify_invitations = BooleanField(profile.EMAIL_NOTIFICATIONS["invitations"])
+        _l("Date format"), choices=[SelectChoice(v, text) for v, text in profile.DATE_FORMATS.items()])
+    # each language by its own name, as every site's language list shows it
+    locale = SelectField(_l("Language"), choices=[SelectChoice(v, label) for v, label in profile.LOCALES.items()])
+    news_opt_in = BooleanField(_l("Send me product news"))
+    notify_security = BooleanField(_l(profile.EMAIL_NOTIFICATIONS["security"]))
+    notify_memberships = BooleanField(_l(profile.EMAIL_NOTIFICATIONS["memberships"]))
+    notify_invitations = BooleanField(_l(profile.EMAIL_NOTIFICATIONS["invitations"]))
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -34,21 +36,22 @@ class GeneralForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
 
 
 class PasswordForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
-    current_password = PasswordField("Current password", validators=[DataRequired(
-        message="Enter your current password."), Length(max=1024)])
-    new_password = PasswordField("New password", validators=[DataRequired(message="Enter a new password."),
-                                                             Length(max=1024)])
-    confirm = PasswordField("Repeat the new password", validators=[DataRequired(
-        message="Repeat the new password."), EqualTo("new_password", message="The two passwords differ.")])
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired(
+        message=_l("Enter your current password.")), Length(max=1024)])
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(message=_l("Enter a new password.")),
+                                                                 Length(max=1024)])
+    confirm = PasswordField(_l("Repeat the new password"), validators=[DataRequired(
+        message=_l("Repeat the new password.")), EqualTo("new_password", message=_l("The two passwords differ."))])
 
 
 class TotpConfirmForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
-    code = StringField("Code from the app", validators=[DataRequired(message="Enter the 6-digit code."),
-                                                         Length(max=16)])
+    code = StringField(_l("Code from the app"), validators=[DataRequired(message=_l("Enter the 6-digit code.")),
+                                                             Length(max=16)])
 
 
 class NicknameForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
-    nickname = StringField("Name", validators=[DataRequired(message="Give the key a name."), Length(max=100)])
+    nickname = StringField(_l("Name"), validators=[DataRequired(message=_l("Give the key a name.")),
+                                                   Length(max=100)])
 
 
 class ConfirmForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
@@ -56,7 +59,7 @@ class ConfirmForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
 
 
 class DeleteUserForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
-    password = PasswordField("Your password", validators=[DataRequired(message="Enter your password."),
-                                                          Length(max=1024)])
-    confirm = BooleanField("I understand that my user, my access to every account and my history are deleted "
-                           "for good", validators=[DataRequired(message="Tick the box to confirm.")])
+    password = PasswordField(_l("Your password"), validators=[DataRequired(message=_l("Enter your password.")),
+                                                              Length(max=1024)])
+    confirm = BooleanField(_l("I understand that my user, my access to every account and my history are deleted "
+                              "for good"), validators=[DataRequired(message=_l("Tick the box to confirm."))])

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from models import members, mfa, passkeys, profile
@@ -28,7 +29,7 @@ from .qr import qr_svg
 
 def _rename_form(key: Any) -> NicknameForm:
     form = NicknameForm(prefix=f"key-{key.id}")
-    form.nickname.label.text = f"New name for {key.nickname}"
+    form.nickname.label.text = _("New name for %(key)s", key=key.nickname)
     return form
 
 
@@ -43,7 +44,7 @@ def _security_page(*, password_form: PasswordForm | None = None, renaming: Nickn
         apps=profile.authenticator_apps(user), keys=keys, rename_forms=rename_forms,
         add_key_form=NicknameForm(prefix="new"),
         has_second_factor=mfa.has_second_factor(user), recovery_left=mfa.remaining_recovery_codes(user),
-        section="security", title="Security"), status
+        section="security", title=_("Security")), status
 
 
 @bp.get("/security")
@@ -63,7 +64,7 @@ def change_password() -> Any:
         except RosterError as exc:
             field_error(form, exc, "new_password")
         else:
-            return back("profile.security", "Your password is changed.")
+            return back("profile.security", _("Your password is changed."))
     return _security_page(password_form=form, status=400)
 
 
@@ -83,7 +84,7 @@ def totp() -> Any:
     """GET shows the QR code and key of the enrolment started; POST confirms it with a code."""
     enrolment = factors.totp_enrolment()
     if enrolment is None:
-        return back("profile.security", "Start by choosing “Set up an authenticator app”.", "error")
+        return back("profile.security", _("Start by choosing “Set up an authenticator app”."), "error")
     form = TotpConfirmForm()
     if form.validate_on_submit():
         try:
@@ -93,13 +94,13 @@ def totp() -> Any:
                 form.code.errors = [*form.code.errors, exc.message]
             else:
                 factors.drop_totp_enrolment()
-                return back("profile.security", exc.message, "error")
+                return back("profile.security", _(exc.message), "error")
         else:
-            flash("Your authenticator app is set up. Save your new recovery codes.")
+            flash(_("Your authenticator app is set up. Save your new recovery codes."))
             return _show_recovery_codes(codes)
     status = 400 if form.is_submitted() else 200
     return render_template("profile/totp.html", form=form, qr=qr_svg(enrolment.uri), secret=enrolment.secret,
-                           section="security", title="Set up an authenticator app"), status
+                           section="security", title=_("Set up an authenticator app")), status
 
 
 @bp.post("/security/totp/<credential_id>/remove")
@@ -108,13 +109,14 @@ def totp_remove(credential_id: str) -> Response:
     user = viewer()
     with refusal_goes_back("profile.security"):
         mfa.remove_totp(user, credential_id, Actor.for_user(user))
-    return back("profile.security", "The authenticator app is removed." + _factor_left_note())
+    return back("profile.security", _("The authenticator app is removed.") + _factor_left_note())
 
 
 def _factor_left_note() -> str:
     if mfa.has_second_factor(viewer()):
         return ""
-    return " You have no second factor left, so your recovery codes no longer work."
+    note: str = _("You have no second factor left, so your recovery codes no longer work.")
+    return " " + note
 
 
 # --- security keys and passkeys (WebAuthn) ---------------------------------------------
@@ -133,15 +135,15 @@ def webauthn_register() -> tuple[Response, int]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("credential"), dict):
         factors.drop_challenge()
-        return jsonify(error="The security key's response could not be read; try again."), 400
+        return jsonify(error=_("The security key's response could not be read; try again.")), 400
     nickname = body.get("nickname")
     user = viewer()
     try:
         key = factors.finish_registration(
             user, body["credential"], nickname=nickname if isinstance(nickname, str) and nickname.strip() else None)
     except RosterError as exc:
-        return jsonify(error=exc.message, field=exc.field), 400
-    flash(f"“{key.nickname}” is added: you can use it to sign in.")
+        return jsonify(error=_(exc.message), field=exc.field), 400
+    flash(_("“%(key)s” is added: you can use it to sign in.", key=key.nickname))
     if factors.keep_recovery_codes(user):
         # the first second factor comes with recovery codes (R10), shown once on the next page
         return jsonify(redirect=url_for("profile.new_recovery_codes")), 200
@@ -163,7 +165,7 @@ def webauthn_rename(key_id: str) -> Any:
     user = viewer()
     key = next((k for k in passkeys.list_for(user) if k.id == key_id), None)
     if key is None:
-        return back("profile.security", "This security key was not found.", "error")
+        return back("profile.security", _("This security key was not found."), "error")
     form = _rename_form(key)
     if form.validate_on_submit():
         try:
@@ -171,7 +173,7 @@ def webauthn_rename(key_id: str) -> Any:
         except RosterError as exc:
             form.nickname.errors = [*form.nickname.errors, exc.message]
         else:
-            return back("profile.security", f"The key is renamed to “{renamed.nickname}”.")
+            return back("profile.security", _("The key is renamed to “%(key)s”.", key=renamed.nickname))
     return _security_page(renaming=form, renaming_id=key_id, status=400)
 
 
@@ -181,7 +183,7 @@ def webauthn_remove(key_id: str) -> Response:
     user = viewer()
     with refusal_goes_back("profile.security"):
         passkeys.remove(user, key_id, Actor.for_user(user))
-    return back("profile.security", "The security key is removed." + _factor_left_note())
+    return back("profile.security", _("The security key is removed.") + _factor_left_note())
 
 
 # --- recovery codes, delete my user ------------------------------------------------------
@@ -190,7 +192,7 @@ def webauthn_remove(key_id: str) -> Response:
 def _show_recovery_codes(codes: list[str]) -> str:
     """New recovery codes, on the one page that ever shows them."""
     return render_template("profile/recovery_codes.html", codes=codes, section="security",
-                           title="Your recovery codes")
+                           title=_("Your recovery codes"))
 
 
 @bp.post("/security/recovery-codes")
@@ -198,10 +200,10 @@ def _show_recovery_codes(codes: list[str]) -> str:
 def recovery_codes() -> Any:
     user = viewer()
     if not mfa.has_second_factor(user):
-        return back("profile.security", "Recovery codes come with a second factor: set up an authenticator app or a "
-                    "key first.", "error")
+        return back("profile.security", _("Recovery codes come with a second factor: set up an authenticator app "
+                                          "or a key first."), "error")
     codes = mfa.regenerate_recovery_codes(user)
-    flash("New recovery codes are made; the old ones no longer work.")
+    flash(_("New recovery codes are made; the old ones no longer work."))
     return _show_recovery_codes(codes)
 
 
@@ -219,7 +221,7 @@ def delete_user() -> Any:
         else:
             response = redirect(url_for("signin.login"))
             web_session.sign_out(response, "user_deleted")
-            flash("Your user is deleted. Goodbye.")
+            flash(_("Your user is deleted. Goodbye."))
             return response
     return render_template("profile/delete.html", form=form, accounts=profile.accounts_of(viewer()),
-                           section="security", title="Delete my user"), 400 if form.is_submitted() else 200
+                           section="security", title=_("Delete my user")), 400 if form.is_submitted() else 200

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from blinker import Namespace
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
@@ -81,7 +82,7 @@ def home() -> Any:
         return redirect(url_for("signin.login"))
     if "profile.general" in current_app.view_functions:
         return redirect(url_for("profile.general"))
-    return render_template("message.html", title="You are signed in", message="You are signed in to Roster.",
+    return render_template("message.html", title=_("You are signed in"), message=_("You are signed in to Roster."),
                            kind="success")
 
 
@@ -98,7 +99,7 @@ def login() -> Any:
                                          ip=web_session.client_ip(), hasher=Deployment.of(current_app).hasher)
         except throttle.LockedOutError as exc:
             report("locked")
-            form.form_errors.append(exc.message)
+            form.form_errors.append(_(exc.message))
         except RosterError as exc:
             report("wrong_password")
             field_error(form, exc, "password")
@@ -137,7 +138,7 @@ def second_factor() -> Any:
                                                 secrets=Deployment.of(current_app).secrets)
         except throttle.LockedOutError as exc:
             report("mfa_locked")
-            form.form_errors.append(exc.message)
+            form.form_errors.append(_(exc.message))
         except RosterError as exc:
             report("mfa_failed")
             field_error(form, exc, "code")
@@ -257,17 +258,17 @@ def forgot_password() -> Any:
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         password_reset.request_reset(form.email.data or "", Deployment.of(current_app))
-        return render_template("message.html", title="Check your mail", kind="success",
-                               message="If an active user has this address, a link to reset the password is on "
-                                       "its way. It works once, for one hour.")
+        return render_template("message.html", title=_("Check your mail"), kind="success",
+                               message=_("If an active user has this address, a link to reset the password is on "
+                                         "its way. It works once, for one hour."))
     return render_template("password_forgot.html", form=form), 400 if form.is_submitted() else 200
 
 
 @bp.route(links.PASSWORD_RESET, methods=["GET", "POST"])
 def reset_password(token: str) -> Any:
     if password_reset.find(token) is None:
-        return render_template("message.html", title="This reset link is not valid", kind="error",
-                               message="The link was used already, has expired or is wrong. Ask for a new one."), 410
+        return render_template("message.html", title=_("This reset link is not valid"), kind="error",
+                               message=_("The link was used already, has expired or is wrong. Ask for a new one.")), 410
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
@@ -275,8 +276,8 @@ def reset_password(token: str) -> Any:
         except RosterError as exc:
             field_error(form, exc, "password")
         else:
-            return render_template("message.html", title="Your password is changed", kind="success",
-                                   message="Sign in with your new password. Every other session was signed out.")
+            return render_template("message.html", title=_("Your password is changed"), kind="success",
+                                   message=_("Sign in with your new password. Every other session was signed out."))
     return render_template("password_reset.html", form=form), 400 if form.is_submitted() else 200
 
 

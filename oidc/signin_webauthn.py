@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import jsonify, request, url_for
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from models import passkeys, sessions, signin, throttle
@@ -28,9 +29,9 @@ def _refused(message: str, status: int = 400) -> Response:
 
 @bp.post("/login/mfa/webauthn/options")
 def webauthn_options() -> Any:
-    user, _, _ = second_factor_subject()
+    user, _amr, _pending = second_factor_subject()
     if user is None:
-        return _refused("Your sign-in has expired; start again.", 401)
+        return _refused(gettext("Your sign-in has expired; start again."), 401)
     return factors.authentication_options(user)
 
 
@@ -38,18 +39,22 @@ def webauthn_options() -> Any:
 def webauthn_verify() -> Any:
     user, amr, pending = second_factor_subject()
     if user is None:
-        return _refused("Your sign-in has expired; start again.", 401)
+        return _refused(gettext("Your sign-in has expired; start again."), 401)
     try:
         method = factors.check_security_key(user, request.get_data(as_text=True))
     except throttle.LockedOutError as exc:
         report("mfa_locked")
-        return _refused(exc.message, 429)
+        return _refused(gettext(exc.message), 429)
     except RosterError as exc:
         report("mfa_failed")
-        return _refused(exc.message)
+        return _refused(gettext(exc.message))
     response = finish_second_factor(user, amr, method, pending)
-    return jsonify(redirect=response.headers["Location"]), 200, [
-        ("Set-Cookie", c) for c in response.headers.getlist("Set-Cookie")]
+    answer = jsonify(redirect=response.headers["Location"])
+    # each cookie of the sign-in (the session, the known device) added: a (body, status, headers) tuple would
+    # set them, the last replacing the others
+    for cookie in response.headers.getlist("Set-Cookie"):
+        answer.headers.add("Set-Cookie", cookie)
+    return answer
 
 
 @bp.post("/login/mfa/enrol/webauthn/options")
@@ -68,7 +73,7 @@ def webauthn_register() -> Any:
     try:
         credential = factors.finish_registration(user, request.get_data(as_text=True))
     except RosterError as exc:
-        return _refused(exc.message)
+        return _refused(gettext(exc.message))
     sessions.add_methods(live, signin.amr_with(live.amr, passkeys.amr_method(credential)))
     if factors.keep_recovery_codes(user):
         return jsonify(redirect=url_for("signin.recovery_codes", next=next_target()))

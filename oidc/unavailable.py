@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, current_app, jsonify, make_response, request
+from flask_babel import gettext as _
 from markupsafe import escape
 from werkzeug.wrappers import Response
 
 from models.database import DatabaseUnavailableError
+from models.i18n import N_
 
 from .pages import page_headers
 
@@ -23,7 +25,7 @@ log = logging.getLogger("roster.http")
 
 JSON_ENDPOINTS = frozenset({"oauth.token", "oauth.userinfo", "oauth.revoke", "oauth.introspect",
                             "oidc_discovery.jwks", "oidc_discovery.openid_configuration"})
-TITLE = "Roster is temporarily unavailable"
+TITLE = N_("Roster is temporarily unavailable")
 
 
 def init_app(app: Flask) -> None:
@@ -32,12 +34,14 @@ def init_app(app: Flask) -> None:
 
 def answer(exc: DatabaseUnavailableError) -> Response:
     log.warning("database unavailable: %s", exc.orig)
-    message = f"Roster cannot reach its database just now. Try again in {exc.retry_after} seconds."
     if request.endpoint in JSON_ENDPOINTS:
+        message = f"Roster cannot reach its database just now. Try again in {exc.retry_after} seconds."
         response = jsonify(error="temporarily_unavailable", error_description=message)
         response.status_code = 503
         response.headers["Cache-Control"] = "no-store"
     else:
+        message = _("Roster cannot reach its database just now. Try again in %(seconds)s seconds.",
+                    seconds=exc.retry_after)
         response = page_headers(make_response(_page(message), 503))
     response.headers["Retry-After"] = str(exc.retry_after)
     return response
@@ -45,9 +49,10 @@ def answer(exc: DatabaseUnavailableError) -> Response:
 
 def _page(message: str) -> str:
     """The message page without the template context (whose navigation reads the database)."""
+    title = _(TITLE)
     try:
         return current_app.jinja_env.get_template("message.html").render(
-            title=TITLE, message=message, kind="error", signed_in_user=False, main_nav=[])
+            title=title, message=message, kind="error", signed_in_user=False, main_nav=[])
     except Exception:  # a page must still answer: the bare message
         log.exception("rendering the unavailable page failed")
-        return f"<!doctype html><title>{escape(TITLE)}</title><h1>{escape(TITLE)}</h1><p>{escape(message)}</p>"
+        return f"<!doctype html><title>{escape(title)}</title><h1>{escape(title)}</h1><p>{escape(message)}</p>"

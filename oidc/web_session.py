@@ -16,15 +16,17 @@ from urllib.parse import urlsplit
 
 from flask import current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from models import sessions
+from models import devices, sessions
 from models.security import Session
 from models.tenancy import Membership, User
 
 from .pending_request import KEY, PendingRequest
 
 COOKIE = "roster_session"
+DEVICE_COOKIE = "roster_device"
 PENDING = "signin"
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,9 +80,13 @@ def begin(user: User, *, account_id: str | None, amr: list[str], response: Respo
     session.clear()
     if keep is not None:
         keep.save()
+    device = devices.cookie_value(request.cookies.get(DEVICE_COOKIE))
     row, raw = sessions.start(user, account_id=account_id, amr=amr, ip=client_ip(),
-                              user_agent=request.user_agent.string or "")
+                              user_agent=request.user_agent.string or "", device=device)
     set_cookie(response, raw)
+    # renewed at each sign-in; kept at sign-out, so the browser stays known to the people who used it
+    response.set_cookie(DEVICE_COOKIE, device, httponly=True, samesite="Lax", secure=secure_cookies(), path="/",
+                        max_age=int(devices.LIFETIME.total_seconds()))
     row.user = user
     g.roster_session = row
     return row
@@ -140,12 +146,12 @@ def template_context() -> dict[str, Any]:
     if live is not None:
         views = current_app.view_functions
         if "profile.general" in views:
-            nav.append({"label": "Profile", "url": url_for("profile.general"),
+            nav.append({"label": _("Profile"), "url": url_for("profile.general"),
                         "current": request.blueprint == "profile"})
         if "console.index" in views and Membership.select().where(
                 (Membership.user == live.user_id) & (Membership.role == "admin")
                 & (Membership.status == "active")).exists():
-            nav.append({"label": "Admin console", "url": url_for("console.index"),
+            nav.append({"label": _("Admin console"), "url": url_for("console.index"),
                         "current": request.blueprint == "console"})
     return {"signed_in_user": live is not None, "main_nav": nav}
 

@@ -38,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     "OAUTH_RATE_LIMIT": 6000,
     # the proxies whose X-Forwarded-* headers count; gunicorn's setting and default (client_address.py)
     "FORWARDED_ALLOW_IPS": "127.0.0.1,::1",
+    "TERMS_URL": None,  # the operator's terms of use; unset: Roster's placeholder at /terms (oidc/terms.py)
+    "DNS_NAMESERVERS": None,  # the resolvers that verify domains (models/settings.py); unset: the system's
+    "DNS_TIMEOUT": 3,  # seconds a domain verification waits for DNS
 }
 
 # environment variable → setting; documented in README.md
@@ -62,6 +65,9 @@ ENVIRONMENT = {
     "ROSTER_ARGON2_TIME_COST": "ARGON2_TIME_COST",
     "ROSTER_ARGON2_PARALLELISM": "ARGON2_PARALLELISM",
     "FORWARDED_ALLOW_IPS": "FORWARDED_ALLOW_IPS",
+    "ROSTER_TERMS_URL": "TERMS_URL",
+    "ROSTER_DNS_NAMESERVERS": "DNS_NAMESERVERS",
+    "ROSTER_DNS_TIMEOUT": "DNS_TIMEOUT",
 }
 
 
@@ -102,7 +108,10 @@ def deployment_of(config: dict[str, Any]) -> Deployment:
     argon2 = {key.lower(): config[key] for key in ("ARGON2_MEMORY_KIB", "ARGON2_TIME_COST", "ARGON2_PARALLELISM")
               if config.get(key) not in (None, "")}
     base_url = str(config["BASE_URL"])
-    return Deployment(Settings(secret_key=str(config["SECRET_KEY"]), base_url=base_url, **argon2), PageLinks(base_url))
+    return Deployment(Settings(secret_key=str(config["SECRET_KEY"]), base_url=base_url,
+                               terms_url=str(config.get("TERMS_URL") or "").strip(),
+                               dns_nameservers=str(config.get("DNS_NAMESERVERS") or ""),
+                               dns_timeout=config.get("DNS_TIMEOUT") or 3, **argon2), PageLinks(base_url))
 
 
 def configure_domain(config: dict[str, Any]) -> Deployment:
@@ -149,12 +158,16 @@ def _register_blueprints(app: Flask) -> None:
 
     from oidc import console, discovery, endpoints, pages, profile, provider, signin_webauthn, unavailable, web_session
     from oidc import errors as oidc_errors
+    from oidc import i18n as oidc_i18n
+    from oidc import terms as oidc_terms
 
     from . import health, scim
 
+    oidc_i18n.init_app(app)  # the pages' language (Flask-Babel) and their time filter
     app.register_blueprint(health.bp)
     app.register_blueprint(scim.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(oidc_terms.bp)  # /terms, and the link to the terms every form that asks to accept them shows
     app.register_blueprint(discovery.bp)
     app.register_blueprint(endpoints.bp)
     app.register_blueprint(signin_webauthn.bp)  # the sign-in pages, with their WebAuthn routes

@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-PREFIX = "/scim/v2"
+from models.settings import SCIM_PATH
+
+PREFIX = SCIM_PATH
 ENDPOINTS = {name.lower(): name for name in (
     "Users", "Groups", "Me", "Bulk", ".search", "ServiceProviderConfig", "ResourceTypes", "Schemas")}
 

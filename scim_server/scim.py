@@ -7,6 +7,7 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import BaseConverter
 
+from . import routing
 from .auth import authenticate
 from .bulk import bp as bulk_bp
 from .discovery import bp as discovery_bp
@@ -27,7 +28,7 @@ class ResourceId(BaseConverter):
     regex = "[^/\x00]+"
 
 
-bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
+bp = Blueprint("scim", __name__, url_prefix=routing.PREFIX)
 
 
 @bp.record_once
@@ -66,7 +67,7 @@ def _error(exc: Exception) -> Response:
 @bp.app_errorhandler(HTTPException)
 def _routing_error(exc: HTTPException) -> Response | HTTPException:
     """Unknown paths, wrong methods and oversized bodies under /scim/v2 are SCIM Errors too."""
-    if not request.path.startswith(bp.url_prefix or "/scim/v2"):
+    if not request.path.startswith(routing.PREFIX):
         return exc
     response = to_response(exc)
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from .. import audit, clock, passwords
 from ..audit import Actor
 from ..crypto import Secrets
 from ..database import transaction
 from ..errors import InvalidInputError, PolicyViolationError
+from ..i18n import N_
 from ..passwords import Hasher
 from ..tenancy import Account, Invitation, Membership, User
 from .links import effective_status, names, replaced, stored_hash
@@ -51,21 +53,41 @@ def lookup(token: str, *, secrets: Secrets | None = None) -> InvitationView:
                           Account.get_by_id(invitation.account_id))
 
 
-def refusal(status: str, account_name: str | None = None) -> str:
-    """Why a link cannot be used, and the way on: sign in, or ask the account's admin (named when known)."""
-    admin = f"an admin of {account_name}" if account_name else "the admin who invited you"
-    to = f" to {account_name}" if account_name else ""
-    return {
-        "invalid": "This invitation link is not valid. Check that the whole link from the mail was used, or ask "
-                   f"{admin} for a new one. If you already have a user, sign in.",
-        "expired": f"This invitation{to} has expired. Ask {admin} to send it again. If you already have a user, "
-                   "sign in.",
-        "revoked": f"This invitation{to} was revoked. If you still need access, ask {admin}. If you already have a "
-                   "user, sign in.",
-        "accepted": f"This invitation{to} has been used already. Sign in instead.",
-        "resent": f"This link was replaced by a newer one: the invitation{to} was sent again. Use the link in the "
-                  f"latest mail, or ask {admin} to send it again. If you already have a user, sign in.",
-    }[status]
+# why a link cannot be used (R3), and the way on; {admin} is whom to ask, {account} the account when known
+_REFUSED_IN = {
+    "invalid": N_("This invitation link is not valid. Check that the whole link from the mail was used, or ask "
+                  "{admin} for a new one. If you already have a user, sign in."),
+    "expired": N_("This invitation to {account} has expired. Ask {admin} to send it again. If you already have a "
+                  "user, sign in."),
+    "revoked": N_("This invitation to {account} was revoked. If you still need access, ask {admin}. If you already "
+                  "have a user, sign in."),
+    "accepted": N_("This invitation to {account} has been used already. Sign in instead."),
+    "resent": N_("This link was replaced by a newer one: the invitation to {account} was sent again. Use the link "
+                 "in the latest mail, or ask {admin} to send it again. If you already have a user, sign in."),
+}
+_REFUSED = {
+    "invalid": _REFUSED_IN["invalid"],
+    "expired": N_("This invitation has expired. Ask {admin} to send it again. If you already have a user, sign in."),
+    "revoked": N_("This invitation was revoked. If you still need access, ask {admin}. If you already have a user, "
+                  "sign in."),
+    "accepted": N_("This invitation has been used already. Sign in instead."),
+    "resent": N_("This link was replaced by a newer one: the invitation was sent again. Use the link in the latest "
+                 "mail, or ask {admin} to send it again. If you already have a user, sign in."),
+}
+
+
+def _untranslated(text: str) -> str:
+    return text
+
+
+def refusal(status: str, account_name: str | None = None,
+            gettext: Callable[[str], str] = _untranslated) -> str:
+    """Why a link cannot be used, and the way on: sign in, or ask the account's admin (named when known);
+    in the language ``gettext`` translates to (English without)."""
+    admin = (gettext(N_("an admin of {account}")).format(account=account_name) if account_name
+             else gettext(N_("the admin who invited you")))
+    text = (_REFUSED_IN if account_name else _REFUSED)[status]
+    return gettext(text).format(admin=admin, account=account_name)
 
 
 REFUSALS = {status: refusal(status) for status in ("invalid", "expired", "revoked", "accepted", "resent")}

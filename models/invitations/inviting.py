@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .. import audit, clock, emails, outbox, permissions, prepared
+from .. import audit, clock, emails, notifications, outbox, permissions, prepared
 from .. import mails as notices
 from ..accounts import lock, require_admin
 from ..audit import Actor
@@ -104,7 +104,7 @@ def bulk_invite(
     require_admin(account, by)
     granted = permissions.resolve(role, preset=preset, modules=modules)
     group_ids = [g.id for g in resolve_groups(account, groups)]
-    scope = _check_scope(account, sub_account_scope)
+    scope = permissions.check_scope(account, sub_account_scope)
     people = [i if isinstance(i, Invitee) else Invitee(i) for i in invitees]
     results, accepted = _screen(account, people)
     keys = list(accepted)
@@ -155,16 +155,6 @@ def _screen(account: Account, people: list[Invitee]) -> tuple[list[InviteResult]
             continue
         accepted[key] = index
     return results, accepted
-
-
-def _check_scope(account: Account, scope: list[str] | None) -> list[str] | None:
-    if scope is None:
-        return None
-    children = {a.id for a in Account.select(Account.id).where(Account.parent == account.id)}
-    unknown = [s for s in scope if s not in children]
-    if unknown:
-        raise InvalidInputError(f"Not sub-accounts of {account.name}: {', '.join(unknown)}.", field="sub_accounts")
-    return list(scope)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -321,15 +311,18 @@ def _announce(users: dict[str, User], invitation_rows: list[dict[str, Any]], inv
         link = url_of(row["id"], row["token_nonce"], terms.deployment)
         results[key] = InviteResult(row["email"], "invited", membership_id=row["membership"],
                                     invitation_id=row["id"], link=link)
-        mails.append(notices.invited(account, row["email"], link, terms.expires_at, terms.deployment))
+        mails.append(notices.invited(account, row["email"], link, terms.expires_at, terms.deployment,
+                                     users.get(key)))
         events.append(audit.event(by, "invitation.created", account_id=account.id, target_type="invitation",
                                   target_id=row["id"], email=row["email"], role=role, via=via))
+    added = []
     for key, result in results.items():
         if result.outcome == "added":
-            mails.append(notices.added(account, users[key].email, terms.deployment))
+            added.append(users[key].id)
             events.append(audit.event(by, "membership.created", account_id=account.id, target_type="membership",
                                       target_id=result.membership_id or "", email=result.email, role=role, via=via))
     outbox.enqueue(*mails)
+    notifications.notify_many("added", account_id=account.id, by=by, user_ids=added)
     audit.record_many(events)
 
 

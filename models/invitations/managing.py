@@ -62,7 +62,10 @@ def _send_again(invitation: Invitation, account: Account, by: Actor, deployment:
                       last_sent_at=now, **fields).where(Invitation.id == invitation.id).execute()
     invitation = Invitation.get_by_id(invitation.id)
     link = invitation_url(invitation, deployment)
-    outbox.enqueue(mails.invited(account, invitation.email, link, expires_at, deployment))
+    # in the invited person's language (their pending user's, or theirs if they registered meanwhile)
+    reader = (User.select().join(Membership, on=(Membership.user == User.id))
+              .where(Membership.id == invitation.membership_id).first())
+    outbox.enqueue(mails.invited(account, invitation.email, link, expires_at, deployment, reader))
     audit.record(by, "invitation.resent", account_id=account.id, target_type="invitation",
                  target_id=invitation.id, email=invitation.email)
     return link
@@ -99,10 +102,12 @@ def revoke(invitation: Invitation, *, by: Actor) -> None:
 
 def edit(invitation: Invitation, *, email: str | None = None, given_name: str | None = None,
          family_name: str | None = None, role: str | None = None, preset: str | None = None,
-         modules: list[str] | None = None, groups: Sequence[str] | None = None, send_new_link: bool = False,
+         modules: list[str] | None = None, groups: Sequence[str] | None = None,
+         sub_account_scope: list[str] | None | permissions.Keep = permissions.KEEP, send_new_link: bool = False,
          by: Actor, deployment: Deployment) -> Invitation:
     """Change a pending invitation (R4): its email and name, and the invited membership's role, modules
-    (``preset``/``modules`` as :func:`invite` takes them) and groups; None leaves a part as it is.
+    (``preset``/``modules`` as :func:`invite` takes them), groups and sub-account scope; None (KEEP for the
+    scope, where None means every sub-account) leaves a part as it is.
 
     The link stays the same unless the email changes and ``send_new_link``
     asks for a new one: then the old link stops working and a new one goes to
@@ -133,25 +138,31 @@ def edit(invitation: Invitation, *, email: str | None = None, given_name: str | 
             Invitation.update(**changes).where(Invitation.id == invitation.id).execute()
             audit.record(by, "invitation.edited", account_id=account.id, target_type="invitation",
                          target_id=invitation.id, **{k: v for k, v in changes.items() if k != "email_key"})
-        if role is not None or preset is not None or modules is not None or groups is not None:
-            _edit_access(invitation, role, preset, modules, groups, by)
+        if (role is not None or preset is not None or modules is not None or groups is not None
+                or sub_account_scope is not permissions.KEEP):
+            _edit_access(invitation, role, preset, modules, groups, sub_account_scope, by)
         if send_new_link and "email" in changes:
             _send_again(Invitation.get_by_id(invitation.id), account, by, deployment)
     return Invitation.get_by_id(invitation.id)
 
 
 def _edit_access(invitation: Invitation, role: str | None, preset: str | None, modules: list[str] | None,
-                 groups: Sequence[str] | None, by: Actor) -> None:
-    """The invited membership's role, modules and groups, each changed only when it differs."""
+                 groups: Sequence[str] | None, scope: list[str] | None | permissions.Keep, by: Actor) -> None:
+    """The invited membership's role, modules, scope and groups, each changed only when it differs."""
     membership = Membership.get_or_none(Membership.id == invitation.membership_id)
     if membership is None:
         raise PolicyViolationError("This invitation has no membership to change any more; invite again.",
                                    reason="invitation_revoked")
     new_role = role or membership.role
-    if new_role != membership.role or preset is not None or modules is not None:
+    if scope is not permissions.KEEP:
+        scope = permissions.check_scope(Account.get_by_id(membership.account_id), scope)
+        if scope == membership.sub_account_scope:
+            scope = permissions.KEEP
+    if new_role != membership.role or preset is not None or modules is not None or scope is not permissions.KEEP:
         granted = permissions.resolve(new_role, preset=preset, modules=modules)
-        if (new_role, granted) != (membership.role, list(membership.permissions or [])):
-            members.set_role(membership, new_role, preset=preset, modules=modules, by=by)
+        changed = (new_role, granted) != (membership.role, list(membership.permissions or []))
+        if changed or scope is not permissions.KEEP:
+            members.set_role(membership, new_role, preset=preset, modules=modules, sub_account_scope=scope, by=by)
     if groups is not None:
         wanted = {g.id for g in resolve_groups(Account.get_by_id(membership.account_id), groups)}
         current = {row.group_id for row in GroupMember.select().where(GroupMember.membership == membership.id)}

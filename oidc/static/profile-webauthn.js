@@ -7,6 +7,8 @@
   var error = document.getElementById("webauthn-add-error");
   var button = document.getElementById("webauthn-add-button");
   var csrf = form.querySelector("input[name=csrf_token]").value;
+  // the page's language: the template puts each message, translated, in a data-message-* attribute
+  function say(name, english) { return form.dataset["message" + name] || english; }
 
   function fromB64url(text) {
     var b64 = text.replace(/-/g, "+").replace(/_/g, "/");
@@ -71,14 +73,14 @@
     event.preventDefault();
     error.hidden = true;
     if (!window.PublicKeyCredential || !navigator.credentials) {
-      fail("This browser cannot use security keys or passkeys.");
+      fail(say("Unsupported", "This browser cannot use security keys or passkeys."));
       return;
     }
     button.disabled = true;
     var nickname = document.getElementById("new-nickname").value;
     post(form.dataset.optionsUrl)
       .then(function (r) {
-        if (!r.ok) { throw new Error("The server could not start adding a key; reload the page and try again."); }
+        if (!r.ok) { throw new Error(say("Start", "The server could not start adding a key; reload the page and try again.")); }
         return r.json();
       })
       .then(function (json) { return navigator.credentials.create({ publicKey: creationOptions(json) }); })
@@ -90,9 +92,9 @@
         if (result.redirect) { window.location.assign(result.redirect); } else { fail(result.error); }
       })
       .catch(function (e) {
-        fail(e && e.name === "NotAllowedError" ? "Adding the key was cancelled or timed out; try again."
-             : e && e.name === "InvalidStateError" ? "This key is already registered; use another one."
-             : (e && e.message) || "The key could not be added; try again.");
+        fail(e && e.name === "NotAllowedError" ? say("Cancelled", "Adding the key was cancelled or timed out; try again.")
+             : e && e.name === "InvalidStateError" ? say("Known", "This key is already registered; use another one.")
+             : (e && e.message) || say("Failed", "The key could not be added; try again."));
       });
   });
 })();

@@ -13,12 +13,15 @@
       body: body === undefined ? "{}" : JSON.stringify(body)
     }).then(function (response) {
       return response.json().then(function (data) {
-        if (!response.ok) { throw new Error(data.error || "The server refused this key."); }
+        if (!response.ok) { throw new Error(data.error || refused); }
         return data;
       });
     });
   }
+  // the page's language: the template puts each message, translated, in a data-message-* attribute
+  var refused = "The server refused this key.";
   function run(button, ceremony) {
+    refused = button.dataset.messageRefused || refused;
     var error = document.getElementById("webauthn-error");
     error.hidden = true;
     button.disabled = true;
@@ -33,7 +36,7 @@
       window.location.assign(result.redirect);
     }).catch(function (problem) {
       error.textContent = problem && problem.name === "NotAllowedError"
-        ? "The key did not answer, or you cancelled. Try again."
+        ? button.dataset.messageCancelled || "The key did not answer, or you cancelled. Try again."
         : (problem.message || String(problem));
       error.hidden = false;
       button.disabled = false;

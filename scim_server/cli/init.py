@@ -15,7 +15,7 @@ from .support import DomainCommand, DomainGroup, actor, deployment, emit_json, j
 
 
 def _scim_base_url() -> str:
-    return deployment().settings.issuer + "/scim/v2"
+    return deployment().settings.scim_base_url
 
 
 def _existing_admin(account: Any, admin_email: str | None) -> tuple[str | None, str | None, str]:

@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from models import accounts, groups, invitations, members
-from models.permissions import PRESETS
-from models.tenancy import MEMBERSHIP_STATUSES, ROLES
+from models import accounts, groups, invitations, members, permissions
+from models.permissions import MODULES, PRESETS
+from models.tenancy import MEMBERSHIP_STATUSES, ROLES, Membership, User
 
 from .support import (
     DomainGroup,
@@ -27,7 +27,29 @@ from .support import (
 _role_option = click.option("--role", type=click.Choice(ROLES), default="user", show_default=True,
                             help="Admins manage the account's people; users get the modules of --preset.")
 _preset_option = click.option("--preset", type=click.Choice(list(PRESETS)),
-                              help="Privilege preset of the user role (basics when left out).")
+                              help="Privilege preset of the user role (basics when neither it nor --module is given).")
+_module_option = click.option("--module", "modules", type=click.Choice(MODULES), multiple=True,
+                              help="A module of the user role, added to the preset's; repeatable. Pricing, payment "
+                                   "and user management are for admins only.")
+_sub_account_option = click.option("--sub-account", "sub_accounts", multiple=True, metavar="ACCOUNT",
+                                   help="Limit their permissions to this sub-account (id or name); repeatable. "
+                                        "Left out: every sub-account.")
+
+
+def _member_json(membership: Membership, user: User, names: dict[str, str]) -> dict[str, Any]:
+    """member_dict with the access as the member page shows it: "preset" (null: custom, or an admin),
+    "modules", and "sub_account_scope" (null: every sub-account, else a list of {"id", "name"})."""
+    scope = membership.sub_account_scope
+    return {**member_dict(membership, user),
+            "preset": permissions.preset_of(membership.role, membership.permissions or []),
+            "modules": list(membership.permissions or []),
+            # a name only while it is still a sub-account of this account (models.permissions.scope_accounts)
+            "sub_account_scope": None if scope is None else [{"id": i, "name": names.get(i)} for i in scope]}
+
+
+def _scope_words(membership: Membership, names: dict[str, str]) -> str:
+    scope = membership.sub_account_scope
+    return "all" if scope is None else ",".join(names.get(i, i) for i in scope)
 
 
 # ----------------------------------------------------------------- users
@@ -43,6 +65,8 @@ def user_cli() -> None:
 @click.argument("email")
 @_role_option
 @_preset_option
+@_module_option
+@_sub_account_option
 @click.option("--given-name", default="", help="First name.")
 @click.option("--family-name", default="", help="Last name.")
 @click.option("--password-stdin", is_flag=True,
@@ -51,8 +75,9 @@ def user_cli() -> None:
 @click.option("--temporary-password", is_flag=True,
               help="Mail a temporary password to change at the first sign-in (also the default).")
 @json_option
-def user_create(account_ref: str, email: str, role: str, preset: str | None, given_name: str, family_name: str,
-                password_stdin: bool, temporary_password: bool, as_json: bool) -> None:
+def user_create(account_ref: str, email: str, role: str, preset: str | None, modules: tuple[str, ...],
+                sub_accounts: tuple[str, ...], given_name: str, family_name: str, password_stdin: bool,
+                temporary_password: bool, as_json: bool) -> None:
     """Add EMAIL to ACCOUNT as an active member, without an invitation.
 
     A new person gets the password read from standard input as their own
@@ -62,8 +87,8 @@ def user_create(account_ref: str, email: str, role: str, preset: str | None, giv
     keeps their password and is notified.
 
     JSON: {"member": {"id", "account_id", "user_id", "email", "given_name", "family_name",
-    "status", "role", "permissions", "created_via", "created_at"}, "created_user": bool,
-    "temporary_password_sent": bool}.
+    "status", "role", "permissions", "created_via", "created_at", "preset", "modules",
+    "sub_account_scope"}, "created_user": bool, "temporary_password_sent": bool}.
     """
     if password_stdin and temporary_password:
         raise click.UsageError("Give --password-stdin or --temporary-password, not both.")
@@ -74,10 +99,12 @@ def user_create(account_ref: str, email: str, role: str, preset: str | None, giv
             raise click.UsageError("--password-stdin read an empty line: no password given.")
     account = accounts.get_account(account_ref)
     added = members.add_user(account, email, given_name=given_name, family_name=family_name, role=role,
-                             preset=preset, password=password, temporary_password=temporary_password,
+                             preset=preset, modules=list(modules) or None, sub_account_scope=list(sub_accounts) or None,
+                             password=password, temporary_password=temporary_password,
                              by=actor(), via="cli", deployment=deployment())
     if as_json:
-        emit_json({"member": member_dict(added.membership, added.user), "created_user": added.created_user,
+        emit_json({"member": _member_json(added.membership, added.user, permissions.sub_account_names(account)),
+                   "created_user": added.created_user,
                    "temporary_password_sent": added.temporary_password is not None})
         return
     click.echo(f"Added {added.user.email} to {account.name} as {added.membership.role}.")
@@ -95,18 +122,59 @@ def user_list(account_ref: str, status: str | None, as_json: bool) -> None:
     """List ACCOUNT's members, by email.
 
     JSON: a list of members, each {"id", "account_id", "user_id", "email", "given_name",
-    "family_name", "status", "role", "permissions", "created_via", "created_at"}.
+    "family_name", "status", "role", "permissions", "created_via", "created_at", "preset"
+    (null: modules chosen one by one, or an admin's), "modules", "sub_account_scope" (null:
+    every sub-account, else a list of {"id", "name"})}.
     """
     account = accounts.get_account(account_ref)
     found = members.list_members(account, status)
+    names = permissions.sub_account_names(account)
     if as_json:
-        emit_json([member_dict(m, u) for m, u in found])
+        emit_json([_member_json(m, u, names) for m, u in found])
         return
     if not found:
         click.echo(f"{account.name} has no {status + ' ' if status else ''}members.")
         return
-    table([[u.email, u.name or "-", m.status, m.role, m.created_via] for m, u in found],
-          ["EMAIL", "NAME", "STATUS", "ROLE", "VIA"])
+    table([[u.email, u.name or "-", m.status, m.role, m.created_via,
+            permissions.preset_of(m.role, m.permissions or []) or ("-" if m.role == "admin" else "custom"),
+            _scope_words(m, names)] for m, u in found],
+          ["EMAIL", "NAME", "STATUS", "ROLE", "VIA", "PRESET", "SUB-ACCOUNTS"])
+
+
+@user_cli.command("update")
+@click.argument("account_ref", metavar="ACCOUNT")
+@click.argument("email")
+@click.option("--role", type=click.Choice(ROLES), help="The new role (left out: as now).")
+@_preset_option
+@_module_option
+@_sub_account_option
+@click.option("--all-sub-accounts", is_flag=True, help="Lift the sub-account limit: every sub-account.")
+@json_option
+def user_update(account_ref: str, email: str, role: str | None, preset: str | None, modules: tuple[str, ...],
+                sub_accounts: tuple[str, ...], all_sub_accounts: bool, as_json: bool) -> None:
+    """Change EMAIL's role, modules or sub-account scope in ACCOUNT; what is left out stays as it is.
+
+    --preset or --module replace the modules of the user role; an admin has
+    every module. JSON: the member, as `roster user list --json` shows them.
+    """
+    if sub_accounts and all_sub_accounts:
+        raise click.UsageError("Give --sub-account or --all-sub-accounts, not both.")
+    if not (role or preset or modules or sub_accounts or all_sub_accounts):
+        raise click.UsageError("Nothing to change: give --role, --preset, --module, --sub-account or "
+                               "--all-sub-accounts.")
+    account = accounts.get_account(account_ref)
+    membership = members.get_membership(account, email)
+    scope: list[str] | None | permissions.Keep = permissions.KEEP
+    if all_sub_accounts or sub_accounts:
+        scope = list(sub_accounts) or None
+    updated = members.set_role(membership, role or membership.role, preset=preset, modules=list(modules) or None,
+                               sub_account_scope=scope, by=actor())
+    names = permissions.sub_account_names(account)
+    if as_json:
+        emit_json(_member_json(updated, membership.user, names))
+        return
+    click.echo(f"{email} in {account.name}: {updated.role}, modules "
+               f"{', '.join(updated.permissions or []) or 'none'}; sub-accounts: {_scope_words(updated, names)}.")
 
 
 @user_cli.command("deactivate")
@@ -158,7 +226,8 @@ class _InviteGroup(DomainGroup):
 
 @click.group("invite", cls=_InviteGroup)
 def invite_cli() -> None:
-    """Invite people: `roster invite ACCOUNT EMAIL... [--group G]... [--role R] [--preset P] [--json]`.
+    """Invite people: `roster invite ACCOUNT EMAIL... [--group G]... [--role R] [--preset P] [--module M]...
+    [--sub-account A]... [--json]`.
 
     The subcommands below manage the invitations sent.
     """
@@ -178,9 +247,11 @@ def _outcome_line(result: invitations.InviteResult) -> str:
 @click.option("--group", "group_refs", multiple=True, metavar="GROUP", help="Add them to this group; repeatable.")
 @_role_option
 @_preset_option
+@_module_option
+@_sub_account_option
 @json_option
 def invite_send(account_ref: str, emails: tuple[str, ...], group_refs: tuple[str, ...], role: str,
-                preset: str | None, as_json: bool) -> None:
+                preset: str | None, modules: tuple[str, ...], sub_accounts: tuple[str, ...], as_json: bool) -> None:
     """Invite each EMAIL to ACCOUNT and report what happened to each one.
 
     Outcomes: invited (a link is mailed), added (an existing Roster user joins
@@ -191,7 +262,8 @@ def invite_send(account_ref: str, emails: tuple[str, ...], group_refs: tuple[str
     "membership_id", "invitation_id", "link"}.
     """
     account = accounts.get_account(account_ref)
-    results = invitations.bulk_invite(account, list(emails), role=role, preset=preset, groups=list(group_refs),
+    results = invitations.bulk_invite(account, list(emails), role=role, preset=preset, modules=list(modules) or None,
+                                      groups=list(group_refs), sub_account_scope=list(sub_accounts) or None,
                                       by=actor(), via="cli", deployment=deployment())
     if as_json:
         emit_json([r.as_dict() for r in results])

@@ -31,6 +31,7 @@ from typing import Any
 
 import requests
 
+from models import notifications
 from models.deployment import Deployment
 from models.logout_tokens import logout_token
 from models.ops import OutboxMessage
@@ -178,6 +179,13 @@ def send_mail(message: OutboxMessage, config: dict[str, Any], deployment: Deploy
     _MAIL_SENDERS[backend](build_mail(message, config), message, config)
 
 
+def send_notification(message: OutboxMessage, config: dict[str, Any], deployment: Deployment) -> None:
+    """The transport of kind ``notification``: rendered now, in the language the person had then, and mailed."""
+    subject, body = notifications.render(message, deployment)
+    rendered = OutboxMessage(**{**message.__data__, "subject": subject, "body": body})  # never saved
+    send_mail(rendered, config, deployment)
+
+
 # ----------------------------------------------------------------- back-channel logout
 
 BACKCHANNEL_TIMEOUT = (3.05, 5.0)  # (connect, read) seconds: a slow client delays only its own retry
@@ -212,7 +220,8 @@ def send_backchannel_logout(message: OutboxMessage, config: dict[str, Any], depl
 
 # ----------------------------------------------------------------- dispatch
 
-TRANSPORTS: dict[str, Transport] = {"mail": send_mail, "backchannel_logout": send_backchannel_logout}
+TRANSPORTS: dict[str, Transport] = {"mail": send_mail, notifications.KIND: send_notification,
+                                    "backchannel_logout": send_backchannel_logout}
 
 
 def register(kind: str, transport: Transport) -> None:

@@ -109,7 +109,8 @@ def counts() -> dict[str, int]:
 COMMANDS = [
     ["init"], ["serve"], ["db", "upgrade"], ["db", "status"], ["outbox", "send"],
     ["account", "create"], ["account", "list"], ["account", "show"], ["account", "set-policy"],
-    ["user", "create"], ["user", "list"], ["user", "deactivate"], ["user", "reactivate"], ["user", "remove"],
+    ["user", "create"], ["user", "list"], ["user", "update"], ["user", "deactivate"], ["user", "reactivate"],
+    ["user", "remove"],
     ["invite"], ["invite", "send"], ["invite", "list"], ["invite", "resend"], ["invite", "revoke"], ["invite", "link"],
     ["group", "create"], ["group", "list"], ["group", "add"], ["group", "remove"],
     ["token", "create"], ["token", "list"], ["token", "revoke"],
@@ -325,7 +326,7 @@ def test_account_set_policy_refusals(roster, acme):
 
 
 MEMBER_KEYS = {"id", "account_id", "user_id", "email", "given_name", "family_name", "status", "role",
-               "permissions", "created_via", "created_at"}
+               "permissions", "created_via", "created_at", "preset", "modules", "sub_account_scope"}
 
 
 def test_user_create_with_a_password_from_stdin(roster, acme, deployment):

@@ -18,6 +18,7 @@ from models import (
     groups,
     invitations,
     members,
+    notifications,
 )
 
 PASSWORD = "a long and unusual passphrase"
@@ -64,7 +65,8 @@ def test_r2_existing_user_gets_membership_at_once_and_a_notice(account, by, cli_
     assert not Invitation.select().where(Invitation.email_key == "known@acme.example").exists()
     notice = OutboxMessage.select().where(OutboxMessage.recipient == "known@acme.example").order_by(
         OutboxMessage.id.desc()).first()
-    assert "added to Acme Vendor" in notice.body and "/invitations/" not in notice.body
+    _, body = notifications.render(notice, deployment)  # an account-change notice (models.notifications)
+    assert "added to Acme Vendor" in body and "/invitations/" not in body
 
 
 def test_r2_accept_registers_the_person_and_activates_the_membership(account, by, deployment):

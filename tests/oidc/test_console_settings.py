@@ -46,7 +46,7 @@ def test_group_members_add_and_remove(console, account, cli_actor, deployment):
     console.post(f"/groups/{group.id}/members", {"email": "OPS@acme.example"})
     assert groups.group_member_emails(group) == ["ops@acme.example"]
     listing = text(console.get("/groups"))
-    assert "Ops" in listing and "<td>1</td>" in listing
+    assert "Ops" in listing and '<span class="label-sm">Members: </span>1</td>' in listing
     assert "ops@acme.example" in text(console.get(f"/groups/{group.id}"))
     console.post(f"/groups/{group.id}/members/{added.membership.id}/remove")
     assert groups.group_member_emails(group) == []

@@ -96,7 +96,7 @@ def test_general_saves_every_setting(client, signed_in, person):
         "timezone": "Europe/Berlin", "date_format": "DD.MM.YYYY", "locale": "de", "news_opt_in": "y",
         "notify_security": "y", "notify_invitations": "y"}, follow_redirects=True)
     assert response.status_code == 200
-    assert "Your settings are saved." in html_of(response)
+    assert "Ihre Einstellungen sind gespeichert." in html_of(response)  # in the language just chosen
     user = User.get_by_id(person.id)
     assert (user.given_name, user.family_name, user.display_name) == ("Ada Grace", "Lovelace", "Countess")
     assert (user.timezone, user.date_format, user.locale, user.news_opt_in) == ("Europe/Berlin", "DD.MM.YYYY",

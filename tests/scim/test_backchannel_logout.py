@@ -107,7 +107,7 @@ def test_the_sender_posts_a_signed_logout_token(account, member, cli_actor, requ
     requests_mock.post(LOGOUT_URI, status_code=200)
     members.deactivate(member.membership, by=cli_actor)
 
-    assert runner.deliver_due(make_config()) == 1
+    assert runner.deliver_due(make_config()) == 2  # the logout call and the member's deactivation notice
 
     [message] = queued()
     assert message.status == "sent"
@@ -152,7 +152,7 @@ def test_a_2xx_other_than_200_counts_as_delivered(account, member, cli_actor, re
     requests_mock.post(LOGOUT_URI, status_code=204)
     members.deactivate(member.membership, by=cli_actor)
 
-    assert runner.deliver_due(make_config()) == 1
+    assert runner.deliver_due(make_config()) == 2  # the logout call and the member's deactivation notice
     assert [m.status for m in queued()] == ["sent"]
 
 
@@ -171,7 +171,7 @@ def test_a_failure_stays_queued_with_backoff_and_a_later_success_marks_it_sent(
     members.deactivate(member.membership, by=cli_actor)
     failed_at = clock.now()
 
-    assert runner.deliver_due(make_config()) == 0
+    assert runner.deliver_due(make_config()) == 1  # the member's deactivation notice, not the logout call
 
     [message] = queued()
     assert (message.status, message.attempts) == ("pending", 1)
