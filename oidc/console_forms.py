@@ -49,47 +49,44 @@ EMAIL = [DataRequired(message=_l("An email address is required.")), Length(max=3
          Email(message=_l("Enter a valid email address."), check_deliverability=False)]
 
 
-class WizardForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
+class AccessForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
+    """What every way in asks, in one order: role, privileges, sub-account scope, groups."""
+
+    role = SelectField(_l("Role"), choices=choices(ROLE_CHOICES), default="user")
+    preset = SelectField(_l("Privileges"), choices=choices(PRESET_CHOICES), default="basics")
+    sub_accounts = SelectMultipleField(SCOPE_LABEL, choices=[])
+    groups = SelectMultipleField(_l("Groups"), choices=[])
+
+
+class WizardForm(AccessForm):
     """Add user: General (name, email, role) → Groups → Summary; what was entered travels in the form."""
 
     step = HiddenField(default="general")
     given_name = StringField(_l("First name"), validators=NAME)
     family_name = StringField(_l("Last name"), validators=NAME)
     email = StringField(_l("Email (the person's login)"), validators=EMAIL)
-    role = SelectField(_l("Role"), choices=choices(ROLE_CHOICES), default="user")
-    preset = SelectField(_l("Privileges"), choices=choices(PRESET_CHOICES), default="basics")
-    sub_accounts = SelectMultipleField(SCOPE_LABEL, choices=[])
-    groups = SelectMultipleField(_l("Groups"), choices=[])
 
     GENERAL = ("given_name", "family_name", "email", "role", "preset", "sub_accounts")
 
 
-class BulkInviteForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
+class BulkInviteForm(AccessForm):
     """R5: many emails, one role, groups, preset and sub-account scope."""
 
     emails = TextAreaField(_l("Email addresses (one per line, or separated by commas)"),
                            validators=[DataRequired(message=_l("Enter at least one email address.")),
                                        Length(max=200_000)])
-    role = SelectField(_l("Role"), choices=choices(ROLE_CHOICES), default="user")
-    preset = SelectField(_l("Privileges"), choices=choices(PRESET_CHOICES), default="basics")
-    sub_accounts = SelectMultipleField(SCOPE_LABEL, choices=[])
-    groups = SelectMultipleField(_l("Groups"), choices=[])
 
     def email_list(self) -> list[str]:
         raw = (self.emails.data or "").replace(",", "\n").replace(";", "\n").split()
         return [e for e in (r.strip() for r in raw) if e]
 
 
-class CreateUserForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
+class CreateUserForm(AccessForm):
     """R8: a member with a temporary password, mailed to them, changed at the first sign-in."""
 
     given_name = StringField(_l("First name"), validators=NAME)
     family_name = StringField(_l("Last name"), validators=NAME)
     email = StringField(_l("Email (the person's login)"), validators=EMAIL)
-    role = SelectField(_l("Role"), choices=choices(ROLE_CHOICES), default="user")
-    preset = SelectField(_l("Privileges"), choices=choices(PRESET_CHOICES), default="basics")
-    sub_accounts = SelectMultipleField(SCOPE_LABEL, choices=[])
-    groups = SelectMultipleField(_l("Groups"), choices=[])
 
 
 class MemberForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
