@@ -6,15 +6,26 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 ADMIN_EMAIL ?= admin@example.com
 
-.PHONY: serve test install install-test translations compile-translations system-packages node-packages lint typecheck pytest clean
+.PHONY: serve test install install-test saml-packages translations compile-translations system-packages node-packages lint typecheck pytest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-install: $(BIN)/python
+install: $(BIN)/python saml-packages
 	$(BIN)/pip install --quiet -e .
 	$(MAKE) compile-translations
+
+# Debian's xmlsec1, which pysaml2 runs to check the signatures of SAML connections (oidc/upstream_saml.py);
+# without it Roster serves everything but SAML sign-ins. Needs root; skipped when present.
+saml-packages:
+	@if [ ! -x /usr/bin/xmlsec1 ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xmlsec1 >/dev/null; \
+	  else \
+	    echo "Missing for SAML sign-ins: run 'sudo apt-get install xmlsec1'" >&2; \
+	  fi; \
+	fi
 
 install-test: $(BIN)/python system-packages node-packages
 	$(BIN)/pip install --quiet -e '.[test]'
@@ -28,7 +39,7 @@ compile-translations:
 # After changing a text: extract every marked string (babel.cfg) and merge it into each language's .po,
 # whose new entries then need translating (tests/oidc/test_i18n.py names the missing ones)
 BABEL_KEYWORDS := -k _l -k lazy_gettext -k InvalidInputError -k NotFoundError -k ConflictError \
-	-k PolicyViolationError -k ForbiddenError -k RosterError
+	-k PolicyViolationError -k ForbiddenError -k RosterError -k Text
 translations: install-test
 	@mkdir -p build
 	$(BIN)/pybabel --quiet extract --mapping-file babel.cfg $(BABEL_KEYWORDS) --add-location file --sort-by-file \
@@ -40,12 +51,14 @@ translations: install-test
 # Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium;
 # it never downloads a browser of its own) and Debian's nginx, the reverse proxy
 # of tests/scim/test_proxy_e2e.py, and Debian's PostgreSQL binaries (initdb, pg_ctl) for the server
-# tests/scim/test_database_outage.py makes, stops and starts on its own. Needs root; skipped when present.
+# tests/scim/test_database_outage.py makes, stops and starts on its own, and Debian's xmlsec1, which pysaml2
+# runs to check SAML signatures (SSO, and the test IdP of tests/idp). Needs root; skipped when present.
 system-packages:
 	@missing=""; \
 	if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then missing=" chromium chromium-driver"; fi; \
 	if [ ! -x /usr/sbin/nginx ]; then missing="$$missing nginx"; fi; \
 	if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then missing="$$missing postgresql"; fi; \
+	if [ ! -x /usr/bin/xmlsec1 ]; then missing="$$missing xmlsec1"; fi; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

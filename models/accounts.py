@@ -10,6 +10,7 @@ from . import audit, emails
 from .audit import Actor
 from .database import is_postgres, transaction
 from .errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from .i18n import Text
 from .tenancy import ACCOUNT_TYPES, Account, Membership
 
 
@@ -17,7 +18,7 @@ def get_account(ref: str) -> Account:
     """An account by its id or its unique name."""
     account = Account.get_or_none((Account.id == ref) | (Account.name == ref))
     if account is None:
-        raise NotFoundError(f"No account with id or name {ref!r}.")
+        raise NotFoundError(Text("No account with id or name %(ref)r.", ref=ref))
     return account
 
 
@@ -78,7 +79,8 @@ def create_account(
     if not name or len(name) > 200:
         raise InvalidInputError("An account name of 1 to 200 characters is required.", field="name")
     if type not in ACCOUNT_TYPES:
-        raise InvalidInputError(f"The account type must be one of {', '.join(ACCOUNT_TYPES)}.", field="type")
+        raise InvalidInputError(Text("The account type must be one of %(types)s.", types=", ".join(ACCOUNT_TYPES)),
+                                field="type")
     _validate_policy(mfa_required, invitation_ttl_days, allowed_email_domains)
     with transaction():
         parent_account = get_account(parent) if parent else None
@@ -93,7 +95,7 @@ def create_account(
                     allowed_email_domains=allowed_email_domains or None,
                 )
         except peewee.IntegrityError as exc:
-            raise ConflictError(f"An account named {name!r} exists already.", field="name") from exc
+            raise ConflictError(Text("An account named %(name)r exists already.", name=name), field="name") from exc
         audit.record(by, "account.created", account_id=account.id, target_type="account", target_id=account.id,
                      name=name, type=type)
     return account

@@ -21,6 +21,7 @@ from .accounts import require_admin
 from .audit import Actor
 from .database import transaction
 from .errors import ForbiddenError, InvalidInputError
+from .i18n import Text
 from .prepared import Prepared
 from .secrets import new_token, same, token_hash
 from .security import AuthorizationCode, OAuthClient, OAuthToken
@@ -173,7 +174,7 @@ def validate_redirect_uris(uris: Iterable[str], *, field: str = "redirect_uris",
     if required and not cleaned:
         raise InvalidInputError("At least one redirect URI is required.", field=field)
     if len(cleaned) > MAX_URIS:
-        raise InvalidInputError(f"At most {MAX_URIS} URIs may be registered.", field=field)
+        raise InvalidInputError(Text("At most %(count)s URIs may be registered.", count=MAX_URIS), field=field)
     return cleaned
 
 
@@ -191,31 +192,32 @@ def _uri(value: Any, field: str, *, loopback_http_only: bool) -> str:
     if not uri:
         raise InvalidInputError("A URI may not be empty.", field=field)
     if len(uri) > MAX_URI_LENGTH:
-        raise InvalidInputError(f"A URI may have at most {MAX_URI_LENGTH} characters.", field=field)
+        raise InvalidInputError(Text("A URI may have at most %(count)s characters.", count=MAX_URI_LENGTH), field=field)
     if any(c.isspace() for c in uri):
-        raise InvalidInputError(f"{uri!r} contains whitespace.", field=field)
+        raise InvalidInputError(Text("%(uri)r contains whitespace.", uri=uri), field=field)
     try:
         parts = urlsplit(uri)
         host = parts.hostname
         _port = parts.port  # raises on a port that is not a number
     except ValueError as exc:
-        raise InvalidInputError(f"{uri!r} is not a valid URI.", field=field) from exc
+        raise InvalidInputError(Text("%(uri)r is not a valid URI.", uri=uri), field=field) from exc
     if parts.scheme.lower() not in ("http", "https") or not host:
-        raise InvalidInputError(f"{uri!r} must be an absolute http:// or https:// URI.", field=field)
+        raise InvalidInputError(Text("%(uri)r must be an absolute http:// or https:// URI.", uri=uri), field=field)
     if "#" in uri:
-        raise InvalidInputError(f"{uri!r} must not contain a fragment (#…).", field=field)
+        raise InvalidInputError(Text("%(uri)r must not contain a fragment (#…).", uri=uri), field=field)
     if parts.username is not None or parts.password is not None:
-        raise InvalidInputError(f"{uri!r} must not contain a user name or password.", field=field)
+        raise InvalidInputError(Text("%(uri)r must not contain a user name or password.", uri=uri), field=field)
     if loopback_http_only and parts.scheme.lower() == "http" and host.lower() not in LOOPBACK_HOSTS:
-        raise InvalidInputError(
-            f"{uri!r} must use https://; plain http:// is only allowed for localhost and 127.0.0.1.", field=field)
+        raise InvalidInputError(Text("%(uri)r must use https://; plain http:// is only allowed for localhost and "
+                                     "127.0.0.1.", uri=uri), field=field)
     return uri
 
 
 def _name(name: str | None) -> str:
     cleaned = (name or "").strip()
     if len(cleaned) > MAX_NAME_LENGTH:
-        raise InvalidInputError(f"A client name may have at most {MAX_NAME_LENGTH} characters.", field="name")
+        raise InvalidInputError(Text("A client name may have at most %(count)s characters.", count=MAX_NAME_LENGTH),
+                                field="name")
     return cleaned
 
 

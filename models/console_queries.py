@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 import peewee
 
 from .errors import NotFoundError
-from .i18n import N_
+from .i18n import N_, Text
 from .ops import AuditEvent
 from .security import OAuthClient
 from .tenancy import Account, DirectoryRecord, Group, GroupMember, Invitation, Membership, User
@@ -128,7 +128,8 @@ def membership_by_email(account: Account, email: str) -> Membership:
     found: Membership | None = (Membership.select(Membership, User).join(User)
                                 .where((Membership.account == account.id) & (User.email_key == key)).first())
     if found is None:
-        raise NotFoundError(f"{email} is not a member of {account.name}.", field="email")
+        raise NotFoundError(Text("%(email)s is not a member of %(account)s.", email=email, account=account.name),
+                            field="email")
     return found
 
 

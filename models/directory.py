@@ -32,6 +32,7 @@ from .database import is_postgres, transaction
 from .deployment import Deployment
 from .errors import ConflictError, InvalidInputError, NotFoundError
 from .fields import new_id
+from .i18n import Text
 from .passwords import Hasher
 from .prepared import Prepared
 from .tenancy import Account, DirectoryRecord, Membership, User, directory_says_active
@@ -77,7 +78,7 @@ def get_record(account: Account, record_id: str) -> DirectoryRecord:
     """
     record = _with_membership(_RECORD_OF_ACCOUNT.first(record_id, account.id))
     if record is None:
-        raise NotFoundError(f"No user {record_id} in this account.")
+        raise NotFoundError(Text("No user %(id)s in this account.", id=record_id))
     return record
 
 
@@ -253,7 +254,7 @@ def _locked(account_id: str, record_id: str, by: Actor, expected: versions.Expec
     lock(account_id)
     current = load_record(record_id)
     if current is None or current.account_id != account_id:
-        raise NotFoundError(f"No user {record_id} in this account.")
+        raise NotFoundError(Text("No user %(id)s in this account.", id=record_id))
     versions.require(current.version, expected)
     return current
 
@@ -278,8 +279,8 @@ def create_record(account: Account, user_name: str, attributes: dict[str, Any], 
                 external_id=external_id, attributes=attributes, membership=link.membership_id,
                 unlinked_reason=link.reason, active=directory_says_active(attributes))])
         except peewee.IntegrityError as exc:
-            raise ConflictError(f"The userName {user_name!r} is taken in this account.", field="userName",
-                                reason="uniqueness") from exc
+            raise ConflictError(Text("The userName %(name)r is taken in this account.", name=user_name),
+                                field="userName", reason="uniqueness") from exc
         directory_index.reindex(record_id, attributes, new=True)
         if link.membership_id is not None and not link.new_membership:
             directory_groups.record_linked(record_id, link.membership_id, new_record=True)
@@ -289,7 +290,7 @@ def create_record(account: Account, user_name: str, attributes: dict[str, Any], 
                      unlinked_reason=link.reason)
     record = load_record(record_id)
     if record is None:  # deleted by another request since
-        raise NotFoundError(f"No user {record_id} in this account.")
+        raise NotFoundError(Text("No user %(id)s in this account.", id=record_id))
     return record
 
 
@@ -344,8 +345,8 @@ def update_record(account_id: str, record_id: str, change: Change, *, by: Actor,
                              DirectoryRecord.attributes.db_value(attributes), directory_says_active(attributes),
                              now, current.id)
         except peewee.IntegrityError as exc:
-            raise ConflictError(f"The userName {user_name!r} is taken in this account.", field="userName",
-                                reason="uniqueness") from exc
+            raise ConflictError(Text("The userName %(name)r is taken in this account.", name=user_name),
+                                field="userName", reason="uniqueness") from exc
         if list(directory_index.values_of(attributes)) != list(directory_index.values_of(current.attributes)):
             directory_index.reindex(current.id, attributes)
         if user_name != current.user_name or _display(attributes) != _display(current.attributes):
@@ -364,7 +365,7 @@ def update_record(account_id: str, record_id: str, change: Change, *, by: Actor,
         return current
     updated = load_record(record_id)
     if updated is None:  # deleted by another request since
-        raise NotFoundError(f"No user {record_id} in this account.")
+        raise NotFoundError(Text("No user %(id)s in this account.", id=record_id))
     return updated
 
 

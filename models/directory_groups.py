@@ -17,6 +17,7 @@ from .accounts import lock, require_admin
 from .audit import Actor
 from .database import db, is_postgres, supports_returning, transaction
 from .errors import ConflictError, InvalidInputError, NotFoundError
+from .i18n import Text
 from .prepared import Prepared
 from .tenancy import Account, DirectoryRecord, Group, GroupMember, GroupRecord
 
@@ -65,7 +66,7 @@ def find_group(account: Account, group_id: str) -> Group:
     """The group of ``account`` with this id; another account's group is not found, like an unknown one."""
     group: Group | None = _GROUP_OF_ACCOUNT.first(group_id, account.id)
     if group is None:
-        raise NotFoundError(f"No group {group_id} in this account.")
+        raise NotFoundError(Text("No group %(id)s in this account.", id=group_id))
     return group
 
 
@@ -77,7 +78,7 @@ def locked_group(group: Group, expected: versions.Expected = None) -> Group:
     lock(group.account_id)
     current: Group | None = _GROUP_OF_ACCOUNT.first(group.id, group.account_id)
     if current is None:
-        raise NotFoundError(f"No group {group.id} in this account.")
+        raise NotFoundError(Text("No group %(id)s in this account.", id=group.id))
     versions.require(current.version, expected)
     return current
 
@@ -98,7 +99,8 @@ def _records_in(account_id: str, record_ids: Iterable[str]) -> dict[str, str | N
     missing = [i for i in ids if i not in found]
     if missing:
         raise InvalidInputError(
-            f"No user {', '.join(missing[:10])} in this account: group members are users of the group's account.",
+            Text("No user %(ids)s in this account: group members are users of the group's account.",
+                 ids=", ".join(missing[:10])),
             field="members", reason="invalid_value")
     return {i: found[i] for i in ids}
 
@@ -238,10 +240,10 @@ def update_group(group: Group, *, display_name: str | None = None, external_id: 
             else:
                 updated, changed = [], query.execute()
         except peewee.IntegrityError as exc:
-            raise ConflictError(f"A group named {display_name!r} exists already.", field="display_name",
+            raise ConflictError(Text("A group named %(name)r exists already.", name=display_name), field="display_name",
                                 reason="uniqueness") from exc
         if not changed:
-            raise NotFoundError(f"No group {group.id} in this account.")
+            raise NotFoundError(Text("No group %(id)s in this account.", id=group.id))
         detail: dict[str, Any] = {k: v for k, v in (("name", display_name), ("external_id", external_id))
                                   if v is not None and v is not KEEP}
         if members is not None:
@@ -340,7 +342,8 @@ def create_group(account: Account, name: str, *, external_id: str | None = None,
                 group = Group.create(account=account.id, display_name=name, display_name_key=name.lower(),
                                      external_id=external_id, permissions=permissions or [])
         except peewee.IntegrityError as exc:
-            raise ConflictError(f"A group named {name!r} exists already in {account.name}.",
+            raise ConflictError(Text("A group named %(name)r exists already in %(account)s.", name=name,
+                                     account=account.name),
                                 field="display_name", reason="uniqueness") from exc
         audit.record(by, "group.created", account_id=account.id, target_type="group", target_id=group.id, name=name)
     return group

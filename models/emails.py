@@ -6,6 +6,7 @@ from disposable_email_domains import blocklist
 from email_validator import EmailNotValidError, validate_email
 
 from .errors import InvalidInputError
+from .i18n import Text
 
 
 def normalize(email: str) -> str:
@@ -15,7 +16,8 @@ def normalize(email: str) -> str:
     try:
         result = validate_email(email.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
-        raise InvalidInputError(f"{email.strip()!r} is not a valid email address: {exc}", field="email",
+        raise InvalidInputError(Text("%(email)r is not a valid email address: %(why)s", email=email.strip(),
+                                     why=str(exc)), field="email",
                                 reason="invalid_email") from exc
     return result.normalized
 
@@ -35,13 +37,14 @@ def check_invitable(email: str, allowed_domains: list[str] | None) -> str:
     """Normalise ``email`` and refuse disposable domains and domains the account does not allow (R5)."""
     email = normalize(email)
     if is_disposable(email):
-        raise InvalidInputError(f"{email} uses a disposable email domain.", field="email",
+        raise InvalidInputError(Text("%(email)s uses a disposable email domain.", email=email), field="email",
                                 reason="disposable_domain")
     if allowed_domains:
         domain = email.rsplit("@", 1)[1].lower()
         allowed = [d.lower().lstrip("@") for d in allowed_domains]
         if not any(domain == d or domain.endswith("." + d) for d in allowed):
             raise InvalidInputError(
-                f"{email} is not in a domain this account allows ({', '.join(allowed)}).",
+                Text("%(email)s is not in a domain this account allows (%(domains)s).", email=email,
+                     domains=", ".join(allowed)),
                 field="email", reason="domain_not_allowed")
     return email

@@ -25,6 +25,7 @@ from .database import transaction
 from .directory_groups import clean_name, locked_group
 from .directory_groups import create_group as create_group  # offered here: see above
 from .errors import ConflictError, NotFoundError
+from .i18n import Text
 from .tenancy import Account, DirectoryRecord, Group, GroupMember, GroupRecord, Membership
 
 
@@ -41,7 +42,8 @@ def resolve_groups(account: Account, refs: Sequence[str]) -> list[Group]:
     known = {g.id for g in found} | {g.display_name_key for g in found}
     missing = [r for r in refs if r not in known and r.lower() not in known]
     if missing:
-        raise NotFoundError(f"No group {', '.join(map(repr, missing))} in {account.name}.", field="groups")
+        raise NotFoundError(Text("No group %(refs)s in %(account)s.", refs=", ".join(map(repr, missing)),
+                                 account=account.name), field="groups")
     return found
 
 
@@ -60,7 +62,7 @@ def rename_group(group: Group, name: str, *, by: Actor) -> Group:
                 Group.update(display_name=name, display_name_key=name.lower(), version=Group.version + 1,
                              updated_at=clock.now()).where(Group.id == group.id).execute()
         except peewee.IntegrityError as exc:
-            raise ConflictError(f"A group named {name!r} exists already.", field="display_name",
+            raise ConflictError(Text("A group named %(name)r exists already.", name=name), field="display_name",
                                 reason="uniqueness") from exc
         audit.record(by, "group.renamed", account_id=group.account_id, target_type="group", target_id=group.id,
                      name=name)
@@ -86,7 +88,7 @@ def _memberships_in(account_id: str, membership_ids: Iterable[str]) -> list[str]
         (Membership.account == account_id) & Membership.id.in_(ids))}
     missing = [i for i in ids if i not in found]
     if missing:
-        raise NotFoundError(f"No member {', '.join(missing)} in this account.", field="members")
+        raise NotFoundError(Text("No member %(ids)s in this account.", ids=", ".join(missing)), field="members")
     return ids
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -28,6 +29,44 @@ DATE_PATTERNS = {"YYYY-MM-DD": "%Y-%m-%d", "DD/MM/YYYY": "%d/%m/%Y", "MM/DD/YYYY
 def N_(text: str) -> str:  # the gettext name pybabel extracts by default
     """Mark ``text`` for extraction without translating it now (it is translated where it is shown)."""
     return text
+
+
+class Text(str):
+    """A text for a person with values in it: ``Text("%(email)s is already a member.", email=email)``.
+
+    As a ``str`` it is the English text with the values filled in, so SCIM, the command line and logs read
+    it unchanged; a page translates its :attr:`template` and fills in :attr:`params` after
+    (:func:`localized`), so one msgid serves every value. ``make translations`` extracts
+    the template (babel keyword ``Text``); placeholders are Python's ``%(name)s`` (``%(name)r`` quotes),
+    a literal percent sign is ``%%``.
+    """
+
+    template: str
+    params: dict[str, object]
+
+    def __new__(cls, template: str, /, **params: object) -> Text:
+        text = super().__new__(cls, template % params)
+        text.template = template
+        text.params = params
+        return text
+
+    def __getnewargs_ex__(self) -> tuple[tuple[str], dict[str, object]]:  # copy and pickle keep template and values
+        return (self.template,), self.params
+
+
+def localized(message: str, gettext: Callable[[str], str]) -> str:
+    """``message`` in the language of ``gettext``: a :class:`Text`'s template translated, then its values filled in;
+    any other text translated as it is (a fixed text is its own msgid).
+
+    The values are filled in as they are, never translated or marked safe: the page escapes them as any text.
+    A translation whose placeholders do not fit the template's values gives the English rather than an error page.
+    """
+    if not isinstance(message, Text):
+        return gettext(message)
+    try:
+        return gettext(message.template) % message.params
+    except (KeyError, ValueError, TypeError):
+        return str(message)
 
 
 def supported(locale: str | None) -> str | None:

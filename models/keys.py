@@ -23,6 +23,7 @@ from .audit import Actor
 from .crypto import Secrets
 from .database import transaction
 from .errors import ConflictError
+from .i18n import Text
 from .security import SigningKey
 
 ALGORITHMS = ("RS256", "ES256")
@@ -124,7 +125,7 @@ def _newest_active(alg: str) -> SigningKey | None:
 def _require_active(alg: str) -> SigningKey:
     key = _newest_active(alg)
     if key is None:  # only when a rotation retired it between our insert and this read
-        raise ConflictError(f"No active {alg} signing key; try again.")
+        raise ConflictError(Text("No active %(alg)s signing key; try again.", alg=alg))
     return key
 
 

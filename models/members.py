@@ -16,6 +16,7 @@ from .database import transaction
 from .deployment import Deployment
 from .errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError, PolicyViolationError
 from .groups import resolve_groups
+from .i18n import Text
 from .passwords import Hasher
 from .prepared import Prepared
 from .sessions import end_access
@@ -32,7 +33,7 @@ def get_membership(account: Account, email: str) -> Membership:
         .first()
     )
     if membership is None:
-        raise NotFoundError(f"{email} is not a member of {account.name}.")
+        raise NotFoundError(Text("%(email)s is not a member of %(account)s.", email=email, account=account.name))
     return membership
 
 
@@ -62,10 +63,11 @@ def ensure_an_admin_remains(account_id: str, *, role: str, status: str) -> None:
         return
     name = Account.get_by_id(account_id).name
     if status == "active":
-        message = f"{name} must keep at least one active admin: make another member an admin first."
+        message = Text("%(account)s must keep at least one active admin: make another member an admin first.",
+                       account=name)
     else:
-        message = (f"{name} must keep at least one active or invited admin, and this invited admin is its only one: "
-                   "invite another admin (or make a member one) first.")
+        message = Text("%(account)s must keep at least one active or invited admin, and this invited admin is its "
+                       "only one: invite another admin (or make a member one) first.", account=name)
     raise PolicyViolationError(message, reason="last_admin")
 
 
@@ -161,8 +163,8 @@ def add_user(
                 membership = Membership.create(user=user.id, account=account.id, status="active", role=role,
                                                permissions=granted, sub_account_scope=scope, created_via=via)
         except peewee.IntegrityError as exc:
-            raise ConflictError(f"{email} is already a member of {account.name}.", field="email",
-                                reason="already_member") from exc
+            raise ConflictError(Text("%(email)s is already a member of %(account)s.", email=email,
+                                     account=account.name), field="email", reason="already_member") from exc
         if group_list:
             group_list = resolve_groups(account, [g.id for g in group_list])  # none deleted since: NotFoundError
             GroupMember.insert_many([{"group": g.id, "membership": membership.id} for g in group_list]).execute()
@@ -335,7 +337,7 @@ def leave(user: User, account: Account) -> None:
     """R9: a person leaves an account (R1 still holds)."""
     membership = Membership.get_or_none((Membership.user == user.id) & (Membership.account == account.id))
     if membership is None:
-        raise NotFoundError(f"You are not a member of {account.name}.")
+        raise NotFoundError(Text("You are not a member of %(account)s.", account=account.name))
     remove(membership, by=Actor.for_user(user))
 
 

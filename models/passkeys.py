@@ -54,6 +54,7 @@ from . import audit, clock, notifications
 from .audit import Actor
 from .database import transaction
 from .errors import ForbiddenError, InvalidInputError, NotFoundError
+from .i18n import Text
 from .mfa import has_second_factor
 from .security import RecoveryCode, WebAuthnCredential
 from .tenancy import User
@@ -206,7 +207,8 @@ def _clean_nickname(nickname: str) -> str:
     if not cleaned:
         raise InvalidInputError("Give the key a name.", field="nickname", reason="required")
     if len(cleaned) > NICKNAME_MAX:
-        raise InvalidInputError(f"Use at most {NICKNAME_MAX} characters.", field="nickname", reason="too_long")
+        raise InvalidInputError(Text("Use at most %(count)s characters.", count=NICKNAME_MAX), field="nickname",
+                                reason="too_long")
     return cleaned
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from . import audit, clock, i18n, notifications, outbox, passwords, throttle
+from . import audit, clock, i18n, notifications, outbox, passwords, sso, throttle
 from .audit import Actor
 from .database import transaction
 from .deployment import Deployment
-from .errors import InvalidInputError
+from .errors import InvalidInputError, PolicyViolationError
 from .i18n import N_
 from .passwords import Hasher
 from .secrets import new_token, token_hash
@@ -35,6 +35,8 @@ def request_reset(email: str, deployment: Deployment) -> None:
     user = User.get_or_none((User.email_key == email_key) & (User.status == "active"))
     if user is None:
         return
+    if _sso_only(user):
+        return
     raw = new_token()
     with transaction():
         PasswordResetToken.create(token_hash=token_hash(raw), user=user.id, expires_at=clock.now() + LIFETIME)
@@ -53,6 +55,18 @@ def request_reset(email: str, deployment: Deployment) -> None:
                      target_id=user.id)
 
 
+def _sso_only(user: User) -> bool:
+    """F4: a member of an account that requires SSO for their domain gets no password, so no reset either
+    (the page says the same thing to everyone; the audit trail says why no mail went)."""
+    connection = sso.password_refused(user)
+    if connection is None:
+        return False
+    with transaction():
+        audit.record(Actor.for_user(user), "password.reset_refused", account_id=connection.account_id,
+                     target_type="user", target_id=user.id, reason="sso_required", connection_id=connection.id)
+    return True
+
+
 def find(raw: str) -> User | None:
     """The person a usable link belongs to, or None (unknown, used or expired)."""
     row = PasswordResetToken.get_or_none(PasswordResetToken.token_hash == token_hash(raw))
@@ -67,6 +81,9 @@ def reset(raw: str, new_password: str, hasher: Hasher) -> User:
     if user is None:
         raise InvalidInputError("This reset link is not valid any more; ask for a new one.", field="password",
                                 reason="invalid_link")
+    if _sso_only(user):
+        raise PolicyViolationError("Your company signs you in through its own sign-in page: a Roster password "
+                                   "is not used for you.", field="password", reason="sso_required")
     passwords.check_policy(new_password, email=user.email)
     with transaction():
         used = (PasswordResetToken.update(used_at=clock.now())

@@ -8,6 +8,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from .errors import InvalidInputError
+from .i18n import Text
 from .settings import Settings
 
 MIN_LENGTH = 12
@@ -33,13 +34,11 @@ def policy_problem(password: str, *, email: str = "") -> str | None:
 def check_policy(password: str, *, email: str = "") -> None:
     """Refuse a password that is short, the email (or its name part), or commonly used."""
     if len(password) < MIN_LENGTH:
-        raise InvalidInputError(
-            f"The password must have at least {MIN_LENGTH} characters.", field="password"
-        )
+        raise InvalidInputError(Text("The password must have at least %(count)s characters.", count=MIN_LENGTH),
+                                field="password")
     if len(password) > MAX_LENGTH:
-        raise InvalidInputError(
-            f"The password must have at most {MAX_LENGTH} characters.", field="password"
-        )
+        raise InvalidInputError(Text("The password must have at most %(count)s characters.", count=MAX_LENGTH),
+                                field="password")
     lowered = password.lower()
     if email and lowered in {email.lower(), email.lower().split("@")[0]}:
         raise InvalidInputError("The password must not be your email address.", field="password")

@@ -6,6 +6,7 @@ import enum
 from collections.abc import Iterable
 
 from .errors import InvalidInputError
+from .i18n import Text
 from .tenancy import Account
 
 MODULES = (
@@ -33,22 +34,21 @@ PRESETS: dict[str, tuple[str, ...]] = {
 def resolve(role: str, *, preset: str | None = None, modules: list[str] | None = None) -> list[str]:
     """The modules a membership gets: admins get every module; the user role never an admin-only one."""
     if role not in ("admin", "user"):
-        raise InvalidInputError(f"Unknown role {role!r}: use admin or user.", field="role")
+        raise InvalidInputError(Text("Unknown role %(role)r: use admin or user.", role=role), field="role")
     if role == "admin":
         return list(MODULES)
     chosen: list[str] = []
     if preset is not None:
         if preset not in PRESETS:
-            raise InvalidInputError(
-                f"Unknown preset {preset!r}: use one of {', '.join(PRESETS)}.", field="preset"
-            )
+            raise InvalidInputError(Text("Unknown preset %(preset)r: use one of %(presets)s.", preset=preset,
+                                         presets=", ".join(PRESETS)), field="preset")
         chosen.extend(PRESETS[preset])
     for module in modules or []:
         if module not in MODULES:
-            raise InvalidInputError(f"Unknown module {module!r}.", field="permissions")
+            raise InvalidInputError(Text("Unknown module %(module)r.", module=module), field="permissions")
         if module in ADMIN_ONLY_MODULES:
             raise InvalidInputError(
-                f"The {module} module is for admins only; give the admin role instead.",
+                Text("The %(module)s module is for admins only; give the admin role instead.", module=module),
                 field="permissions",
             )
         chosen.append(module)
@@ -97,9 +97,11 @@ def check_scope(account: Account, scope: Iterable[str] | None) -> list[str] | No
     if unknown:
         shown = ", ".join(repr(s[:64]) for s in unknown[:_SHOWN_REFS]) + (" …" if len(unknown) > _SHOWN_REFS else "")
         if not children:
-            raise InvalidInputError(f"{account.name} has no sub-accounts to limit access to (got {shown}).",
+            raise InvalidInputError(Text("%(account)s has no sub-accounts to limit access to (got %(refs)s).",
+                                         account=account.name, refs=shown),
                                     field="sub_accounts")
-        raise InvalidInputError(f"Not sub-accounts of {account.name}: {shown}.", field="sub_accounts")
+        raise InvalidInputError(Text("Not sub-accounts of %(account)s: %(refs)s.", account=account.name, refs=shown),
+                                field="sub_accounts")
     return list(dict.fromkeys(ids[s] for s in wanted))
 
 

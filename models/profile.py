@@ -11,11 +11,11 @@ import zoneinfo
 from functools import cache
 from typing import Any
 
-from . import audit, clock, members
+from . import audit, clock, members, sso
 from .audit import Actor
 from .database import transaction
 from .errors import InvalidInputError
-from .i18n import N_
+from .i18n import N_, Text
 from .passwords import Hasher
 from .security import TotpCredential
 from .tenancy import Account, Group, GroupMember, Membership, User
@@ -59,7 +59,7 @@ def notification_settings(user: User) -> dict[str, bool]:
 def _name(value: str, field: str) -> str:
     cleaned = " ".join(value.split())
     if len(cleaned) > NAME_MAX:
-        raise InvalidInputError(f"Use at most {NAME_MAX} characters.", field=field)
+        raise InvalidInputError(Text("Use at most %(count)s characters.", count=NAME_MAX), field=field)
     return cleaned
 
 
@@ -86,7 +86,7 @@ def update_settings(user: User, *, given_name: str, family_name: str, display_na
         raise InvalidInputError("Choose a language from the list.", field="locale")
     unknown = set(email_notifications) - set(EMAIL_NOTIFICATIONS)
     if unknown:
-        raise InvalidInputError(f"Unknown kind of mail: {', '.join(sorted(unknown))}.",
+        raise InvalidInputError(Text("Unknown kind of mail: %(kinds)s.", kinds=", ".join(sorted(unknown))),
                                 field="email_notifications")
     notifications = {kind: bool(email_notifications.get(kind, False)) for kind in EMAIL_NOTIFICATIONS}
     values.update(timezone=timezone, date_format=date_format, locale=locale, news_opt_in=bool(news_opt_in),
@@ -108,6 +108,7 @@ class AccountMembership:
     account: Account
     membership: Membership
     groups: list[str]
+    connection: str = ""  # the name of the company sign-in the person uses there (DESIGN.md §7); "" = password
 
 
 def accounts_of(user: User) -> list[AccountMembership]:
@@ -121,7 +122,8 @@ def accounts_of(user: User) -> list[AccountMembership]:
                  .order_by(Group.display_name_key, Group.id))
         for link in query:
             groups.setdefault(link.membership_id, []).append(link.group.display_name)
-    return [AccountMembership(m.account, m, groups.get(m.id, [])) for m in rows]
+    through = sso.connection_names(user) if rows else {}
+    return [AccountMembership(m.account, m, groups.get(m.id, []), through.get(m.account_id, "")) for m in rows]
 
 
 def authenticator_apps(user: User) -> list[TotpCredential]:

@@ -9,6 +9,7 @@ from .accounts import require_admin
 from .audit import Actor
 from .database import transaction
 from .errors import NotFoundError
+from .i18n import Text
 from .prepared import Prepared
 from .secrets import new_token, token_hash
 from .tenancy import Account, ScimToken
@@ -38,7 +39,7 @@ def revoke_token(account: Account, token_id: str, *, by: Actor) -> ScimToken:
         require_admin(account, by)
         token = ScimToken.get_or_none((ScimToken.id == token_id) & (ScimToken.account == account.id))
         if token is None:
-            raise NotFoundError(f"No SCIM token {token_id} in {account.name}.")
+            raise NotFoundError(Text("No SCIM token %(id)s in %(account)s.", id=token_id, account=account.name))
         if token.revoked_at is None:
             ScimToken.update(revoked_at=clock.now()).where(ScimToken.id == token.id).execute()
             audit.record(by, "scim_token.revoked", account_id=account.id, target_type="scim_token",

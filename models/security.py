@@ -9,6 +9,7 @@ from __future__ import annotations
 import peewee as pw
 
 from . import clock
+from .connections import Connection
 from .database import BaseModel
 from .fields import IdField, JSONField
 from .tenancy import Account, User
@@ -62,11 +63,14 @@ class Session(BaseModel):
     ip = pw.CharField(max_length=64, default="")
     user_agent = pw.CharField(max_length=512, default="")
     amr = JSONField(default=list)
+    # the SSO connection the sign-in came through (F4, F5; the profile names its IdP), None for Roster's own
+    connection = pw.ForeignKeyField(Connection, null=True, backref="+", on_delete="SET NULL")
     ended_at = pw.DateTimeField(null=True)
     end_reason = pw.CharField(max_length=64, null=True)
     # the raw foreign-key values peewee exposes, declared for type checkers
     user_id: str
     account_id: str | None
+    connection_id: str | None
 
     class Meta:
         indexes = ((("user", "ended_at"), False),)

@@ -8,6 +8,7 @@ import peewee
 
 from . import audit, clock, devices, outbox
 from .audit import Actor
+from .connections import Connection
 from .database import db, transaction
 from .prepared import Prepared
 from .secrets import new_token, token_hash
@@ -89,7 +90,7 @@ TOUCH_INTERVAL = dt.timedelta(minutes=1)
 
 
 def start(user: User, *, account_id: str | None, amr: list[str], ip: str = "",
-          user_agent: str = "", device: str | None = None) -> tuple[Session, str]:
+          user_agent: str = "", device: str | None = None, connection_id: str | None = None) -> tuple[Session, str]:
     """A new signed-in session; returns it and the cookie value, which is stored only as a hash.
 
     ``device``: the browser's device cookie (models.devices), so a browser new to the person is told to them.
@@ -101,9 +102,10 @@ def start(user: User, *, account_id: str | None, amr: list[str], ip: str = "",
             devices.seen(user, device, user_agent=user_agent, ip=ip)
         session = Session.create(user=user.id, account=account_id, token_hash=token_hash(raw), started_at=now,
                                  last_seen_at=now, ip=ip[:64],
-                                 user_agent=user_agent[:512], amr=amr)
+                                 user_agent=user_agent[:512], amr=amr, connection=connection_id)
         audit.record(Actor.for_user(user), "session.started", account_id=account_id, target_type="session",
-                     target_id=session.id, amr=amr, ip=ip[:64])
+                     target_id=session.id, amr=amr, ip=ip[:64],
+                     **({"connection_id": connection_id} if connection_id else {}))
     return session, raw
 
 
@@ -185,7 +187,9 @@ def end_others(user: User, keep_session_id: str, reason: str = "ended_by_user") 
 
 def list_for(user: User, *, limit: int = 50) -> list[Session]:
     """The person's sessions, live ones first, then the most recent history."""
-    return list(Session.select().where(Session.user == user.id)
+    # with the connection a session came through, read at once: the page names its IdP
+    return list(Session.select(Session, Connection).join(Connection, peewee.JOIN.LEFT_OUTER, on=(
+        Session.connection == Connection.id)).where(Session.user == user.id)
                 .order_by(Session.ended_at.is_null(False), Session.started_at.desc(), Session.id).limit(limit))
 
 

@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from . import audit, clock, mfa, passkeys, throttle
+from . import audit, clock, mfa, passkeys, sso, throttle
 from .audit import Actor
 from .crypto import Secrets
 from .errors import RosterError
@@ -23,7 +23,8 @@ from .passwords import Hasher
 from .security import TotpCredential
 from .tenancy import Account, Invitation, Membership, User
 
-SECOND_FACTORS = frozenset({"otp", "hwk", "swk"})
+# "mfa" alone comes from an upstream IdP whose second factor the account trusts (F5, models.sso)
+SECOND_FACTORS = frozenset({"otp", "hwk", "swk", "mfa"})
 
 
 class SignInRefused(RosterError):
@@ -201,25 +202,33 @@ class Step:
 
     name: str | None
     reason: str = ""
+    connection_id: str | None = None  # ``sso``: the connection to sign in through (F4)
 
 
 DONE = Step(None)
 
 
 def next_step(user: User, account: Account | None, *, amr: Iterable[str], auth_time: dt.datetime | None,
-              max_age: int | None = None, acr_values: Iterable[str] = (), signing_in: bool = False) -> Step:
+              max_age: int | None = None, acr_values: Iterable[str] = (), signing_in: bool = False,
+              connection_id: str | None = None) -> Step:
     """The next thing this sign-in must do before it may be used for ``account``.
 
     ``signing_in`` is the moment after the password, before a session starts:
     a person who enrolled a second factor uses it then, whatever the account
     asks (a factor enrolled later in a session is asked at the next sign-in).
-    Then freshness (``max_age``), then R8 (the terms, and a new password
-    after a temporary one), then R10: an account with ``mfa_required`` or a
+    Then F4: an account that requires SSO of this person is used only by a
+    sign-in through its connection (``connection_id``, the session's). Then
+    freshness (``max_age``), then R8 (the terms, and a new password after a
+    temporary one), then R10: an account with ``mfa_required`` or a
     request for ``acr=mfa`` needs a second factor in this sign-in; a person
     without one enrols now.
     """
     if auth_time is None:
         return Step("login", "Sign in to continue.")
+    if account is not None:
+        needed = sso.required(user, account)
+        if needed is not None and needed.id != connection_id:
+            return Step("sso", f"{account.name} signs its people in through {needed.name}.", needed.id)
     second_factor = bool(SECOND_FACTORS & set(amr))
     if signing_in and not second_factor and mfa.has_second_factor(user):
         return Step("mfa", "Confirm it is you with a second factor.")
@@ -245,6 +254,9 @@ def acr_for(amr: Iterable[str]) -> str:
 
 def amr_with(amr: Iterable[str], method: str) -> list[str]:
     """``amr`` after ``method`` succeeded too, with ``mfa`` once two kinds of factor were used (RFC 8176)."""
+    if "fed" in amr:  # the upstream sign-in is one factor, Roster's own the other (F5)
+        values = [m for m in amr if m != "mfa"]
+        return [*values, *(v for v in mfa.amr_for([method]) if v not in values), "mfa"]
     return mfa.amr_for([m for m in amr if m != "mfa"] + [method])
 
 

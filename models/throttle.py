@@ -23,6 +23,7 @@ from . import audit, clock
 from .audit import Actor
 from .database import transaction
 from .errors import RosterError
+from .i18n import Text
 from .security import ThrottleCounter
 
 MAX_FAILURES = 5
@@ -40,7 +41,7 @@ class LockedOutError(RosterError):
     def __init__(self, until: dt.datetime):
         # round up to the minute so "after 09:15" is never too early
         shown = until if (until.second, until.microsecond) == (0, 0) else until + dt.timedelta(minutes=1)
-        super().__init__(f"Too many attempts; try again after {shown:%H:%M} UTC.")
+        super().__init__(Text("Too many attempts; try again after %(time)s UTC.", time=shown.strftime("%H:%M")))
         self.until = until
 
 

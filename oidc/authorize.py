@@ -184,11 +184,14 @@ def authorize() -> Any:
         return _send_to("signin.choose_account")
 
     step = signin.next_step(user, account, amr=live.amr, auth_time=live.started_at, max_age=max_age,
-                            acr_values=(data.get("acr_values") or "").split())
+                            acr_values=(data.get("acr_values") or "").split(), connection_id=live.connection_id)
     if step.name is not None:
         if "none" in prompts:
-            missing = LoginRequiredError if step.name == "login" else InteractionRequiredError
+            missing = LoginRequiredError if step.name in ("login", "sso") else InteractionRequiredError
             return refuse(missing, step.reason)
+        if step.name == "sso":  # F4: this account's people sign in through its IdP, whatever this session used
+            return redirect(url_for("federation.start", connection_id=step.connection_id, next=_this_request(),
+                                    login_hint=user.email))
         if step.name == "login":
             pending_request.ask_sign_in(digest)
         elif step.name in ("mfa", "mfa_enrol") and _declined(digest):

@@ -35,7 +35,7 @@ from models.tenancy import User
 
 from . import outcomes, web_session
 from .pages import page_headers
-from .signin import STEP_PAGES
+from .signin import step_url
 
 bp = Blueprint("console", __name__, template_folder="templates", url_prefix="/console")
 bp.after_request(page_headers)
@@ -75,11 +75,12 @@ def admin_view(view: F) -> F:
         account = next((a for a in accounts if a.id == account_id), None)
         if account is None:
             return refuse(_("Only an active admin of this account can use its console."))
-        step = signin.next_step(user, account, amr=live.amr, auth_time=live.started_at)
+        step = signin.next_step(user, account, amr=live.amr, auth_time=live.started_at,
+                                connection_id=live.connection_id)
         if step.name is not None:
             here = request.full_path.rstrip("?") if request.method == "GET" else url_for("console.users",
                                                                                          account_id=account.id)
-            return redirect(url_for(STEP_PAGES[step.name], next=here))
+            return redirect(step_url(step, here))
         g.console_account = account
         g.console_accounts = accounts
         try:

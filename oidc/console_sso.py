@@ -1,4 +1,5 @@
-"""Console, Settings → Single sign-on: the account's domains, proven by a DNS TXT record (DESIGN.md §7).
+"""Console, Settings → Single sign-on: the account's domains, proven by a DNS TXT record, and its connections
+to its own IdPs (DESIGN.md §7; the connections' pages are :mod:`oidc.console_connections`).
 
 Adding a domain shows the record to publish; Verify asks DNS at once and
 says why it failed (the record is missing or says something else, the name
@@ -23,7 +24,9 @@ from models.errors import RosterError
 from models.tenancy import Account
 
 from .console_base import actor, admin_view, back, bp, refusal_goes_back, render
+from .console_connections import connection_rows
 from .forms import field_error
+from .i18n import translated
 
 
 class DomainForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
@@ -32,7 +35,7 @@ class DomainForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
 
 def _page(account: Account, form: DomainForm | None = None, status: int = 200) -> Any:
     return render("console/sso.html", status, domains=federation.list_domains(account),
-                  form=form or DomainForm(formdata=None))
+                  form=form or DomainForm(formdata=None), connections=connection_rows(account))
 
 
 @bp.get("/<account_id>/settings/sso")
@@ -67,7 +70,7 @@ def verify_domain(account: Account, name: str) -> Any:
     if outcome.verified:
         return back("console.sso", _("%(domain)s is verified.", domain=outcome.domain.name))
     return back("console.sso", _("%(domain)s is not verified: %(why)s", domain=outcome.domain.name,
-                                 why=outcome.message), "error")
+                                 why=translated(outcome.message)), "error")
 
 
 @bp.route("/<account_id>/settings/sso/domains/<name>/remove", methods=["GET", "POST"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, RadioField, StringField
@@ -10,13 +9,15 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from models.errors import RosterError
 
+from .i18n import translated
+
 
 def field_error(form: FlaskForm, error: RosterError, default: str | None = None) -> None:
     """Show a domain refusal next to the field it names, else next to ``default``, else above the form.
 
-    The message is translated when the catalogue has it (every fixed message of the domain is extracted).
+    The message is translated when the catalogue has it (the domain's fixed messages and templates are extracted).
     """
-    message = _(error.message)
+    message = translated(error.message)
     target = getattr(form, error.field or "", None)
     if target is None or not hasattr(target, "errors"):
         target = getattr(form, default) if default else None
@@ -45,6 +46,12 @@ class JoinForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
 class LoginForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
     email = StringField(_l("Email"), validators=[DataRequired(), Length(max=320)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
+
+
+class EmailForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped
+    """The sign-in's first step (F1): the email alone, which says whether the person's company signs them in."""
+
+    email = StringField(_l("Email"), validators=[DataRequired(), Length(max=320)])
 
 
 class CodeForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped

@@ -49,6 +49,14 @@ def words(values: list[str] | None) -> str:
     return ", ".join(word(v) for v in values or [])
 
 
+def translated(message: str) -> str:
+    """A text of the domain (a refusal, a bulk invite's reason) in the page's language, its values filled in after.
+
+    Plain ``str``: the page escapes it, values included (the template ``_()`` would mark it safe).
+    """
+    return i18n.localized(message, _)
+
+
 def _signed_in() -> User | None:
     try:
         return web_session.current_user()
@@ -80,10 +88,12 @@ def _localtime_filter(value: dt.datetime | None, time: bool = True) -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Translate the pages with the shipped catalogues and give templates the time filter and ``html_lang()``."""
+    """Translate the pages with the shipped catalogues; give templates the time filter, ``html_lang()``, the words
+    and ``translated()``."""
     Babel(app, locale_selector=select_locale, default_domain=i18n.DOMAIN,
           default_translation_directories=str(i18n.DIRECTORY))
     app.add_template_filter(_localtime_filter, "localtime")
     app.add_template_global(html_lang, "html_lang")
     app.add_template_global(word, "word")
     app.add_template_global(words, "words")
+    app.add_template_global(translated, "translated")

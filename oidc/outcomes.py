@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import abort, flash, redirect, url_for
-from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from models.errors import RosterError
+
+from .i18n import translated
 
 
 def back(endpoint: str, message: str, category: str = "message", **values: Any) -> Response:
@@ -28,7 +29,7 @@ def back(endpoint: str, message: str, category: str = "message", **values: Any) 
 def refusal_goes_back(endpoint: str, *, refused: type[RosterError] = RosterError, **values: Any) -> Iterator[None]:
     """Run a domain change; if the domain refuses it with ``refused``, flash why and go back to ``endpoint``.
 
-    Why is the domain's message, translated when the catalogue has it (its fixed messages are extracted).
+    Why is the domain's message, translated when the catalogue has it (its messages and templates are extracted).
 
     The redirect leaves the view at once (``abort`` with a response: Flask
     answers it as it is, after_request hooks and the flashed message included).
@@ -36,4 +37,4 @@ def refusal_goes_back(endpoint: str, *, refused: type[RosterError] = RosterError
     try:
         yield
     except refused as exc:
-        abort(back(endpoint, _(exc.message), "error", **values))
+        abort(back(endpoint, translated(exc.message), "error", **values))

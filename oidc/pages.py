@@ -72,13 +72,13 @@ def _landing(membership: Membership) -> str:
 
 def _onward(user: User, membership: Membership, account: Account, amr: list[str], auth_time: dt.datetime) -> str:
     """The landing page, through what the sign-in still needs there first (the account's MFA, R10)."""
-    from .signin import STEP_PAGES  # the sign-in pages import this module for its headers
+    from .signin import step_url  # the sign-in pages import this module for its headers
 
     target = _landing(membership)
     step = signin.next_step(user, account if membership.status == "active" else None, amr=amr,
                             auth_time=auth_time)
     if step.name is not None:
-        target = url_for(STEP_PAGES[step.name], next=target)
+        target = step_url(step, target)
     return target
 
 

@@ -54,7 +54,7 @@ def viewer() -> User:
 
 # RFC 8176 amr values in words
 METHODS = {"pwd": N_("password"), "otp": N_("authenticator app or recovery code"), "hwk": N_("security key"),
-           "swk": N_("passkey")}
+           "swk": N_("passkey"), "fed": N_("your company's sign-in"), "mfa": N_("a second factor")}
 
 
 def device(user_agent: str) -> str:

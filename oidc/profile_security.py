@@ -21,6 +21,7 @@ from models.errors import RosterError
 
 from . import factors, web_session
 from .forms import field_error
+from .i18n import translated
 from .outcomes import back, refusal_goes_back
 from .profile import bp, viewer
 from .profile_forms import ConfirmForm, DeleteUserForm, NicknameForm, PasswordForm, TotpConfirmForm
@@ -91,10 +92,10 @@ def totp() -> Any:
             codes = factors.confirm_totp(viewer(), enrolment, form.code.data or "")
         except RosterError as exc:
             if exc.field == "code":
-                form.code.errors = [*form.code.errors, exc.message]
+                form.code.errors = [*form.code.errors, translated(exc.message)]
             else:
                 factors.drop_totp_enrolment()
-                return back("profile.security", _(exc.message), "error")
+                return back("profile.security", translated(exc.message), "error")
         else:
             flash(_("Your authenticator app is set up. Save your new recovery codes."))
             return _show_recovery_codes(codes)
@@ -142,7 +143,7 @@ def webauthn_register() -> tuple[Response, int]:
         key = factors.finish_registration(
             user, body["credential"], nickname=nickname if isinstance(nickname, str) and nickname.strip() else None)
     except RosterError as exc:
-        return jsonify(error=_(exc.message), field=exc.field), 400
+        return jsonify(error=translated(exc.message), field=exc.field), 400
     flash(_("“%(key)s” is added: you can use it to sign in.", key=key.nickname))
     if factors.keep_recovery_codes(user):
         # the first second factor comes with recovery codes (R10), shown once on the next page
@@ -171,7 +172,7 @@ def webauthn_rename(key_id: str) -> Any:
         try:
             renamed = passkeys.rename(user, key_id, form.nickname.data or "", Actor.for_user(user))
         except RosterError as exc:
-            form.nickname.errors = [*form.nickname.errors, exc.message]
+            form.nickname.errors = [*form.nickname.errors, translated(exc.message)]
         else:
             return back("profile.security", _("The key is renamed to “%(key)s”.", key=renamed.nickname))
     return _security_page(renaming=form, renaming_id=key_id, status=400)

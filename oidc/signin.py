@@ -15,7 +15,8 @@ from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from models import clock, members, mfa, passkeys, password_reset, sessions, signin, throttle
+from models import clock, members, mfa, passkeys, password_reset, sessions, signin, sso, throttle
+from models.connections import Connection
 from models.deployment import Deployment
 from models.errors import RosterError
 from models.tenancy import User
@@ -24,6 +25,7 @@ from . import factors, links, pending_request, web_session
 from .forms import (
     AccountChoiceForm,
     CodeForm,
+    EmailForm,
     FirstLoginForm,
     ForgotPasswordForm,
     LoginForm,
@@ -31,6 +33,7 @@ from .forms import (
     TermsForm,
     field_error,
 )
+from .i18n import translated
 from .pages import sign_in_page_headers
 from .qr import qr_svg
 
@@ -86,20 +89,70 @@ def home() -> Any:
                            kind="success")
 
 
+def step_url(step: signin.Step, target: str) -> str:
+    """The page of a sign-in step, coming back to ``target``; F4's step is the connection's IdP."""
+    if step.name == "sso":
+        return url_for("federation.start", connection_id=step.connection_id, next=target)
+    return url_for(STEP_PAGES[str(step.name)], next=target)
+
+
+def _to_idp(connection: Connection, target: str, email: str = "") -> Any:
+    from .federation import send_to_idp  # it imports this module for the sign-in's report and steps
+
+    return send_to_idp(connection, target, email[:320])
+
+
+def _request_parameter(name: str) -> str:
+    """A parameter of this page, else of the authorization request it signs in for (login_hint, connection)."""
+    return (request.values.get(name) or parse_qs(urlsplit(next_target()).query).get(name, [""])[0])[:320]
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
+    """Identifier first (F1): the email, then the company's IdP or the password.
+
+    An explicit ``connection=`` or an application's ``login_hint`` (OpenID
+    Connect Core §3.1.2.1, inside the authorization request) can skip the
+    first step. ``password=1`` (the way out of a failed company sign-in)
+    shows the password step; a company that requires SSO (F4) is still
+    sent to its IdP.
+    """
+    target = next_target()
+    explicit = _request_parameter("connection")
+    chosen = sso.enabled_connection(explicit) if explicit else None
+    if chosen is not None:
+        return _to_idp(chosen, target, _request_parameter("login_hint"))
+    if request.method == "POST" and "password" not in request.form:
+        email_form = EmailForm()
+        if email_form.validate_on_submit():
+            email = (email_form.email.data or "").strip()
+            routed = sso.route(email)
+            if routed is not None:
+                return _to_idp(routed, target, email)
+            form = LoginForm(formdata=None, email=email)
+            return render_template("login.html", form=form, next=target, step="password"), 200
+        return render_template("login.html", form=email_form, next=target, step="email"), 400
     form = LoginForm()
     if not form.is_submitted():
-        # an application's login_hint (OpenID Connect Core §3.1.2.1) arrives inside the authorization request
-        hint = parse_qs(urlsplit(next_target()).query).get("login_hint", [request.args.get("login_hint", "")])[0]
-        form.email.data = hint[:320] or None
+        hint = _request_parameter("login_hint")
+        form.email.data = hint or None
+        routed = sso.route(hint) if hint and not request.args.get("password") else None
+        if routed is not None:
+            return _to_idp(routed, target, hint)
+        shown = "password" if request.args.get("password") else "email"
+        return render_template("login.html", form=form if shown == "password" else EmailForm(formdata=None,
+                                                                                              email=hint or None),
+                               next=target, step=shown), 200
+    routed = sso.route(form.email.data or "")
+    if routed is not None and routed.sso_required:
+        return _to_idp(routed, target, form.email.data or "")
     if form.validate_on_submit():
         try:
             user = signin.check_password(form.email.data or "", form.password.data or "",
                                          ip=web_session.client_ip(), hasher=Deployment.of(current_app).hasher)
         except throttle.LockedOutError as exc:
             report("locked")
-            form.form_errors.append(_(exc.message))
+            form.form_errors.append(translated(exc.message))
         except RosterError as exc:
             report("wrong_password")
             field_error(form, exc, "password")
@@ -109,8 +162,7 @@ def login() -> Any:
                 web_session.set_pending(user, ["pwd"])
                 return redirect(url_for(STEP_PAGES[step.name], next=next_target()))
             return _continue(user, ["pwd"], next_target())
-    status = 400 if form.is_submitted() else 200
-    return render_template("login.html", form=form, next=next_target()), status
+    return render_template("login.html", form=form, next=next_target(), step="password"), 400
 
 
 def second_factor_subject() -> tuple[User | None, list[str], bool]:
@@ -138,7 +190,7 @@ def second_factor() -> Any:
                                                 secrets=Deployment.of(current_app).secrets)
         except throttle.LockedOutError as exc:
             report("mfa_locked")
-            form.form_errors.append(_(exc.message))
+            form.form_errors.append(translated(exc.message))
         except RosterError as exc:
             report("mfa_failed")
             field_error(form, exc, "code")

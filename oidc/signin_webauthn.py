@@ -17,6 +17,7 @@ from models import passkeys, sessions, signin, throttle
 from models.errors import RosterError
 
 from . import factors, web_session
+from .i18n import translated
 from .signin import bp as bp  # the app registers it by this module, with these routes
 from .signin import finish_second_factor, next_target, report, second_factor_subject
 
@@ -44,10 +45,10 @@ def webauthn_verify() -> Any:
         method = factors.check_security_key(user, request.get_data(as_text=True))
     except throttle.LockedOutError as exc:
         report("mfa_locked")
-        return _refused(gettext(exc.message), 429)
+        return _refused(translated(exc.message), 429)
     except RosterError as exc:
         report("mfa_failed")
-        return _refused(gettext(exc.message))
+        return _refused(translated(exc.message))
     response = finish_second_factor(user, amr, method, pending)
     answer = jsonify(redirect=response.headers["Location"])
     # each cookie of the sign-in (the session, the known device) added: a (body, status, headers) tuple would
@@ -73,7 +74,7 @@ def webauthn_register() -> Any:
     try:
         credential = factors.finish_registration(user, request.get_data(as_text=True))
     except RosterError as exc:
-        return _refused(gettext(exc.message))
+        return _refused(translated(exc.message))
     sessions.add_methods(live, signin.amr_with(live.amr, passkeys.amr_method(credential)))
     if factors.keep_recovery_codes(user):
         return jsonify(redirect=url_for("signin.recovery_codes", next=next_target()))

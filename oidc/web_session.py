@@ -70,7 +70,8 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
-def begin(user: User, *, account_id: str | None, amr: list[str], response: Response) -> Session:
+def begin(user: User, *, account_id: str | None, amr: list[str], response: Response,
+          connection_id: str | None = None) -> Session:
     """Start a session for a completed sign-in and set its cookie; the old cookie and CSRF token go."""
     previous = current_session()
     if previous is not None and previous.user_id != user.id:
@@ -82,7 +83,8 @@ def begin(user: User, *, account_id: str | None, amr: list[str], response: Respo
         keep.save()
     device = devices.cookie_value(request.cookies.get(DEVICE_COOKIE))
     row, raw = sessions.start(user, account_id=account_id, amr=amr, ip=client_ip(),
-                              user_agent=request.user_agent.string or "", device=device)
+                              user_agent=request.user_agent.string or "", device=device,
+                              connection_id=connection_id)
     set_cookie(response, raw)
     # renewed at each sign-in; kept at sign-out, so the browser stays known to the people who used it
     response.set_cookie(DEVICE_COOKIE, device, httponly=True, samesite="Lax", secure=secure_cookies(), path="/",

@@ -124,7 +124,8 @@ def configure_domain(config: dict[str, Any]) -> Deployment:
 # every page checks the CSRF token of a state-changing request, but for the blueprints (and those nested
 # in them) of the APIs: a bearer token or client credentials carry no cookie to forge with, and the OAuth
 # blueprint's two browser endpoints (authorization consent, sign-out) check it in their own forms
-CSRF_EXEMPT = frozenset({"health", "scim", "oidc_discovery", "oauth"})
+# federation: its one POST is a SAML IdP's, protected by the signed response, its RelayState and the browser cookie
+CSRF_EXEMPT = frozenset({"health", "scim", "oidc_discovery", "oauth", "federation"})
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})  # RFC 9110 §9.2.1: no state changes
 
 
@@ -156,7 +157,18 @@ def _register_blueprints(app: Flask) -> None:
     """The APIs and the pages, then what wraps them all: error pages, CSRF, the 503 page, sessions."""
     from flask_wtf.csrf import CSRFProtect
 
-    from oidc import console, discovery, endpoints, pages, profile, provider, signin_webauthn, unavailable, web_session
+    from oidc import (
+        console,
+        discovery,
+        endpoints,
+        federation,
+        pages,
+        profile,
+        provider,
+        signin_webauthn,
+        unavailable,
+        web_session,
+    )
     from oidc import errors as oidc_errors
     from oidc import i18n as oidc_i18n
     from oidc import terms as oidc_terms
@@ -171,6 +183,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(discovery.bp)
     app.register_blueprint(endpoints.bp)
     app.register_blueprint(signin_webauthn.bp)  # the sign-in pages, with their WebAuthn routes
+    app.register_blueprint(federation.bp)  # signing in through an account's own IdP (OIDC, SAML)
     app.register_blueprint(profile.bp)  # the self-service profile pages
     app.register_blueprint(console.bp)  # the admin console pages
     app.extensions["roster_oauth"] = provider.create_server(app)

@@ -21,6 +21,7 @@ from ..deployment import Deployment
 from ..errors import ConflictError, InvalidInputError
 from ..fields import new_id
 from ..groups import resolve_groups
+from ..i18n import Text
 from ..tenancy import Account, GroupMember, Invitation, Membership, User
 from .links import new_token_fields, url_of
 
@@ -151,7 +152,7 @@ def _screen(account: Account, people: list[Invitee]) -> tuple[list[InviteResult]
             continue
         key = emails.key(person.email)
         if key in accepted:
-            results[index].reason = f"{person.email} is listed more than once."
+            results[index].reason = Text("%(email)s is listed more than once.", email=person.email)
             continue
         accepted[key] = index
     return results, accepted
@@ -240,9 +241,10 @@ def _sort_out(chunk: dict[str, Invitee], users: dict[str, User], memberships: di
         existing = memberships.get(user.id)
         if key in live:
             results[key] = InviteResult(person.email, "already_invited",
-                                        f"{person.email} has a pending invitation already.")
+                                        Text("%(email)s has a pending invitation already.", email=person.email))
         elif existing is not None and existing.status != "invited":
-            results[key] = InviteResult(person.email, "already_member", f"{person.email} is already a member.",
+            results[key] = InviteResult(person.email, "already_member",
+                                        Text("%(email)s is already a member.", email=person.email),
                                         membership_id=existing.id)
         elif existing is not None:
             to_invite.append((key, existing.id))  # the earlier invitation expired: invite again
@@ -272,7 +274,8 @@ def _add_memberships(chunk: dict[str, Invitee], users: dict[str, User], new_memb
     for row in new_memberships:
         if row["id"] not in created:  # another request added this person in the meantime
             key = next(k for k, u in users.items() if u.id == row["user"])
-            results[key] = InviteResult(chunk[key].email, "already_member", f"{chunk[key].email} is already a member.")
+            results[key] = InviteResult(chunk[key].email, "already_member",
+                                        Text("%(email)s is already a member.", email=chunk[key].email))
     if group_ids and created:
         GroupMember.insert_many(
             [{"group": g, "membership": m} for m in created for g in group_ids]
@@ -306,7 +309,7 @@ def _announce(users: dict[str, User], invitation_rows: list[dict[str, Any]], inv
         key = row["email_key"]
         if row["id"] not in invited:
             results[key] = InviteResult(row["email"], "already_invited",
-                                        f"{row['email']} has a pending invitation already.")
+                                        Text("%(email)s has a pending invitation already.", email=row["email"]))
             continue
         link = url_of(row["id"], row["token_nonce"], terms.deployment)
         results[key] = InviteResult(row["email"], "invited", membership_id=row["membership"],

@@ -13,6 +13,7 @@ from ..database import transaction
 from ..deployment import Deployment
 from ..errors import ConflictError, NotFoundError, PolicyViolationError
 from ..groups import resolve_groups, set_groups
+from ..i18n import N_, Text
 from ..tenancy import Account, GroupMember, Invitation, Membership, User
 from .inviting import Invitee, users_for
 from .links import effective_status, invitation_url, new_token_fields
@@ -27,7 +28,7 @@ def find_invitation(account: Account, email: str) -> Invitation:
         .first()
     )
     if invitation is None:
-        raise NotFoundError(f"No invitation for {email} in {account.name}.")
+        raise NotFoundError(Text("No invitation for %(email)s in %(account)s.", email=email, account=account.name))
     return invitation
 
 
@@ -38,10 +39,29 @@ def list_invitations(account: Account, status: str | None = "pending") -> list[I
     return list(query)
 
 
+# whole sentences for each status the refusal can name, not a status word put into one, so that each language
+# can say them its own way
+_NOT_OPEN = {  # (status, what was asked)
+    ("accepted", "resent"): N_("This invitation was accepted already; it cannot be resent."),
+    ("revoked", "resent"): N_("This invitation was revoked already; it cannot be resent."),
+    ("accepted", "revoked"): N_("This invitation was accepted already; it cannot be revoked."),
+    ("revoked", "revoked"): N_("This invitation was revoked already; it cannot be revoked."),
+}
+_NO_LINK = {
+    "expired": N_("This invitation is expired; resend it for a new link."),
+    "revoked": N_("This invitation is revoked; resend it for a new link."),
+    "accepted": N_("This invitation is accepted; resend it for a new link."),
+}
+_NOT_EDITED = {
+    "expired": N_("This invitation is expired; only a pending invitation can be edited."),
+    "revoked": N_("This invitation is revoked; only a pending invitation can be edited."),
+    "accepted": N_("This invitation is accepted; only a pending invitation can be edited."),
+}
+
+
 def _require_open(invitation: Invitation, action: str) -> None:
     if invitation.status not in ("pending", "expired"):
-        raise PolicyViolationError(f"This invitation was {invitation.status} already; it cannot be {action}.",
-                                   reason=f"invitation_{invitation.status}")
+        raise PolicyViolationError(_NOT_OPEN[invitation.status, action], reason=f"invitation_{invitation.status}")
 
 
 def resend(invitation: Invitation, *, by: Actor, deployment: Deployment) -> str:
@@ -74,9 +94,9 @@ def _send_again(invitation: Invitation, account: Account, by: Actor, deployment:
 def link(invitation: Invitation, *, by: Actor, deployment: Deployment) -> str:
     """The current link, to pass on by hand ("copy link"); only while it can still be used."""
     require_admin(invitation.account_id, by)
-    if effective_status(invitation) != "pending":
-        raise PolicyViolationError(f"This invitation is {effective_status(invitation)}; resend it for a new link.",
-                                   reason=f"invitation_{effective_status(invitation)}")
+    status = effective_status(invitation)
+    if status != "pending":
+        raise PolicyViolationError(_NO_LINK[status], reason=f"invitation_{status}")
     return invitation_url(invitation, deployment)
 
 
@@ -121,9 +141,7 @@ def edit(invitation: Invitation, *, email: str | None = None, given_name: str | 
         invitation = Invitation.get_by_id(invitation.id)
         require_admin(invitation.account_id, by)
         if invitation.status != "pending":
-            raise PolicyViolationError(
-                f"This invitation is {invitation.status}; only a pending invitation can be edited.",
-                reason=f"invitation_{invitation.status}")
+            raise PolicyViolationError(_NOT_EDITED[invitation.status], reason=f"invitation_{invitation.status}")
         account = Account.get_by_id(invitation.account_id)
         changes: dict[str, Any] = {}
         if given_name is not None and given_name.strip()[:200] != invitation.given_name:
@@ -176,16 +194,18 @@ def _move_invited_membership(account: Account, invitation: Invitation, email: st
     key = emails.key(email)
     if Invitation.select().where((Invitation.account == account.id) & (Invitation.email_key == key)
                                  & (Invitation.status == "pending") & (Invitation.expires_at > clock.now())).exists():
-        raise ConflictError(f"{email} has a pending invitation already.", field="email", reason="already_invited")
+        raise ConflictError(Text("%(email)s has a pending invitation already.", email=email), field="email",
+                            reason="already_invited")
     users, _ = users_for({key: Invitee(email, changes.get("given_name", ""), changes.get("family_name", ""))},
                           clock.now())
     new_user = users[key]
     if Membership.select().where((Membership.account == account.id) & (Membership.user == new_user.id)).exists():
-        raise ConflictError(f"{email} is already a member.", field="email", reason="already_member")
+        raise ConflictError(Text("%(email)s is already a member.", email=email), field="email", reason="already_member")
     if new_user.status != "pending":
         # the new email belongs to a registered person: the invitation can
         # only lead to registration of a new one, so refuse rather than link silently
-        raise ConflictError(f"{email} already has a {product_name} user; invite that email instead.",
+        raise ConflictError(Text("%(email)s already has a %(product)s user; invite that email instead.", email=email,
+                                 product=product_name),
                             field="email", reason="registered_user")
     old = Membership.get_or_none(Membership.id == invitation.membership_id)
     if old is not None:

@@ -11,6 +11,7 @@ from models.errors import RosterError
 
 from .accounts import account_cli, token_cli
 from .clients import client_cli
+from .connections import connection_cli
 from .domains import domain_cli
 from .init import db_cli, init
 from .keys import keys_cli
@@ -50,5 +51,5 @@ def main() -> None:
 
 
 for _command in (init, serve, db_cli, outbox_cli, account_cli, user_cli, invite_cli, group_cli, token_cli, keys_cli,
-                 client_cli, domain_cli):
+                 client_cli, domain_cli, connection_cli):
     cli.add_command(_command)

@@ -31,6 +31,7 @@ def register(page, link: str, given: str, family: str) -> None:
 def sign_in(page, server, email: str) -> None:
     page.goto(server.base_url + "/login")
     page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Continue").click()
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()

@@ -81,6 +81,7 @@ def test_recovery_codes_of_a_sign_in_enrolment_are_readable_on_a_desktop_and_a_p
         page = context.new_page()
         page.goto(server.base_url + "/login")
         page.get_by_label("Email").fill(strict_person)
+        page.get_by_role("button", name="Continue").click()
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url("**/login/first**")

@@ -58,12 +58,15 @@ def test_a_french_browser_gets_the_sign_in_page_in_french(server, browser):
         page.wait_for_url("**/login**")
         assert page.locator("html").get_attribute("lang") == "fr"
         assert page.get_by_role("heading", name="Se connecter").is_visible()
-        assert page.get_by_label("Mot de passe").is_visible()
+        assert page.get_by_label("E-mail").is_visible()
         assert page.get_by_role("link", name="Mot de passe oublié ?").is_visible()
         screenshot(page, "language-login-french")
 
+        # identifier first (F1): the email, then the password step, in French too
         page.get_by_label("E-mail").fill("nobody@browser.example")
+        page.get_by_role("button", name="Continuer").click()
         page.get_by_label("Mot de passe").fill("not the password at all")
+        screenshot(page, "language-login-french-password")
         page.get_by_role("button", name="Se connecter").click()
         page.wait_for_load_state()
         assert page.locator("html").get_attribute("lang") == "fr"

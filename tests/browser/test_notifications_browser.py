@@ -49,6 +49,7 @@ def wait_for_mail(server, to: str, subject: str, count: int = 1) -> list[str]:
 def sign_in(page, server, password: str, email: str = EMAIL) -> None:
     page.goto(f"{server.base_url}/login")
     page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Continue").click()
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()

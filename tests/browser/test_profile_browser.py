@@ -40,6 +40,7 @@ def create_person(server, email: str) -> str:
 def password_step(page, server, email: str, password: str) -> None:
     page.goto(f"{server.base_url}/login")
     page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Continue").click()
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()

@@ -49,6 +49,7 @@ def refusing(localhost_server, callback):  # noqa: F811
 
 def sign_in(page, email: str) -> None:
     page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Continue").click()
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     if "/login/first" in page.url:  # R8: the terms only, the operator set the person's real password

@@ -26,7 +26,9 @@ def person(localhost_server):
 
 
 def sign_in(page, email: str, password: str) -> None:
+    """Identifier first (F1): the email and Continue, then the password step."""
     page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Continue").click()
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
 
@@ -128,8 +130,11 @@ def test_a_locked_out_sign_in_says_until_when(localhost_server, browser, person)
     try:
         page = context.new_page()
         page.goto(f"{localhost_server.base_url}/login")
-        for _ in range(5):
-            sign_in(page, "nobody-here@pages.example", "not the password")
+        sign_in(page, "nobody-here@pages.example", "not the password")
+        for _ in range(4):  # a refused password shows the password step again, the email kept
+            assert page.get_by_label("Email").input_value() == "nobody-here@pages.example"
+            page.get_by_label("Password").fill("not the password")
+            page.get_by_role("button", name="Sign in").click()
         assert "Too many attempts; try again after" in page.locator("main").inner_text()
         screenshot(page, "signin-locked-out")
     finally:

@@ -9,7 +9,20 @@ import peewee
 import pytest
 from playhouse.schema_diff import diff_models
 
-from models import Actor, Session, User, accounts, invitations, members, ops, rate_limits, schema, security, tenancy
+from models import (
+    Actor,
+    Session,
+    User,
+    accounts,
+    connections,
+    invitations,
+    members,
+    ops,
+    rate_limits,
+    schema,
+    security,
+    tenancy,
+)
 from models.database import bind, db, open_database
 
 from ..conftest import _postgres_url, dispose
@@ -61,7 +74,8 @@ def test_upgrade_from_the_first_version_keeps_the_data(empty_database, deploymen
 
 def test_migrations_build_exactly_the_schema_the_models_describe(empty_database):
     schema.upgrade()
-    diff = diff_models(empty_database, tenancy.TABLES + security.TABLES + ops.TABLES + rate_limits.TABLES)
+    diff = diff_models(empty_database, tenancy.TABLES + security.TABLES + ops.TABLES + rate_limits.TABLES
+                       + connections.TABLES)
     # PostgreSQL's pg_trgm index for co/ew (migration 0010) has an operator class no peewee model can declare
     diff.drop_indexes[:] = [index for index in diff.drop_indexes if index.name != "directory_value_value_key_trigram"]
     assert not diff, str(diff)

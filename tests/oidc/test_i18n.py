@@ -93,7 +93,7 @@ def test_every_text_is_translated(extracted, language):
     assert not missing, f"{len(missing)} texts have no {language} translation:\n" + "\n".join(missing)
 
 
-PLACEHOLDERS = re.compile(r"%\(\w+\)s|\{\w+\}")  # the pages' %(name)s, the mails' {name}
+PLACEHOLDERS = re.compile(r"%\(\w+\)[sr]|\{\w+\}")  # the pages' %(name)s (%(name)r quotes), the mails' {name}
 
 
 @pytest.mark.parametrize("language", [language for language in i18n.SUPPORTED if language != i18n.DEFAULT])
