@@ -44,8 +44,8 @@ translations: install-test
 	@mkdir -p build
 	$(BIN)/pybabel --quiet extract --mapping-file babel.cfg $(BABEL_KEYWORDS) --add-location file --sort-by-file \
 		--output-file build/messages.pot .
-	$(BIN)/pybabel --quiet update --domain messages --input-file build/messages.pot --directory $(TRANSLATIONS) \
-		--no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel --quiet update --domain messages --input-file build/messages.pot --output-dir $(TRANSLATIONS) \
+		--width 120 --no-fuzzy-matching --ignore-obsolete
 	$(MAKE) compile-translations
 
 # Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium;

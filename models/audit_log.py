@@ -16,6 +16,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .connections import Connection
 from .federation import Domain
 from .i18n import N_
 from .ops import AuditEvent
@@ -29,6 +30,10 @@ ACTIONS: dict[str, str] = {
     "client.deleted": N_("Application deleted"),
     "client.secret_rotated": N_("Application secret replaced"),
     "client.updated": N_("Application changed"),
+    "connection.created": N_("Single sign-on connection added"),
+    "connection.deleted": N_("Single sign-on connection deleted"),
+    "connection.tested": N_("Single sign-on connection tested"),
+    "connection.updated": N_("Single sign-on connection changed"),
     "directory_record.created": N_("Directory record created"),
     "directory_record.deleted": N_("Directory record deleted"),
     "directory_record.password_not_set": N_("Directory password not set"),
@@ -40,6 +45,7 @@ ACTIONS: dict[str, str] = {
     "domain.verification_failed": N_("Domain verification failed"),
     "domain.verified": N_("Domain verified"),
     "group.created": N_("Group created"),
+    "membership.groups_joined": N_("Groups joined at single sign-on"),
     "group.deleted": N_("Group deleted"),
     "group.members_added": N_("Group members added"),
     "group.members_removed": N_("Group members removed"),
@@ -65,6 +71,9 @@ ACTIONS: dict[str, str] = {
     "session.ended": N_("Signed out"),
     "session.others_ended": N_("Other sessions ended"),
     "session.started": N_("Signed in"),
+    "sso.failed": N_("Single sign-on failed"),
+    "sso.linked": N_("Upstream identity linked"),
+    "password.reset_refused": N_("Password reset refused (single sign-on required)"),
 }
 
 LABELS: dict[str, str] = {
@@ -139,16 +148,18 @@ _CHANGE_SUFFIXES = (".policy_changed", ".updated", ".edited", ".patched", ".repl
 # the events whose details name what they are about (email, name or userName), bounded per thing
 NAMING_ACTIONS = ("membership.created", "invitation.created", "invitation.edited", "group.created",
                   "group.renamed", "group.deleted", "client.created", "client.updated", "client.deleted",
-                  "directory_record.created", "directory_record.deleted")
+                  "directory_record.created", "directory_record.deleted", "connection.created", "connection.updated",
+                  "connection.deleted")
 # detail keys that hold ids, and what they are ids of
 _ID_KEYS = {"user_id": "user", "membership_id": "membership", "members": "membership", "groups": "group",
             "records": "record", "records_added": "record", "records_removed": "record"}
 _TARGETS = {"membership": "membership", "user": "user", "invitation": "invitation", "group": "group",
             "oauth_client": "client", "client": "client", "directory_record": "record", "scim_token": "token",
-            "domain": "domain"}
+            "domain": "domain", "connection": "connection"}
 _KINDS = {"membership": N_("Member"), "user": N_("Person"), "invitation": N_("Invitation"), "group": N_("Group"),
           "client": N_("Application"), "record": N_("Directory record"), "token": N_("SCIM token"),
-          "session": N_("Session"), "account": N_("Account"), "domain": N_("Domain")}
+          "session": N_("Session"), "account": N_("Account"), "domain": N_("Domain"),
+          "connection": N_("Single sign-on connection")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -240,7 +251,8 @@ class _Names:
     def __init__(self, account: Account, events: Sequence[AuditEvent]) -> None:
         self.account = account
         wanted: dict[str, set[str]] = {kind: set() for kind in ("user", "membership", "invitation", "group",
-                                                                 "client", "record", "token", "domain")}
+                                                                 "client", "record", "token", "domain",
+                                                                 "connection")}
         for e in events:
             if e.actor_type == "user" and e.actor_id:
                 wanted["user"].add(e.actor_id)
@@ -299,10 +311,17 @@ class _Names:
             for domain in Domain.select().where((Domain.account == account) & Domain.id.in_(list(wanted["domain"]))):
                 self.found["domain"][domain.id] = Party("Domain", domain.name, ids=f"domain {domain.id}",
                                                         note="" if domain.status == "verified" else domain.status)
+        if wanted["connection"]:
+            for connection in Connection.select().where((Connection.account == account)
+                                                        & Connection.id.in_(list(wanted["connection"]))):
+                self.found["connection"][connection.id] = Party(
+                    "Single sign-on connection", connection.name, ids=f"{connection.kind} connection {connection.id}",
+                    note="" if connection.enabled else "disabled")
 
     def _from_trail(self, missing: dict[str, set[str]]) -> None:
         """What is gone since (a removed member, a deleted group) by what this account's trail recorded of it."""
-        targets = {i for k in ("membership", "invitation", "group", "client", "record") for i in missing[k]}
+        targets = {i for k in ("membership", "invitation", "group", "client", "record", "connection")
+                   for i in missing[k]}
         if targets:
             rows: Any = (AuditEvent.select(AuditEvent.target_type, AuditEvent.target_id, AuditEvent.detail)
                          .where((AuditEvent.account_id == self.account.id) & AuditEvent.target_id.in_(list(targets))

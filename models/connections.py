@@ -30,6 +30,7 @@ from .database import BaseModel, transaction
 from .errors import ForbiddenError, InvalidInputError, NotFoundError, PolicyViolationError
 from .fields import IdField, JSONField
 from .groups import resolve_groups
+from .i18n import Text
 from .settings import Settings
 from .tenancy import Account, Group, User
 
@@ -187,7 +188,7 @@ def get_connection(connection_id: str, account: Account | None = None) -> Connec
     """The connection ``connection_id`` (of ``account`` when given: another account's is not found)."""
     found = Connection.get_or_none(Connection.id == str(connection_id)[:64])
     if found is None or (account is not None and found.account_id != account.id):
-        raise NotFoundError(f"No connection {str(connection_id)[:64]}.")
+        raise NotFoundError(Text("No connection %(id)s.", id=str(connection_id)[:64]))
     return found
 
 
@@ -224,20 +225,31 @@ def check_name(name: object, fallback: str) -> str:
 
 
 def check_url(value: object, field: str, *, label: str) -> str:
-    """An absolute http(s) URL without credentials or fragment; https unless it is on loopback."""
+    """An absolute http(s) URL without credentials or fragment; https unless it is on loopback.
+
+    ``label`` names the field in the refusal (``issuer``, ``metadata URL``): a term of the protocol, left untranslated.
+    """
     text = value.strip() if isinstance(value, str) else ""
     if not text:
-        raise InvalidInputError(f"The {label} is required.", field=field)
+        raise InvalidInputError(Text("The %(label)s is required.", label=label), field=field)
     if len(text) > 2048 or not text.isprintable() or any(ch.isspace() for ch in text):
-        raise InvalidInputError(f"The {label} is not a URL Roster can use.", field=field)
+        raise InvalidInputError(Text("The %(label)s is not a URL Roster can use.", label=label), field=field)
     parts = urlsplit(text)
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise InvalidInputError(f"The {label} must be an https:// URL.", field=field)
+        raise InvalidInputError(Text("The %(label)s must be an https:// URL.", label=label), field=field)
     if parts.username or parts.password or parts.fragment:
-        raise InvalidInputError(f"The {label} cannot carry a user name, password or #fragment.", field=field)
-    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
-        raise InvalidInputError(f"The {label} must be an https:// URL (plain http only on this machine).",
+        raise InvalidInputError(Text("The %(label)s cannot carry a user name, password or #fragment.", label=label),
                                 field=field)
+    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise InvalidInputError(Text("The %(label)s must be an https:// URL (plain http only on this machine).",
+                                     label=label), field=field)
+    return text
+
+
+def check_client_id(value: object) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if not text or len(text) > 512 or not text.isprintable():
+        raise InvalidInputError("The client ID the IdP gave is required.", field="client_id")
     return text
 
 
@@ -245,8 +257,8 @@ def check_scopes(scopes: Sequence[str] | None) -> list[str]:
     chosen = [s.strip() for s in (scopes or DEFAULT_SCOPES) if s and s.strip()]
     if len(chosen) > MAX_SCOPES or any(len(s) > 100 or not s.isascii() or not s.isprintable() or " " in s
                                        for s in chosen):
-        raise InvalidInputError(f"Give at most {MAX_SCOPES} scopes, each a short word such as email.",
-                                field="scope")
+        raise InvalidInputError(Text("Give at most %(count)s scopes, each a short word such as email.",
+                                     count=MAX_SCOPES), field="scope")
     if "openid" not in chosen:
         chosen.insert(0, "openid")  # without it the IdP sends no ID token
     return list(dict.fromkeys(chosen))
@@ -256,10 +268,11 @@ def check_mapping(mapping: dict[str, Any] | None) -> dict[str, str]:
     cleaned: dict[str, str] = {}
     for key, value in (mapping or {}).items():
         if key not in MAPPED:
-            raise InvalidInputError(f"Unknown mapping {key!r}: use {', '.join(MAPPED)}.", field="claim_mapping")
+            raise InvalidInputError(Text("Unknown mapping %(key)r: use %(names)s.", key=key, names=", ".join(MAPPED)),
+                                    field="claim_mapping")
         text = value.strip() if isinstance(value, str) else ""
         if len(text) > 256 or not text.isprintable():
-            raise InvalidInputError(f"The name mapped to {key} is not usable.", field="claim_mapping")
+            raise InvalidInputError(Text("The name mapped to %(key)s is not usable.", key=key), field="claim_mapping")
         if text:
             cleaned[key] = text
     return cleaned
@@ -268,15 +281,16 @@ def check_mapping(mapping: dict[str, Any] | None) -> dict[str, str]:
 def check_mfa_contexts(contexts: Sequence[str] | None) -> list[str]:
     chosen = [c.strip() for c in (contexts or []) if c and c.strip()]
     if len(chosen) > MAX_MFA_CONTEXTS or any(len(c) > 256 or not c.isprintable() for c in chosen):
-        raise InvalidInputError(f"Give at most {MAX_MFA_CONTEXTS} AuthnContextClassRef values.",
+        raise InvalidInputError(Text("Give at most %(count)s AuthnContextClassRef values.", count=MAX_MFA_CONTEXTS),
                                 field="mfa_contexts")
     return chosen
 
 
 def _count_check(account: Account) -> None:
     if Connection.select().where(Connection.account == account.id).count() >= MAX_CONNECTIONS:
-        raise PolicyViolationError(f"{account.name} has {MAX_CONNECTIONS} connections, the most an account can "
-                                   "have: delete one first.", reason="too_many_connections")
+        raise PolicyViolationError(Text("%(account)s has %(count)s connections, the most an account can have: delete "
+                                        "one first.", account=account.name, count=MAX_CONNECTIONS),
+                                   reason="too_many_connections")
 
 
 # ------------------------------------------------------------------ writing
@@ -287,9 +301,7 @@ def create_oidc(account: Account, *, issuer: str, client_id: str, client_secret:
                 by: Actor) -> Connection:
     """A new OIDC connection (disabled until an admin enables it)."""
     issuer = check_url(issuer, "issuer", label="issuer").rstrip("/")
-    client_id = client_id.strip() if isinstance(client_id, str) else ""
-    if not client_id or len(client_id) > 512 or not client_id.isprintable():
-        raise InvalidInputError("The client ID the IdP gave is required.", field="client_id")
+    client_id = check_client_id(client_id)
     if not isinstance(client_secret, str) or not client_secret.strip() or len(client_secret) > 4096:
         raise InvalidInputError("The client secret the IdP gave is required.", field="client_secret")
     chosen_scopes = check_scopes(scopes)
@@ -350,10 +362,7 @@ def update(connection: Connection, *, by: Actor, secrets: Secrets | None = None,
         if issuer is not _UNCHANGED:
             changes["issuer"] = check_url(issuer, "issuer", label="issuer").rstrip("/")
         if client_id is not _UNCHANGED:
-            text = client_id.strip() if isinstance(client_id, str) else ""
-            if not text or len(text) > 512 or not text.isprintable():
-                raise InvalidInputError("The client ID the IdP gave is required.", field="client_id")
-            changes["client_id"] = text
+            changes["client_id"] = check_client_id(client_id)
         if client_secret is not _UNCHANGED and isinstance(client_secret, str) and client_secret.strip():
             if secrets is None or len(client_secret) > 4096:
                 raise InvalidInputError("The client secret is not usable.", field="client_secret")
@@ -377,13 +386,14 @@ def update(connection: Connection, *, by: Actor, secrets: Secrets | None = None,
             changes[field] = bool(value)
     if default_role is not _UNCHANGED:
         if default_role not in ("user", "admin"):
-            raise InvalidInputError(f"Unknown role {str(default_role)[:40]!r}: use user or admin.",
+            raise InvalidInputError(Text("Unknown role %(role)r: use user or admin.", role=str(default_role)[:40]),
                                     field="default_role")
         changes["default_role"] = default_role
     if default_groups is not _UNCHANGED:
         refs = list(default_groups or [])
         if len(refs) > MAX_DEFAULT_GROUPS:
-            raise InvalidInputError(f"Give at most {MAX_DEFAULT_GROUPS} default groups.", field="default_groups")
+            raise InvalidInputError(Text("Give at most %(count)s default groups.", count=MAX_DEFAULT_GROUPS),
+                                    field="default_groups")
         changes["default_groups"] = [g.id for g in resolve_groups(account, refs)]
     with transaction():
         _require_admin(account, by)
@@ -394,7 +404,7 @@ def update(connection: Connection, *, by: Actor, secrets: Secrets | None = None,
             Connection.update(updated_at=clock.now(), **changed).where(Connection.id == current.id).execute()
             shown = {k: ("(changed)" if k in ("client_secret", "idp_metadata_xml") else v) for k, v in changed.items()}
             audit.record(by, "connection.updated", account_id=account.id, target_type="connection",
-                         target_id=current.id, name=changed.get("name", current.name), **shown)
+                         target_id=current.id, **{"name": current.name, **shown})
     return get_connection(connection.id)
 
 

@@ -32,6 +32,7 @@ from .audit import Actor
 from .database import BaseModel, transaction
 from .errors import ForbiddenError, InvalidInputError, NotFoundError, PolicyViolationError
 from .fields import IdField
+from .i18n import Text
 from .settings import Settings
 from .tenancy import Account
 
@@ -108,33 +109,35 @@ def normalize(name: object) -> str:
     text = name.strip()
     shown = text if len(text) <= 80 else text[:80] + "…"
     if len(text) > 1000:
-        raise InvalidInputError(f"{shown!r} is too long for a domain name.", field="domain", reason="invalid_domain")
-    if "*" in text:
-        raise InvalidInputError(f"{shown!r}: give the domain itself, without a wildcard.", field="domain",
+        raise InvalidInputError(Text("%(name)r is too long for a domain name.", name=shown), field="domain",
                                 reason="invalid_domain")
+    if "*" in text:
+        raise InvalidInputError(Text("%(name)r: give the domain itself, without a wildcard.", name=shown),
+                                field="domain", reason="invalid_domain")
     if text.startswith("[") or _is_ip_address(text.rstrip(".")):
-        raise InvalidInputError(f"{shown!r} is an IP address, not a domain name.", field="domain",
+        raise InvalidInputError(Text("%(name)r is an IP address, not a domain name.", name=shown), field="domain",
                                 reason="invalid_domain")
     if "@" in text:
-        raise InvalidInputError(f"{shown!r}: give the domain only (the part after @).", field="domain",
+        raise InvalidInputError(Text("%(name)r: give the domain only (the part after @).", name=shown), field="domain",
                                 reason="invalid_domain")
     try:
         ascii_name = idna.encode(text[:-1] if text.endswith(".") else text, uts46=True, std3_rules=True).decode()
     except (UnicodeError, ValueError) as exc:  # idna.IDNAError is both
-        raise InvalidInputError(f"{shown!r} is not a valid domain name ({exc}).", field="domain",
-                                reason="invalid_domain") from None
+        raise InvalidInputError(Text("%(name)r is not a valid domain name (%(error)s).", name=shown, error=str(exc)),
+                                field="domain", reason="invalid_domain") from None
     labels = ascii_name.split(".")
     if len(labels) < 2:
-        raise InvalidInputError(f"{shown!r} has a single label: give a full domain such as example.com.",
-                                field="domain", reason="invalid_domain")
+        raise InvalidInputError(Text("%(name)r has a single label: give a full domain such as example.com.",
+                                     name=shown), field="domain", reason="invalid_domain")
     if len(ascii_name) > 253 or not all(_LABEL.match(label) for label in labels):
-        raise InvalidInputError(f"{shown!r} is not a valid domain name.", field="domain", reason="invalid_domain")
+        raise InvalidInputError(Text("%(name)r is not a valid domain name.", name=shown), field="domain",
+                                reason="invalid_domain")
     # the TXT record's name, the prefix and this name, must itself be a DNS name (RFC 1035 §2.3.4: 253 characters)
     if len(CHALLENGE_PREFIX) + len(ascii_name) > 253:
-        why = f"{shown!r} is too long to verify: the name of its TXT record would exceed 253 characters"
-        raise InvalidInputError(f"{why}.", field="domain", reason="invalid_domain")
+        raise InvalidInputError(Text("%(name)r is too long to verify: the name of its TXT record would exceed 253 "
+                                     "characters.", name=shown), field="domain", reason="invalid_domain")
     if labels[-1].isdigit():
-        raise InvalidInputError(f"{shown!r} is an IP address, not a domain name.", field="domain",
+        raise InvalidInputError(Text("%(name)r is an IP address, not a domain name.", name=shown), field="domain",
                                 reason="invalid_domain")
     return ascii_name
 
@@ -155,11 +158,12 @@ def _suffixes(name: str) -> list[str]:
 def check_claimable(name: str) -> None:
     """Refuse a free-mail or disposable domain (or a name under one): its addresses are nobody's company's."""
     if any(suffix in _free_mail for suffix in _suffixes(name)):
-        why = f"{name} is a free email provider's domain: its addresses belong to anyone who signs up there"
-        raise InvalidInputError(f"{why}, so no account can claim it.", field="domain", reason="free_mail_domain")
+        raise InvalidInputError(Text("%(domain)s is a free email provider's domain: its addresses belong to anyone "
+                                     "who signs up there, so no account can claim it.", domain=name),
+                                field="domain", reason="free_mail_domain")
     if any(suffix in _disposable for suffix in _suffixes(name)):
-        raise InvalidInputError(f"{name} is a disposable email domain, which no account can claim.",
-                                field="domain", reason="disposable_domain")
+        raise InvalidInputError(Text("%(domain)s is a disposable email domain, which no account can claim.",
+                                     domain=name), field="domain", reason="disposable_domain")
 
 
 def _require_admin(account: Account, by: Actor) -> None:
@@ -179,7 +183,7 @@ def get_domain(account: Account, name: str) -> Domain:
     normalized = normalize(name)
     found = Domain.get_or_none((Domain.account == account.id) & (Domain.name == normalized))
     if found is None:
-        raise NotFoundError(f"{account.name} has no domain {normalized}.")
+        raise NotFoundError(Text("%(account)s has no domain %(domain)s.", account=account.name, domain=normalized))
     return found
 
 
@@ -208,8 +212,9 @@ def add_domain(account: Account, name: str, *, by: Actor) -> Domain:
         if found is not None:
             return found
         if Domain.select().where(Domain.account == account.id).count() >= MAX_DOMAINS:
-            full = f"{account.name} has {MAX_DOMAINS} domains, the most an account can have"
-            raise PolicyViolationError(f"{full}: remove one first.", field="domain", reason="too_many_domains")
+            raise PolicyViolationError(Text("%(account)s has %(count)s domains, the most an account can have: remove "
+                                            "one first.", account=account.name, count=MAX_DOMAINS),
+                                       field="domain", reason="too_many_domains")
         domain = Domain.create(account=account.id, name=normalized, token=secrets.token_urlsafe(24))
         audit.record(by, "domain.added", account_id=account.id, target_type="domain", target_id=domain.id,
                      name=normalized)
@@ -248,7 +253,8 @@ def verify_domain(account: Account, name: str, *, by: Actor, settings: Settings)
         return _failed(domain, TAKEN, by)
     current = Domain.get_or_none(Domain.id == domain.id)
     if current is None:
-        raise NotFoundError(f"{account.name} has no domain {domain.name} any more.")
+        raise NotFoundError(Text("%(account)s has no domain %(domain)s any more.", account=account.name,
+                                 domain=domain.name))
     return Verification(current)
 
 
@@ -263,22 +269,26 @@ def _failed(domain: Domain, reason: str, by: Actor, *, found: list[str] | None =
     return Verification(current, reason, message)
 
 
-def _why(domain: Domain, reason: str, found: list[str], timeout: float) -> str:
+def _why(domain: Domain, reason: str, found: list[str], timeout: float) -> Text:
+    # the console page translates the outcome (oidc.console_sso); the stored failure keeps the English
     record, value = domain.record_name, domain.record_value
     if reason == TAKEN:
-        return (f"{domain.name} is verified by another account. It stays pending here until that account "
-                "removes it.")
+        return Text("%(domain)s is verified by another account. It stays pending here until that account removes "
+                    "it.", domain=domain.name)
     if reason == domain_dns.NXDOMAIN:
-        return f"{record} does not exist in DNS (NXDOMAIN): publish a TXT record there with the value {value}."
+        return Text("%(record)s does not exist in DNS (NXDOMAIN): publish a TXT record there with the value "
+                    "%(value)s.", record=record, value=value)
     if reason == RECORD_MISSING:
-        return (f"No TXT record at {record}: publish one with the value {value}. A new record can take a while "
-                "to be seen.")
+        return Text("No TXT record at %(record)s: publish one with the value %(value)s. A new record can take a "
+                    "while to be seen.", record=record, value=value)
     if reason == VALUE_MISMATCH:
         shown = ", ".join(repr(v if len(v) <= 80 else v[:80] + "…") for v in found[:3])
-        return f"The TXT record at {record} says {shown}, not {value}: change it to this value."
+        return Text("The TXT record at %(record)s says %(found)s, not %(value)s: change it to this value.",
+                    record=record, found=shown, value=value)
     if reason == domain_dns.TIMEOUT:
-        return f"DNS did not answer for {record} within {timeout:g} seconds. Try again later."
-    return f"DNS could not answer for {record} (a server failure or refusal). Try again later."
+        return Text("DNS did not answer for %(record)s within %(seconds)s seconds. Try again later.", record=record,
+                    seconds=format(timeout, "g"))
+    return Text("DNS could not answer for %(record)s (a server failure or refusal). Try again later.", record=record)
 
 
 def remove_domain(account: Account, name: str, *, by: Actor) -> Domain:

@@ -16,6 +16,7 @@ import urllib.request
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, md
 
 from .errors import InvalidInputError
+from .i18n import Text
 
 MAX_METADATA = 1_000_000  # bytes: an IdP's own metadata is a few kB; federation aggregates are not for this
 FETCH_TIMEOUT = 10.0
@@ -33,13 +34,13 @@ def parse(xml: object) -> IdpMetadata:
     if not isinstance(xml, str) or not xml.strip():
         raise InvalidInputError("Paste the IdP's metadata XML, or give its URL.", field="metadata")
     if len(xml.encode()) > MAX_METADATA:
-        raise InvalidInputError(f"The metadata is larger than {MAX_METADATA // 1000} kB: give the IdP's own "
-                                "metadata, not a federation's.", field="metadata")
+        raise InvalidInputError(Text("The metadata is larger than %(size)s kB: give the IdP's own metadata, not a "
+                                     "federation's.", size=MAX_METADATA // 1000), field="metadata")
     try:
         descriptor = md.entity_descriptor_from_string(xml.strip())
     except Exception as exc:  # pysaml2 and defusedxml raise many kinds for bad XML; all mean the same here
-        raise InvalidInputError(f"This is not SAML metadata Roster can read ({type(exc).__name__}).",
-                                field="metadata") from None
+        raise InvalidInputError(Text("This is not SAML metadata Roster can read (%(error)s).",
+                                     error=type(exc).__name__), field="metadata") from None
     if descriptor is None or not descriptor.entity_id:
         raise InvalidInputError("The metadata has no EntityDescriptor with an entityID.", field="metadata")
     idps = descriptor.idpsso_descriptor or []
@@ -65,12 +66,16 @@ def fetch(url: str, timeout: float = FETCH_TIMEOUT) -> str:
     try:
         with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 - http(s) only, checked
             body = answer.read(MAX_METADATA + 1)
+    except urllib.error.HTTPError as exc:
+        exc.close()  # an error answer holds its socket open until closed
+        raise InvalidInputError(Text("The metadata URL answered HTTP %(status)s.", status=exc.code),
+                                field="metadata_url") from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
-        raise InvalidInputError(f"The metadata URL did not answer: {str(reason)[:200]}.",
+        raise InvalidInputError(Text("The metadata URL did not answer: %(reason)s.", reason=str(reason)[:200]),
                                 field="metadata_url") from None
     if len(body) > MAX_METADATA:
-        raise InvalidInputError(f"The metadata at this URL is larger than {MAX_METADATA // 1000} kB.",
+        raise InvalidInputError(Text("The metadata at this URL is larger than %(size)s kB.", size=MAX_METADATA // 1000),
                                 field="metadata_url")
     try:
         return str(body.decode("utf-8"))

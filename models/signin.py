@@ -17,7 +17,7 @@ from . import audit, clock, mfa, passkeys, sso, throttle
 from .audit import Actor
 from .crypto import Secrets
 from .errors import RosterError
-from .i18n import N_
+from .i18n import N_, Text
 from .invitations.links import effective_status
 from .passwords import Hasher
 from .security import TotpCredential
@@ -228,7 +228,8 @@ def next_step(user: User, account: Account | None, *, amr: Iterable[str], auth_t
     if account is not None:
         needed = sso.required(user, account)
         if needed is not None and needed.id != connection_id:
-            return Step("sso", f"{account.name} signs its people in through {needed.name}.", needed.id)
+            return Step("sso", Text("%(account)s signs its people in through %(connection)s.", account=account.name,
+                                    connection=needed.name), needed.id)
     second_factor = bool(SECOND_FACTORS & set(amr))
     if signing_in and not second_factor and mfa.has_second_factor(user):
         return Step("mfa", "Confirm it is you with a second factor.")
@@ -242,8 +243,10 @@ def next_step(user: User, account: Account | None, *, amr: Iterable[str], auth_t
     if wants_mfa and not second_factor:
         if mfa.has_second_factor(user):
             return Step("mfa", "Confirm it is you with a second factor.")
-        return Step("mfa_enrol", f"{account.name if account else 'This application'} requires a second factor: "
-                                 "set one up to continue.")
+        if account is None:
+            return Step("mfa_enrol", N_("This application requires a second factor: set one up to continue."))
+        return Step("mfa_enrol", Text("%(account)s requires a second factor: set one up to continue.",
+                                      account=account.name))
     return DONE
 
 

@@ -22,6 +22,7 @@ from .connections import Connection, ExternalIdentity, default_groups
 from .database import transaction
 from .errors import RosterError
 from .federation import Domain
+from .i18n import N_
 from .tenancy import Account, DirectoryRecord, Group, GroupMember, Invitation, Membership, User
 
 # what an upstream amr may say that Roster passes on (RFC 8176 values are short words)
@@ -31,20 +32,20 @@ MAX_UPSTREAM_METHODS = 8
 
 # why an upstream sign-in was refused: the code in the audit trail, the text on the person's page
 REFUSALS = {
-    "connection_disabled": "This single sign-on connection is switched off. Ask an admin of the account.",
-    "no_email": "Your company's sign-in did not say your email address, so Roster cannot tell who you are. "
-                "Ask your IT team to release the email attribute to Roster.",
-    "email_not_verified": "Your company's sign-in says your email address is not verified.",
-    "foreign_domain": "Your company's sign-in gave an email address in a domain that belongs to another "
-                      "account. Ask an admin of the account.",
-    "unverified_domain": "Your email address is not in a domain this account has verified, and there is no "
-                         "directory record for you, so Roster will not link or create a user for it. Ask an admin "
-                         "of the account to verify the domain or provision you.",
-    "not_member": "You are not a member of this account, and it does not add people at their first sign-in. "
-                  "Ask an admin of the account to add you.",
-    "deactivated": "Your membership in this account is deactivated. Ask an admin of the account.",
-    "user_disabled": "Your Roster user is disabled. Ask an admin.",
-    "email_refused": "Your email address is not one this account accepts.",
+    "connection_disabled": N_("This single sign-on connection is switched off. Ask an admin of the account."),
+    "no_email": N_("Your company's sign-in did not say your email address, so Roster cannot tell who you are. "
+                   "Ask your IT team to release the email attribute to Roster."),
+    "email_not_verified": N_("Your company's sign-in says your email address is not verified."),
+    "foreign_domain": N_("Your company's sign-in gave an email address in a domain that belongs to another "
+                         "account. Ask an admin of the account."),
+    "unverified_domain": N_("Your email address is not in a domain this account has verified, and there is no "
+                            "directory record for you, so Roster will not link or create a user for it. Ask an "
+                            "admin of the account to verify the domain or provision you."),
+    "not_member": N_("You are not a member of this account, and it does not add people at their first sign-in. "
+                     "Ask an admin of the account to add you."),
+    "deactivated": N_("Your membership in this account is deactivated. Ask an admin of the account."),
+    "user_disabled": N_("Your Roster user is disabled. Ask an admin."),
+    "email_refused": N_("Your email address is not one this account accepts."),
 }
 
 
@@ -54,8 +55,9 @@ class SsoRefused(RosterError):
     code = "sso_refused"
 
     def __init__(self, reason: str, detail: str = "") -> None:
-        # a protocol failure (F7, reasons of oidc.upstream_*) says itself what failed, in ``detail``
-        super().__init__(REFUSALS.get(reason) or detail or "The sign-in through your company failed.",
+        # a protocol failure (F7, reasons of oidc.upstream_*) says itself what failed, in ``detail`` (a
+        # models.i18n.Text, so the page translates it); the details of REFUSALS' reasons are the audit trail's
+        super().__init__(REFUSALS.get(reason) or detail or N_("The sign-in through your company failed."),
                          reason=reason)
         self.detail = detail
 
@@ -108,7 +110,7 @@ def enabled_connection(connection_id: str) -> Connection | None:
     return found
 
 
-def _required_query(email: str) -> "pw.ModelSelect[Connection]":
+def _required_query(email: str) -> pw.ModelSelect[Connection]:
     return (Connection.select(Connection).join(Domain, on=(Domain.account == Connection.account))
             .where(Connection.enabled & Connection.sso_required & (Domain.verified_name == _domain_of(email))))
 

@@ -26,12 +26,13 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from models import clock, sso
+from models import audit, clock, sso
 from models import signin as rules
 from models.audit import Actor
 from models.connections import Connection, SsoRequest, Urls, client_secret, forget_expired, urls
 from models.database import transaction
 from models.deployment import Deployment
+from models.i18n import Text
 from models.secrets import same, token_hash
 from models.tenancy import Membership
 
@@ -80,10 +81,11 @@ def failure_page(connection: Connection | None, message: str, status: int, *, pa
 
 
 def _browser_cookie(response: Response, value: str) -> None:
-    # the SAML answer is a cross-site POST: over HTTPS the cookie must be SameSite=None to come with it
+    # the SAML answer is a cross-site POST: over HTTPS the cookie must be SameSite=None to come with it;
+    # path / so every page that starts a sign-in (the sign-in page, /sso/…/start) sees it: tabs share it
     secure = web_session.secure_cookies()
     response.set_cookie(BROWSER_COOKIE, value, httponly=True, secure=secure, samesite="None" if secure else "Lax",
-                        path="/sso/", max_age=int(LIFETIME.total_seconds()))
+                        path="/", max_age=int(LIFETIME.total_seconds()))
 
 
 @bp.get("/sso/<connection_id>/start")
@@ -118,8 +120,8 @@ def send_to_idp(connection: Connection, target: str, hint: str = "", *, test: bo
         else:
             request_id, location = upstream_saml.authn_request(connection, link, state)
     except UpstreamError as exc:
-        sso.refuse(connection, exc.reason, ip=web_session.client_ip(), detail=str(exc))
-        return failure_page(connection, str(exc), 502, next_target=target)
+        sso.refuse(connection, exc.reason, ip=web_session.client_ip(), detail=exc.message)
+        return failure_page(connection, exc.message, 502, next_target=target)
     now = clock.now()
     with transaction():
         forget_expired(now)  # what was never answered, and assertion IDs past their time: one indexed DELETE each
@@ -156,8 +158,8 @@ def _take(connection: Connection, state: str | None) -> SsoRequest | tuple[str, 
 
 
 def _failed(connection: Connection, row: SsoRequest, exc: UpstreamError) -> tuple[str, int]:
-    sso.refuse(connection, exc.reason, ip=web_session.client_ip(), detail=str(exc))
-    return failure_page(connection, str(exc), 400, next_target=row.next)
+    sso.refuse(connection, exc.reason, ip=web_session.client_ip(), detail=exc.message)
+    return failure_page(connection, exc.message, 400, next_target=row.next)
 
 
 @bp.get("/sso/oidc/callback")
@@ -173,8 +175,9 @@ def oidc_callback() -> Any:
     error = request.args.get("error")
     if error:
         described = (request.args.get("error_description") or "")[:200]
-        return _failed(connection, row, UpstreamError("idp_error", f"The IdP answered {error[:60]}"
-                                                                   f"{': ' + described if described else ''}."))
+        said = (Text("The IdP answered %(error)s: %(description)s.", error=error[:60], description=described)
+                if described else Text("The IdP answered %(error)s.", error=error[:60]))
+        return _failed(connection, row, UpstreamError("idp_error", said))
     deployment = Deployment.of(current_app)
     try:
         asserted, claims = upstream_oidc.finish(
@@ -246,12 +249,10 @@ def _complete(connection: Connection, row: SsoRequest, asserted: sso.Asserted, r
 def _test_result(connection: Connection, asserted: sso.Asserted, received: dict[str, Any]) -> Any:
     if not _is_admin(connection):
         return failure_page(connection, _("Only an admin of the account can test its connection."), 403)
-    live = web_session.current_session()
-    assert live is not None
-    from models import audit
-
+    admin = web_session.current_user()
+    assert admin is not None
     with transaction():
-        audit.record(Actor("user", live.user_id, "", user_id=live.user_id), "connection.tested",
+        audit.record(Actor.for_user(admin), "connection.tested",
                      account_id=connection.account_id, target_type="connection", target_id=connection.id,
                      subject=asserted.subject[:200], email=asserted.email[:320])
     session[TEST_RESULT] = {"connection_id": connection.id, "asserted": dataclasses.asdict(asserted),
@@ -259,10 +260,18 @@ def _test_result(connection: Connection, asserted: sso.Asserted, received: dict[
     return redirect(url_for("federation.test_result", connection_id=connection.id))
 
 
-def _printable(received: dict[str, Any]) -> dict[str, Any]:
-    # the session cookie holds it: only what the page shows, bounded
-    return {str(k)[:100]: (v if isinstance(v, bool | int | float | type(None)) else str(v)[:500])
-            for k, v in list(received.items())[:40]}
+def _printable(received: dict[str, Any]) -> dict[str, str]:
+    """One line per claim or attribute, as a person reads it (the session cookie holds it: bounded)."""
+
+    def shown(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, list | tuple):
+            return ", ".join(shown(v) for v in value)
+        return "" if value is None else str(value)
+
+    flat = {**{k: v for k, v in received.items() if k != "attributes"}, **(received.get("attributes") or {})}
+    return {str(k)[:100]: shown(v)[:500] for k, v in list(flat.items())[:40]}
 
 
 @bp.get("/sso/<connection_id>/test")

@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 import requests
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc6749 import OAuth2Error
 from joserfc import jwt
@@ -24,6 +25,7 @@ from joserfc.jwk import KeySet
 
 from models import sso
 from models.connections import Connection
+from models.i18n import Text
 
 TIMEOUT = 10.0
 CACHE_SECONDS = 3600.0
@@ -33,27 +35,34 @@ MAX_DOCUMENT = 512_000
 
 
 class UpstreamError(Exception):
-    """The upstream exchange failed (F7); ``reason`` is a short code, ``str()`` says what failed."""
+    """The upstream exchange failed (F7); ``reason`` is a short code, ``message`` says what failed.
 
-    def __init__(self, reason: str, message: str) -> None:
+    ``str()`` is the English (the admin's audit trail); the person's page translates ``message``.
+    """
+
+    def __init__(self, reason: str, message: Text) -> None:
         super().__init__(message)
         self.reason = reason
+        self.message = message
 
 
 def _get_json(url: str, what: str) -> dict[str, Any]:
     try:
         answer = requests.get(url, timeout=TIMEOUT, headers={"Accept": "application/json"})
     except requests.RequestException as exc:
-        raise UpstreamError("upstream_unreachable", f"The IdP's {what} at {url} did not answer ({type(exc).__name__})."
-                            ) from None
+        raise UpstreamError("upstream_unreachable", Text("The IdP's %(what)s at %(url)s did not answer (%(error)s).",
+                                                         what=what, url=url, error=type(exc).__name__)) from None
     if answer.status_code != 200 or len(answer.content) > MAX_DOCUMENT:
-        raise UpstreamError("upstream_unreachable", f"The IdP's {what} at {url} answered HTTP {answer.status_code}.")
+        raise UpstreamError("upstream_unreachable", Text("The IdP's %(what)s at %(url)s answered HTTP %(status)s.",
+                                                         what=what, url=url, status=answer.status_code))
     try:
         document = answer.json()
     except ValueError:
-        raise UpstreamError("upstream_invalid", f"The IdP's {what} at {url} is not JSON.") from None
+        raise UpstreamError("upstream_invalid", Text("The IdP's %(what)s at %(url)s is not JSON.", what=what,
+                                                     url=url)) from None
     if not isinstance(document, dict):
-        raise UpstreamError("upstream_invalid", f"The IdP's {what} at {url} is not a JSON object.")
+        raise UpstreamError("upstream_invalid", Text("The IdP's %(what)s at %(url)s is not a JSON object.", what=what,
+                                                     url=url))
     return document
 
 
@@ -87,11 +96,12 @@ def discover(issuer: str, *, fresh: bool = False) -> dict[str, Any]:
     metadata = documents.get(f"{issuer.rstrip('/')}/.well-known/openid-configuration", "discovery document",
                              fresh=fresh)
     if metadata.get("issuer") != issuer.rstrip("/") and metadata.get("issuer") != issuer:
-        raise UpstreamError("issuer_mismatch", f"The discovery document names the issuer "
-                                               f"{str(metadata.get('issuer'))[:200]!r}, not {issuer!r}.")
+        raise UpstreamError("issuer_mismatch", Text("The discovery document names the issuer %(named)r, not "
+                                                    "%(issuer)r.", named=str(metadata.get("issuer"))[:200],
+                                                    issuer=issuer))
     for key in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
         if not isinstance(metadata.get(key), str):
-            raise UpstreamError("upstream_invalid", f"The discovery document has no {key}.")
+            raise UpstreamError("upstream_invalid", Text("The discovery document has no %(key)s.", key=key))
     return metadata
 
 
@@ -125,53 +135,58 @@ def _verify_signature(token: str, jwks_uri: str) -> dict[str, Any]:
             return dict(jwt.decode(token, keys, algorithms=ALGORITHMS).claims)
         except (ValueError, TypeError, KeyError, JoseError) as exc:
             failure = type(exc).__name__
-    raise UpstreamError("bad_signature", f"The ID token's signature does not check against the IdP's keys "
-                                         f"({failure}).")
+    raise UpstreamError("bad_signature", Text("The ID token's signature does not check against the IdP's keys "
+                                              "(%(error)s).", error=failure))
 
 
 def check_id_token(token: str, *, issuer: str, client_id: str, nonce: str, jwks_uri: str) -> dict[str, Any]:
     """F7: the claims of an ID token that is signed by the IdP, for us, now, and for this sign-in."""
     if not isinstance(token, str) or token.count(".") != 2:
-        raise UpstreamError("no_id_token", "The IdP sent no ID token.")
+        raise UpstreamError("no_id_token", Text("The IdP sent no ID token."))
     claims = _verify_signature(token, jwks_uri)
     now = time.time()
     if claims.get("iss") != issuer:
-        raise UpstreamError("wrong_issuer", f"The ID token comes from {str(claims.get('iss'))[:200]!r}, "
-                                            f"not {issuer!r}.")
+        raise UpstreamError("wrong_issuer", Text("The ID token comes from %(named)r, not %(issuer)r.",
+                                                 named=str(claims.get("iss"))[:200], issuer=issuer))
     audience = claims.get("aud")
     audiences = audience if isinstance(audience, list) else [audience]
     if client_id not in audiences:
-        raise UpstreamError("wrong_audience", "The ID token is for another client (its aud is not this "
-                                              "connection's client ID).")
+        raise UpstreamError("wrong_audience", Text("The ID token is for another client (its aud is not this "
+                                                   "connection's client ID)."))
     if len(audiences) > 1 and claims.get("azp") != client_id:
-        raise UpstreamError("wrong_audience", "The ID token has several audiences and its azp is not this client.")
+        raise UpstreamError("wrong_audience", Text("The ID token has several audiences and its azp is not this "
+                                                   "client."))
     exp, iat = claims.get("exp"), claims.get("iat")
     if not isinstance(exp, int | float) or exp + LEEWAY < now:
-        raise UpstreamError("expired", "The ID token has expired.")
+        raise UpstreamError("expired", Text("The ID token has expired."))
     if not isinstance(iat, int | float) or iat - LEEWAY > now:
-        raise UpstreamError("not_yet_valid", "The ID token was issued in the future: check the IdP's clock.")
+        raise UpstreamError("not_yet_valid", Text("The ID token was issued in the future: check the IdP's clock."))
     if not isinstance(claims.get("sub"), str) or not claims["sub"]:
-        raise UpstreamError("no_subject", "The ID token has no subject (sub).")
+        raise UpstreamError("no_subject", Text("The ID token has no subject (sub)."))
     if claims.get("nonce") != nonce:
-        raise UpstreamError("wrong_nonce", "The ID token's nonce is not this sign-in's: it was made for another one.")
+        raise UpstreamError("wrong_nonce", Text("The ID token's nonce is not this sign-in's: it was made for another "
+                                                "one."))
     return claims
 
 
 def finish(connection: Connection, *, client_secret: str, redirect_uri: str, code: str, code_verifier: str,
            nonce: str) -> tuple[sso.Asserted, dict[str, Any]]:
     """Exchange the code (with the PKCE verifier), check the ID token, read the person: (asserted, claims)."""
+    if not code:
+        raise UpstreamError("no_code", Text("The IdP sent no authorization code."))
     metadata = discover(connection.issuer)
     try:
         with _client(connection, client_secret, redirect_uri, metadata) as client:
             token = client.fetch_token(metadata["token_endpoint"], code=code, code_verifier=code_verifier,
                                        timeout=TIMEOUT)
-    except OAuth2Error as exc:
-        raise UpstreamError("token_refused", f"The IdP refused the code: {exc.error}"
-                                             f"{': ' + str(exc.description)[:200] if exc.description else ''}."
-                            ) from None
+    except (OAuth2Error, OAuthError) as exc:  # authlib's server-side and client-side errors, one shape
+        said = (Text("The IdP refused the code: %(error)s: %(description)s.", error=exc.error,
+                     description=str(exc.description)[:200]) if exc.description
+                else Text("The IdP refused the code: %(error)s.", error=exc.error))
+        raise UpstreamError("token_refused", said) from None
     except (requests.RequestException, ValueError) as exc:
-        raise UpstreamError("upstream_unreachable", f"The IdP's token endpoint failed ({type(exc).__name__}).") \
-            from None
+        raise UpstreamError("upstream_unreachable", Text("The IdP's token endpoint failed (%(error)s).",
+                                                         error=type(exc).__name__)) from None
     claims = check_id_token(token.get("id_token", ""), issuer=connection.issuer, client_id=connection.client_id,
                             nonce=nonce, jwks_uri=metadata["jwks_uri"])
     if not claims.get(connection.claim("email")) and metadata.get("userinfo_endpoint") and token.get("access_token"):

@@ -27,6 +27,7 @@ from saml2.sigver import CryptoBackendXmlSec1
 from models import clock, sso
 from models.connections import Connection, SamlAssertion, Urls
 from models.database import transaction
+from models.i18n import Text
 
 from .upstream_oidc import UpstreamError
 
@@ -47,8 +48,8 @@ CONTEXT_METHODS = {
 def xmlsec_binary() -> str:
     found = shutil.which("xmlsec1") or shutil.which("xmlsec1", path="/usr/bin")
     if not found:
-        raise UpstreamError("xmlsec_missing", "xmlsec1 is not installed on this server (Debian package xmlsec1), "
-                                              "so SAML signatures cannot be checked.")
+        raise UpstreamError("xmlsec_missing", Text("xmlsec1 is not installed on this server (Debian package "
+                                                   "xmlsec1), so SAML signatures cannot be checked."))
     return found
 
 
@@ -115,8 +116,8 @@ def authn_request(connection: Connection, urls: Urls, relay_state: str) -> tuple
         request_id, info = client(connection, urls).prepare_for_authenticate(
             entityid=connection.idp_entity_id, relay_state=relay_state, binding=BINDING_HTTP_REDIRECT)
     except Exception as exc:  # pysaml2 raises plain exceptions for metadata it cannot use
-        raise UpstreamError("upstream_invalid", f"Roster could not build the request to the IdP "
-                                                f"({type(exc).__name__}): check the IdP metadata.") from None
+        raise UpstreamError("upstream_invalid", Text("Roster could not build the request to the IdP (%(error)s): "
+                                                     "check the IdP metadata.", error=type(exc).__name__)) from None
     location = dict(info["headers"]).get("Location", "")
     return str(request_id), str(location)
 
@@ -143,25 +144,27 @@ def finish(connection: Connection, urls: Urls, saml_response: str, request_id: s
                                                                                               dict[str, Any]]:
     """F7 on the POSTed response: (the person asserted, what was received, for the admin's test page)."""
     if not isinstance(saml_response, str) or not saml_response or len(saml_response) > MAX_RESPONSE:
-        raise UpstreamError("no_response", "The IdP sent no SAML response.")
+        raise UpstreamError("no_response", Text("The IdP sent no SAML response."))
     try:
         response = client(connection, urls).parse_authn_request_response(
             saml_response, BINDING_HTTP_POST, outstanding={request_id: "roster"},
             # without conv_info pysaml2 does not check SubjectConfirmationData's Recipient at all
             conv_info={"entity_id": urls.acs_url})
     except Exception as exc:  # pysaml2's refusals are many classes (SignatureError, ToEarly, UnsolicitedResponse…)
-        raise UpstreamError(_reason(exc), f"The SAML response was refused: {_describe(exc)}.") from None
+        raise UpstreamError(_reason(exc), Text("The SAML response was refused: %(error)s.", error=_describe(exc))) \
+            from None
     if response is None:  # what pysaml2 answers to a Destination that is not ours
-        raise UpstreamError("wrong_destination", "The SAML response was refused: its Destination is not this "
-                                                 "connection's ACS URL.")
+        raise UpstreamError("wrong_destination", Text("The SAML response was refused: its Destination is not this "
+                                                      "connection's ACS URL."))
     if response.response.destination != urls.acs_url:
-        raise UpstreamError("wrong_destination", "The SAML response's Destination is not this connection's ACS URL.")
+        raise UpstreamError("wrong_destination", Text("The SAML response's Destination is not this connection's ACS "
+                                                      "URL."))
     if response.in_response_to != request_id:
-        raise UpstreamError("wrong_in_response_to", "The SAML response answers another request (InResponseTo).")
+        raise UpstreamError("wrong_in_response_to", Text("The SAML response answers another request (InResponseTo)."))
     assertion = response.assertion
     name_id = response.name_id.text.strip() if response.name_id is not None and response.name_id.text else ""
     if not name_id:
-        raise UpstreamError("no_subject", "The SAML assertion has no NameID.")
+        raise UpstreamError("no_subject", Text("The SAML assertion has no NameID."))
     _use_once(connection, str(assertion.id), response.not_on_or_after)
     ava = response.get_identity() or {}
     contexts = [str(ref) for ref, *_ in (response.authn_info() or []) if ref]
@@ -190,7 +193,7 @@ def _use_once(connection: Connection, assertion_id: str, not_on_or_after: int) -
         with transaction():
             SamlAssertion.create(connection=connection.id, assertion_id=assertion_id[:256], expires_at=until)
     except peewee.IntegrityError:
-        raise UpstreamError("replayed", "This SAML assertion was used already: a response is accepted once.") \
+        raise UpstreamError("replayed", Text("This SAML assertion was used already: a response is accepted once.")) \
             from None
 
 

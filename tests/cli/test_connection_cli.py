@@ -362,7 +362,7 @@ def test_a_metadata_url_answering_404_is_refused_and_its_connection_closed(roste
     with MetadataServer(idp_metadata()) as server:
         missing = server.url.replace("/metadata", "/nothing")
         refused(roster("connection", "create", "Acme", "--saml", "--metadata-url", missing),
-                "The metadata URL did not answer")
+                "The metadata URL answered HTTP 404.")
     assert Connection.select().count() == 0
     # an HTTPError left open is a ResourceWarning when collected: here, not in whichever test runs next
     gc.collect()

@@ -22,7 +22,7 @@ def require(tool: str, found: bool, how: str) -> None:
 
 
 def require_node() -> None:
-    require("node", shutil.which("node") is not None, "install Node.js ≥ 18")
+    require("node", shutil.which("node") is not None, "install Node.js ≥ 20.18")
 
 
 @pytest.fixture

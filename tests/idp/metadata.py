@@ -27,9 +27,8 @@ SSO_URL = "https://idp.acme.example/saml/sso"
 REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 
 
-@cache
-def certificate_der(common_name: str = "idp.acme.example") -> bytes:
-    """A self-signed RSA certificate (DER); one per name per test run, as key generation is slow."""
+def self_signed(common_name: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    """A 2048-bit RSA key and a self-signed certificate for it, valid for a month from an hour ago."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = dt.datetime.now(dt.UTC)
@@ -37,7 +36,13 @@ def certificate_der(common_name: str = "idp.acme.example") -> bytes:
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=30))
             .sign(key, hashes.SHA256()))
-    return cert.public_bytes(serialization.Encoding.DER)
+    return key, cert
+
+
+@cache
+def certificate_der(common_name: str = "idp.acme.example") -> bytes:
+    """A self-signed RSA certificate (DER); one per name per test run, as key generation is slow."""
+    return self_signed(common_name)[1].public_bytes(serialization.Encoding.DER)
 
 
 def idp_metadata(entity_id: str = ENTITY_ID, sso_url: str = SSO_URL, *, binding: str = REDIRECT,

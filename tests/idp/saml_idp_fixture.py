@@ -10,7 +10,6 @@ left for the test to post to the SP once, twice or never.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import subprocess
 import sys
@@ -24,12 +23,10 @@ from urllib.parse import urljoin
 
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from conformance.live_server import free_port
+from tests.idp.metadata import self_signed
 from tests.idp.saml_idp import ATTRIBUTE_PROFILES, PASSWORD_PROTECTED_TRANSPORT, XMLSEC1, default_name_id
 
 __all__ = ["ATTRIBUTE_PROFILES", "PASSWORD_PROTECTED_TRANSPORT", "SamlIdp", "default_name_id", "make_key_and_cert",
@@ -56,13 +53,7 @@ def require_xmlsec1() -> None:
 
 def make_key_and_cert(directory: Path, name: str, common_name: str) -> tuple[Path, Path]:
     """A 2048-bit RSA key and a self-signed certificate for it, as ``<name>.key`` and ``<name>.crt`` (PEM)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=30))
-            .sign(key, hashes.SHA256()))
+    key, cert = self_signed(common_name)
     key_path, cert_path = directory / f"{name}.key", directory / f"{name}.crt"
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))

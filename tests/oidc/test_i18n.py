@@ -225,12 +225,12 @@ def test_every_form_label_is_translated():
     from flask_babel.speaklater import LazyString
     from flask_wtf import FlaskForm
 
-    from oidc import console_forms, forms, profile_forms
+    from oidc import console_connection_forms, console_forms, forms, profile_forms
 
     # each language by its own name; the date formats by example
     own_words = {"GeneralForm.locale", "GeneralForm.date_format"}
     plain = []
-    for module in (forms, profile_forms, console_forms):
+    for module in (forms, profile_forms, console_forms, console_connection_forms):
         for form in vars(module).values():
             if not (isinstance(form, type) and issubclass(form, FlaskForm)):
                 continue

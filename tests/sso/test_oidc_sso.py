@@ -217,7 +217,7 @@ def test_a_sign_in_started_on_one_instance_finishes_on_another(make_app, acme, d
                                                                          "ann@corp.example")), "ann@corp.example")
     other = second.test_client()
     for cookie in ("roster_sso",):  # the same browser, now reaching the other instance
-        other.set_cookie(cookie, browser.get_cookie(cookie, path="/sso/").value, path="/sso/")
+        other.set_cookie(cookie, browser.get_cookie(cookie).value)
     assert other.get(local(back)).status_code == 302
     assert Session.select().count() == 1
 
@@ -283,3 +283,38 @@ def test_sign_ins_never_answered_are_forgotten(client, acme, deployment, oidc_id
     SsoRequest.update(expires_at=clock.now() - dt.timedelta(seconds=1)).execute()
     start_at_idp(client, f"/sso/{connection.id}/start")
     assert SsoRequest.select().count() == 1
+
+
+def test_the_admins_audit_log_names_the_connection_and_the_reason(client, app, acme, deployment, oidc_idp, admin,
+                                                                  sign_in):
+    oidc_connection(acme, oidc_idp, deployment)
+    browser = app.test_client()
+    back = oidc_idp.deny(requests.Session(), to_idp(browser, email_step(browser, browser.get("/login"),
+                                                                         "ann@corp.example")))
+    browser.get(local(back))
+    User.update(terms_accepted_at=User.created_at).where(User.id == admin[1].id).execute()
+    sign_in(client, admin[1])
+    page = client.get(f"/console/{acme.id}/audit").get_data(as_text=True)
+    assert "Single sign-on failed" in page and "Acme Okta" in page and "idp error" in page
+    assert "Single sign-on connection added" in page
+
+
+def test_two_tabs_of_one_browser_can_each_finish_their_sign_in(client, acme, deployment, oidc_idp):
+    oidc_connection(acme, oidc_idp, deployment)
+    first = oidc_idp.login(requests.Session(), to_idp(client, email_step(client, client.get("/login"),
+                                                                        "ann@corp.example")), "ann@corp.example")
+    second = oidc_idp.login(requests.Session(), to_idp(client, email_step(client, client.get("/login"),
+                                                                         "ann@corp.example")), "ann@corp.example")
+    assert client.get(local(first)).status_code == 302
+    assert client.get(local(second)).status_code == 302
+
+
+def test_the_failure_page_speaks_the_persons_language(app, acme, deployment, oidc_idp):
+    oidc_connection(acme, oidc_idp, deployment)
+    german = app.test_client()
+    german.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de-DE,de;q=0.9"
+    back = oidc_idp.deny(requests.Session(), to_idp(german, email_step(german, german.get("/login"),
+                                                                        "ann@corp.example")))
+    page = german.get(local(back)).get_data(as_text=True)
+    assert "Die Anmeldung über Acme Okta ist fehlgeschlagen" in page
+    assert "Der IdP hat mit access_denied geantwortet" in page
