@@ -18,7 +18,7 @@ from typing import Any
 
 from .connections import Connection
 from .federation import Domain
-from .i18n import N_
+from .i18n import N_, Text
 from .ops import AuditEvent
 from .security import OAuthClient
 from .tenancy import Account, DirectoryRecord, Group, Invitation, Membership, ScimToken, User
@@ -303,8 +303,10 @@ class _Names:
         if wanted["token"]:
             for token in ScimToken.select().where((ScimToken.account == account)
                                                   & ScimToken.id.in_(list(wanted["token"]))):
-                name = f"SCIM token “{token.description}”" if token.description else "SCIM token"
-                self.found["token"][token.id] = Party("SCIM token", f"{name} ({token.hint}…)",
+                name = (Text("SCIM token “%(description)s” (%(hint)s…)", description=token.description,
+                             hint=token.hint) if token.description
+                        else Text("SCIM token (%(hint)s…)", hint=token.hint))
+                self.found["token"][token.id] = Party("SCIM token", name,
                                                       ids=f"SCIM token {token.id}",
                                                       note="revoked" if token.revoked_at else "")
         if wanted["domain"]:
@@ -357,8 +359,8 @@ class _Names:
             return self.get("token", e.actor_id) or Party("SCIM token", e.actor_label or "SCIM token",
                                                           ids=f"SCIM token {e.actor_id}", note=N_("deleted"))
         if e.actor_type == "cli":
-            return Party(N_("Command line"), "Command line" + (f" ({e.actor_label})" if e.actor_label not in (
-                "", "cli") else ""))
+            return Party(N_("Command line"), Text("Command line (%(label)s)", label=e.actor_label)
+                         if e.actor_label not in ("", "cli") else N_("Command line"))
         if e.actor_type == "system":
             return Party(N_("System"), "Roster" + (f" ({e.actor_label})" if e.actor_label not in ("", "system")
                                                 else ""))

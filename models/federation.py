@@ -31,7 +31,7 @@ from .accounts import lock, require_admin
 from .audit import Actor
 from .database import BaseModel, transaction
 from .errors import ForbiddenError, InvalidInputError, NotFoundError, PolicyViolationError
-from .fields import IdField
+from .fields import IdField, MessageField
 from .i18n import Text
 from .settings import Settings
 from .tenancy import Account
@@ -64,7 +64,7 @@ class Domain(BaseModel):
     verified_at = pw.DateTimeField(null=True)
     # the last verification attempt and, when it failed, why (shown beside the domain until the next one)
     checked_at = pw.DateTimeField(null=True)
-    failure = pw.CharField(max_length=500, default="")
+    failure = MessageField(default="")  # the English as str(); a page translates it (models.fields.MessageField)
     # the raw foreign-key value peewee exposes, declared for type checkers
     account_id: str
 
@@ -262,7 +262,7 @@ def _failed(domain: Domain, reason: str, by: Actor, *, found: list[str] | None =
             timeout: float = 0) -> Verification:
     message = _why(domain, reason, found or [], timeout)
     with transaction():
-        Domain.update(checked_at=clock.now(), failure=message[:500]).where(Domain.id == domain.id).execute()
+        Domain.update(checked_at=clock.now(), failure=message).where(Domain.id == domain.id).execute()
         audit.record(by, "domain.verification_failed", account_id=domain.account_id, target_type="domain",
                      target_id=domain.id, name=domain.name, reason=reason)
     current = Domain.get_or_none(Domain.id == domain.id) or domain
@@ -270,7 +270,7 @@ def _failed(domain: Domain, reason: str, by: Actor, *, found: list[str] | None =
 
 
 def _why(domain: Domain, reason: str, found: list[str], timeout: float) -> Text:
-    # the console page translates the outcome (oidc.console_sso); the stored failure keeps the English
+    # kept on the domain as a Text: the console shows the last failure in its reader's language
     record, value = domain.record_name, domain.record_value
     if reason == TAKEN:
         return Text("%(domain)s is verified by another account. It stays pending here until that account removes "

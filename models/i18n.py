@@ -61,6 +61,8 @@ def localized(message: str, gettext: Callable[[str], str]) -> str:
     The values are filled in as they are, never translated or marked safe: the page escapes them as any text.
     A translation whose placeholders do not fit the template's values gives the English rather than an error page.
     """
+    if not message:  # gettext("") is the catalogue's header, never a text of a page
+        return message
     if not isinstance(message, Text):
         return gettext(message)
     try:

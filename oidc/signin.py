@@ -143,10 +143,10 @@ def login() -> Any:
         return render_template("login.html", form=form if shown == "password" else EmailForm(formdata=None,
                                                                                               email=hint or None),
                                next=target, step=shown), 200
-    routed = sso.route(form.email.data or "")
-    if routed is not None and routed.sso_required:
-        return _to_idp(routed, target, form.email.data or "")
     if form.validate_on_submit():
+        routed = sso.route(form.email.data or "")
+        if routed is not None and routed.sso_required:  # F4: no password for them, whatever they typed
+            return _to_idp(routed, target, form.email.data or "")
         try:
             user = signin.check_password(form.email.data or "", form.password.data or "",
                                          ip=web_session.client_ip(), hasher=Deployment.of(current_app).hasher)

@@ -1,6 +1,6 @@
 """Enterprise SSO connections (models.connections, DESIGN.md §7): the upstream IdPs of each account, the
 identities they sign in, the sign-ins in flight, the SAML assertions already used, and which connection a
-session came through.
+session came through; a domain's last verification failure becomes a text column (kept with its template).
 """
 from peewee import *
 
@@ -84,11 +84,14 @@ def up(migrator, db):
             indexes = ((('connection', 'assertion_id'), True),)
 
     db.create_tables([Connection, ExternalIdentity, SsoRequest, SamlAssertion])
+    # a domain's last failure is kept with its template and values (models.fields.MessageField), past 500 characters
+    migrator.migrate(migrator.alter_column_type('domain', 'failure', TextField(default='')))
     migrator.migrate(migrator.add_column(
         'session', 'connection_id', ForeignKeyField(Connection, field=Connection.id, null=True, on_delete='SET NULL')))
 
 
 def down(migrator, db):
+    migrator.migrate(migrator.alter_column_type('domain', 'failure', CharField(max_length=500, default='')))
     migrator.migrate(migrator.drop_column('session', 'connection_id'))
     for table in ('saml_assertion', 'sso_request', 'external_identity', 'connection'):
         migrator.migrate(migrator.drop_table(table))

@@ -386,3 +386,16 @@ def test_a_nameserver_that_is_not_an_address_is_refused_at_start(value):
 def test_the_dns_timeout_is_bounded(value):
     with pytest.raises(ValueError, match="dns_timeout"):
         Settings(secret_key="k", dns_timeout=value)
+
+
+
+def test_a_failure_is_kept_with_its_values_for_each_readers_language(account, cli_actor, loopback_dns, dns_settings):
+    from models import i18n
+
+    domain = federation.add_domain(account, "acme.example", by=cli_actor)
+    loopback_dns.publish(domain.record_name, "something-else-" + "x" * 300)  # long: past the old 500 characters
+    outcome = federation.verify_domain(account, "acme.example", by=cli_actor, settings=dns_settings)
+    stored = Domain.get_by_id(domain.id).failure
+    assert isinstance(stored, i18n.Text) and stored == outcome.message, "the English, and its template and values"
+    german = i18n.localized(stored, i18n.translations("de").gettext)
+    assert german != str(stored) and domain.record_value in german and "something-else-" in german

@@ -170,3 +170,16 @@ def console_actor(console: Console) -> Actor:
 
 def federation_settings(dns: LoopbackDns) -> Settings:
     return Settings(secret_key=SECRET_KEY, dns_nameservers=dns.nameserver, dns_timeout=2)
+
+
+def test_the_kept_failure_beside_a_domain_is_in_the_admins_language(console, account, loopback_dns):
+    from models.tenancy import User
+
+    domain = federation.add_domain(account, "acme.example", by=console_actor(console))
+    loopback_dns.publish(domain.record_name, "unrelated=1")  # the name exists, with no record of ours
+    federation.verify_domain(account, "acme.example", by=console_actor(console),
+                             settings=Settings(secret_key=SECRET_KEY, dns_nameservers=loopback_dns.nameserver))
+    User.update(locale="de").where(User.id == console.user.id).execute()
+    page = text(console.get("/settings/sso"))
+    assert "'unrelated=1'" in page and "roster-verification=" in page
+    assert "The TXT record at" not in page, "the kept failure is shown in German, not as stored in English"

@@ -175,3 +175,13 @@ def test_no_refusal_of_the_domain_is_built_from_an_f_string():
                     if any(_built_with_values(m) for m in message):
                         found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not found, "refusals built from f-strings (use models.i18n.Text):\n" + "\n".join(sorted(set(found)))
+
+
+def test_a_german_admin_reads_who_did_what_in_the_audit_log_in_german(console):
+    from models import scim_tokens
+
+    scim_tokens.create_token(console.account, description="Okta", by=Actor.cli("nightly"))
+    speaks(console.user, "de")
+    page = words(console.get("/audit"))
+    assert "Kommandozeile (nightly)" in page
+    assert "Command line (" not in page
