@@ -249,7 +249,7 @@ def _link_or_create(connection: Connection, account: Account, asserted: Asserted
         raise SsoRefused("foreign_domain", f"{_domain_of(key)} is verified by another account")
     existing = User.get_or_none(User.email_key == key)
     if owner is not None:  # the account proved it owns the domain: its IdP speaks for these addresses
-        return existing if existing is not None else _new_user(connection, account, asserted, key)
+        return existing if existing is not None else _new_user(connection, asserted, key)
     record = _directory_record(account, asserted.subject, key)
     if record is not None:
         return User.select().join(Membership, on=(Membership.user == User.id)).where(
@@ -272,14 +272,13 @@ def _directory_record(account: Account, subject: str, email_key: str) -> Directo
     return found
 
 
-def _new_user(connection: Connection, account: Account, asserted: Asserted, key: str) -> User:
-    """JIT (F3): a person the account's IdP vouches for, in one of its verified domains; no password."""
+def _new_user(connection: Connection, asserted: Asserted, key: str) -> User:
+    """JIT (F3): a person the account's IdP vouches for, in one of its verified domains; no password.
+
+    The address is checked against the account's rules (R5) by :func:`_admit`, which makes the membership
+    next in the same transaction: a refusal there takes this user back too."""
     if not connection.jit:
         raise SsoRefused("not_member", f"{key} has no Roster user and JIT is off")
-    try:
-        emails.check_invitable(asserted.email.strip(), account.allowed_email_domains)
-    except RosterError as exc:
-        raise SsoRefused("email_refused", str(exc)) from None
     with transaction():
         user: User = User.create(email=asserted.email.strip()[:320], email_key=key,
                                  given_name=asserted.given_name[:200], family_name=asserted.family_name[:200],

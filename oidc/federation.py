@@ -134,16 +134,26 @@ def send_to_idp(connection: Connection, target: str, hint: str = "", *, test: bo
     return response
 
 
-def _pending(connection: Connection, state: str | None) -> SsoRequest | tuple[str, int]:
-    row = SsoRequest.get_or_none(SsoRequest.id == token_hash(state)) if state and len(state) < 200 else None
-    if row is None or row.connection_id != connection.id or row.expires_at < clock.now():
-        return failure_page(connection, _("This sign-in has expired or was finished already. Start again."), 400)
-    return row
+def _in_flight(state: str | None) -> SsoRequest | None:
+    """The sign-in in flight that an answer's ``state`` (OIDC) or RelayState (SAML) names, if any."""
+    found: SsoRequest | None = (SsoRequest.get_or_none(SsoRequest.id == token_hash(state))
+                                if state and len(state) < 200 else None)
+    return found
 
 
-def _take(connection: Connection, state: str | None) -> SsoRequest | tuple[str, int]:
-    """The sign-in in flight that ``state`` names, for this browser, used up now (an answer counts once)."""
-    row = _pending(connection, state)
+def _gone(connection: Connection | None) -> tuple[str, int]:
+    return failure_page(connection, _("This sign-in has expired or was finished already. Start again."), 400)
+
+
+def _pending(connection: Connection, found: SsoRequest | None) -> SsoRequest | tuple[str, int]:
+    if found is None or found.connection_id != connection.id or found.expires_at < clock.now():
+        return _gone(connection)
+    return found
+
+
+def _take(connection: Connection, found: SsoRequest | None) -> SsoRequest | tuple[str, int]:
+    """The sign-in in flight ``found``, for this browser, used up now (an answer counts once)."""
+    row = _pending(connection, found)
     if not isinstance(row, SsoRequest):
         return row
     browser = request.cookies.get(BROWSER_COOKIE) or ""
@@ -153,7 +163,7 @@ def _take(connection: Connection, state: str | None) -> SsoRequest | tuple[str, 
         return failure_page(connection, _("This sign-in was started in another browser. Start again here."), 400,
                             next_target=row.next)
     if not SsoRequest.delete().where(SsoRequest.id == row.id).execute():
-        return failure_page(connection, _("This sign-in has expired or was finished already. Start again."), 400)
+        return _gone(connection)
     return row
 
 
@@ -164,12 +174,11 @@ def _failed(connection: Connection, row: SsoRequest, exc: UpstreamError) -> tupl
 
 @bp.get("/sso/oidc/callback")
 def oidc_callback() -> Any:
-    state = request.args.get("state")
-    found = SsoRequest.get_or_none(SsoRequest.id == token_hash(state)) if state and len(state) < 200 else None
+    found = _in_flight(request.args.get("state"))  # the one redirect URI of every connection: the state says whose
     connection = Connection.get_or_none(Connection.id == found.connection_id) if found is not None else None
     if connection is None or connection.kind != "oidc":
-        return failure_page(None, _("This sign-in has expired or was finished already. Start again."), 400)
-    row = _take(connection, state)
+        return _gone(None)
+    row = _take(connection, found)
     if not isinstance(row, SsoRequest):
         return row
     error = request.args.get("error")
@@ -196,7 +205,7 @@ def saml_acs(connection_id: str) -> Any:
     if connection.kind != "saml":
         abort(404)
     relay_state = request.form.get("RelayState")
-    row = _pending(connection, relay_state)
+    row = _pending(connection, _in_flight(relay_state))
     if not isinstance(row, SsoRequest):
         sso.refuse(connection, "unsolicited", ip=web_session.client_ip(),
                    detail="a SAML response without a sign-in in flight (unknown or expired RelayState)")
@@ -215,11 +224,11 @@ def saml_acs(connection_id: str) -> Any:
 @bp.get("/sso/<connection_id>/complete")
 def complete(connection_id: str) -> Any:
     connection = _connection(connection_id)
-    row = _take(connection, request.args.get("state"))
+    row = _take(connection, _in_flight(request.args.get("state")))
     if not isinstance(row, SsoRequest):
         return row
     if not row.result:
-        return failure_page(connection, _("This sign-in has expired or was finished already. Start again."), 400)
+        return _gone(connection)
     kept = row.result["asserted"]
     asserted = sso.Asserted(**{**kept, "groups": tuple(kept["groups"]), "methods": tuple(kept["methods"])})
     return _complete(connection, row, asserted, row.result["received"])

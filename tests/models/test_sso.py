@@ -301,3 +301,10 @@ def test_the_idps_groups_add_the_person_to_the_accounts_groups_of_those_names(co
     assert joined == {eng.id}, "only existing groups, matched by name; none made"
     sso.sign_in(connection, sso.Asserted(subject="g", email="g@corp.example", groups=("ENGINEERING",)), ip="")
     assert len(list(Membership.get_by_id(signed.membership.id).group_links)) == 1
+
+
+def test_jit_keeps_to_the_accounts_allowed_email_domains(corp, deployment):
+    accounts.set_policy(corp, allowed_email_domains=["elsewhere.example"], by=sso_admin())
+    connection = connection_of(accounts.get_account(corp.id), deployment, jit=True)
+    refused(connection, ALICE, "email_refused")
+    assert not User.select().where(User.email_key == "alice@corp.example").exists(), "the new user went back too"

@@ -76,6 +76,13 @@ def roster_page(client: Any, response: Any) -> Any:
     return follow(client, response)
 
 
+def through_terms(client: Any, answer: Any) -> Any:
+    """R8: a person new to Roster accepts the terms at their first sign-in; then on as before."""
+    if answer.status_code == 200 and answer.request.path == "/login/first":
+        answer = follow(client, submit(client, answer, "/login/first", accept_terms="y"))
+    return answer
+
+
 def saml_connection(account: Account, idp: Any, client: Any, **policy: Any) -> Connection:
     """An enabled SAML connection of ``account`` to ``idp`` (tests/idp/saml_idp_fixture.py), which is given
     the connection's SP metadata as the app serves it."""

@@ -30,6 +30,7 @@ from tests.sso.support import (
     local,
     oidc_connection,
     query_of,
+    through_terms,
     to_idp,
     upstream_sign_in,
     verified_domain,
@@ -47,10 +48,8 @@ def relying_party_sign_in(client, idp, rp, email, **extra):
     request = authorization(rp, **extra)
     page = follow(client, client.get(request.url))
     assert "/login" in page.request.path
-    answer = follow(client, upstream_sign_in(client, idp, email_step(client, page, email), email))
-    if answer.status_code == 200 and answer.request.path == "/login/first":  # R8: a new person accepts the terms
-        answer = follow(client, submit(client, answer, "/login/first", accept_terms="y"))
-    return request, answer
+    return request, through_terms(client, follow(client, upstream_sign_in(client, idp, email_step(client, page, email),
+                                                                           email)))
 
 
 def test_identifier_first_sends_a_verified_domain_to_its_idp_and_the_relying_party_gets_its_code(
@@ -177,8 +176,7 @@ def test_upstream_mfa_trusted_satisfies_the_accounts_mfa_policy(client, acme, de
     page = follow(client, client.get(request.url))
     answer = follow(client, upstream_sign_in(client, oidc_idp, email_step(client, page, "mia@corp.example"),
                                              "mia@corp.example", amr=["pwd", "otp"]))
-    if answer.status_code == 200 and answer.request.path == "/login/first":
-        answer = follow(client, submit(client, answer, "/login/first", accept_terms="y"))
+    answer = through_terms(client, answer)
     tokens = exchange(client, rp, code_from(answer), request.verifier).get_json()
     claims = id_token_claims(client, tokens["id_token"])
     assert claims["amr"] == ["fed", "pwd", "otp", "mfa"] and claims["acr"] == "mfa"
@@ -191,8 +189,7 @@ def test_upstream_mfa_not_trusted_means_roster_asks_its_own(client, acme, deploy
     page = follow(client, client.get(authorization(rp).url))
     answer = follow(client, upstream_sign_in(client, oidc_idp, email_step(client, page, "mia@corp.example"),
                                              "mia@corp.example", amr=["pwd", "otp"]))
-    if answer.status_code == 200 and answer.request.path == "/login/first":
-        answer = follow(client, submit(client, answer, "/login/first", accept_terms="y"))
+    answer = through_terms(client, answer)
     assert answer.request.path == "/login/mfa/enrol", "the account's own second factor, after the upstream return"
 
 

@@ -11,8 +11,8 @@ from models.connections import Connection, ExternalIdentity, SamlAssertion
 from models.ops import AuditEvent
 from models.security import Session
 from models.tenancy import User
-from tests.oidc.flow import RelyingParty, authorization, code_from, exchange, follow, id_token_claims, submit
-from tests.sso.support import email_step, post_answer, saml_answer, saml_connection, verified_domain
+from tests.oidc.flow import RelyingParty, authorization, code_from, exchange, follow, id_token_claims
+from tests.sso.support import email_step, post_answer, saml_answer, saml_connection, through_terms, verified_domain
 
 MFA_CONTEXT = "https://refeds.org/profile/mfa"
 
@@ -21,12 +21,6 @@ MFA_CONTEXT = "https://refeds.org/profile/mfa"
 def corp(account):
     verified_domain(account, "corp.example")
     return account
-
-
-def through_terms(client, answer):
-    if answer.status_code == 200 and answer.request.path == "/login/first":  # R8: a new person accepts the terms
-        answer = follow(client, submit(client, answer, "/login/first", accept_terms="y"))
-    return answer
 
 
 def test_a_saml_sign_in_ends_with_the_relying_partys_code(client, corp, saml_idp):
